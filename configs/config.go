@@ -1,0 +1,346 @@
+package configs
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"slices"
+	"strconv"
+
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// Role is the part a node plays in the mesh. It selects the defaults of the
+// configuration (connection limits, resource limits, mDNS).
+type Role string
+
+// The node roles.
+const (
+	// RoleDevice is a constrained IoT device: small connection and memory
+	// budgets, discovers its gateway over mDNS.
+	RoleDevice Role = "device"
+	// RoleGateway aggregates devices on a site and links them to the wider
+	// mesh.
+	RoleGateway Role = "gateway"
+	// RoleBootstrap is a well-known, publicly reachable entry point of the
+	// mesh with large connection budgets and no mDNS.
+	RoleBootstrap Role = "bootstrap"
+)
+
+// Roles returns every known role, in a stable order.
+func Roles() []Role {
+	return []Role{RoleDevice, RoleGateway, RoleBootstrap}
+}
+
+// ParseRole returns the Role named by s. Only the exact lower-case names
+// "device", "gateway" and "bootstrap" are accepted.
+func ParseRole(s string) (Role, error) {
+	switch r := Role(s); r {
+	case RoleDevice, RoleGateway, RoleBootstrap:
+		return r, nil
+	}
+	return "", fmt.Errorf("unknown role %q (want device, gateway or bootstrap)", s)
+}
+
+// ErrInvalidConfig is wrapped by every validation error (and by load errors
+// caused by the content of the file, such as unknown keys or a missing role).
+var ErrInvalidConfig = errors.New("invalid config")
+
+// Config is the node configuration file.
+type Config struct {
+	// Role of the node. Required in the file; it selects the defaults.
+	Role Role `toml:"role"`
+	// KeyFile is the node's private key file. Relative paths are relative to
+	// the home directory. Default "node.key".
+	KeyFile string `toml:"key_file"`
+	// GenesisFile is the chain's genesis file. Relative paths are relative to
+	// the home directory. Default "genesis.toml".
+	GenesisFile string `toml:"genesis_file"`
+
+	P2P     P2PConfig     `toml:"p2p"`
+	API     APIConfig     `toml:"api"`
+	Ledger  LedgerConfig  `toml:"ledger"`
+	Mempool MempoolConfig `toml:"mempool"`
+	Log     LogConfig     `toml:"log"`
+}
+
+// P2PConfig configures the libp2p host.
+type P2PConfig struct {
+	// Listen is the list of multiaddrs to listen on. At least one is
+	// required. Default ["/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/udp/4001/quic-v1"].
+	Listen []string `toml:"listen"`
+	// Bootstrap is the list of peers dialled at startup, as multiaddrs that
+	// include /p2p/<peer id>. Default empty.
+	Bootstrap []string `toml:"bootstrap"`
+	// MDNS enables local-network peer discovery. Default true for device
+	// and gateway, false for bootstrap.
+	MDNS bool `toml:"mdns"`
+	// ConnLow is the connection manager low watermark. Defaults: device 16,
+	// gateway 64, bootstrap 256.
+	ConnLow int `toml:"conn_low"`
+	// ConnHigh is the connection manager high watermark. Defaults: device
+	// 32, gateway 128, bootstrap 512.
+	ConnHigh int `toml:"conn_high"`
+	// MaxMemoryMB is the libp2p resource manager memory limit in MiB.
+	// Defaults: device 64, gateway 512, bootstrap 1024.
+	MaxMemoryMB int `toml:"max_memory_mb"`
+	// MaxFDs is the libp2p resource manager file descriptor limit.
+	// Defaults: device 128, gateway 1024, bootstrap 4096.
+	MaxFDs int `toml:"max_fds"`
+}
+
+// APIConfig configures the local HTTP API.
+type APIConfig struct {
+	// Listen is the host:port of the API. Default "127.0.0.1:8645"; the
+	// empty string disables the API.
+	Listen string `toml:"listen"`
+	// MaxBodyBytes caps request bodies, in bytes, within [1 KiB, 64 MiB].
+	// Default 65536.
+	MaxBodyBytes int64 `toml:"max_body_bytes"`
+}
+
+// LedgerConfig configures ledger storage.
+type LedgerConfig struct {
+	// Store is the storage engine: "pebble" (default) or "memory".
+	Store string `toml:"store"`
+	// Path is the data directory, relative to the home directory. Default
+	// "data". Required when Store is "pebble".
+	Path string `toml:"path"`
+}
+
+// MempoolConfig bounds the pool of pending transactions.
+type MempoolConfig struct {
+	// MaxTxs is the maximum number of pending transactions. Default 50000.
+	MaxTxs int `toml:"max_txs"`
+	// MaxBytes is the maximum total size of pending transactions, in bytes.
+	// Default 64 MiB.
+	MaxBytes int `toml:"max_bytes"`
+}
+
+// LogConfig configures logging.
+type LogConfig struct {
+	// Level is one of debug, info, warn, error. Default info.
+	Level string `toml:"level"`
+	// Format is text or json. Default text.
+	Format string `toml:"format"`
+}
+
+// Storage engines accepted in LedgerConfig.Store.
+const (
+	StorePebble = "pebble"
+	StoreMemory = "memory"
+)
+
+// Limits enforced by Validate.
+const (
+	MinMaxBodyBytes = 1 << 10  // 1 KiB
+	MaxMaxBodyBytes = 64 << 20 // 64 MiB
+)
+
+// Default values shared by all roles.
+const (
+	DefaultKeyFile      = "node.key"
+	DefaultGenesisFile  = "genesis.toml"
+	DefaultAPIListen    = "127.0.0.1:8645"
+	DefaultMaxBodyBytes = 65536
+	DefaultLedgerPath   = "data"
+	DefaultMempoolTxs   = 50000
+	DefaultMempoolBytes = 64 << 20
+	DefaultLogLevel     = "info"
+	DefaultLogFormat    = "text"
+)
+
+// DefaultListen returns the default p2p listen addresses (a fresh slice).
+func DefaultListen() []string {
+	return []string{"/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/udp/4001/quic-v1"}
+}
+
+// Default returns the default configuration for role. The per-role values
+// are mDNS and the connection and resource limits; everything else is shared.
+// For an unknown role the device values are used and Role is kept as given,
+// so that Validate reports it.
+func Default(role Role) Config {
+	c := Config{
+		Role:        role,
+		KeyFile:     DefaultKeyFile,
+		GenesisFile: DefaultGenesisFile,
+		P2P: P2PConfig{
+			Listen:      DefaultListen(),
+			MDNS:        true,
+			ConnLow:     16,
+			ConnHigh:    32,
+			MaxMemoryMB: 64,
+			MaxFDs:      128,
+		},
+		API:     APIConfig{Listen: DefaultAPIListen, MaxBodyBytes: DefaultMaxBodyBytes},
+		Ledger:  LedgerConfig{Store: StorePebble, Path: DefaultLedgerPath},
+		Mempool: MempoolConfig{MaxTxs: DefaultMempoolTxs, MaxBytes: DefaultMempoolBytes},
+		Log:     LogConfig{Level: DefaultLogLevel, Format: DefaultLogFormat},
+	}
+	switch role {
+	case RoleGateway:
+		c.P2P.ConnLow, c.P2P.ConnHigh = 64, 128
+		c.P2P.MaxMemoryMB, c.P2P.MaxFDs = 512, 1024
+	case RoleBootstrap:
+		c.P2P.MDNS = false
+		c.P2P.ConnLow, c.P2P.ConnHigh = 256, 512
+		c.P2P.MaxMemoryMB, c.P2P.MaxFDs = 1024, 4096
+	}
+	return c
+}
+
+// invalid returns an error wrapping ErrInvalidConfig about the named field
+// (its TOML key path).
+func invalid(field, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s", ErrInvalidConfig, field, fmt.Sprintf(format, args...))
+}
+
+// Validate checks every field. Each problem is reported as its own error
+// wrapping ErrInvalidConfig and naming the TOML key (e.g. "p2p.conn_low");
+// several problems are joined with errors.Join.
+func (c Config) Validate() error {
+	var errs []error
+	add := func(err error) { errs = append(errs, err) }
+
+	if _, err := ParseRole(string(c.Role)); err != nil {
+		add(invalid("role", "%v", err))
+	}
+	if c.KeyFile == "" {
+		add(invalid("key_file", "must not be empty"))
+	}
+	if c.GenesisFile == "" {
+		add(invalid("genesis_file", "must not be empty"))
+	}
+
+	// p2p
+	if len(c.P2P.Listen) == 0 {
+		add(invalid("p2p.listen", "at least one listen multiaddr is required"))
+	}
+	for i, s := range c.P2P.Listen {
+		field := fmt.Sprintf("p2p.listen[%d]", i)
+		m, err := ma.NewMultiaddr(s)
+		if err != nil {
+			add(invalid(field, "%q is not a valid multiaddr: %v", s, err))
+			continue
+		}
+		if hasP2P(m) {
+			add(invalid(field, "%q must not contain /p2p/ (the peer id comes from key_file)", s))
+		}
+	}
+	for i, s := range c.P2P.Bootstrap {
+		field := fmt.Sprintf("p2p.bootstrap[%d]", i)
+		m, err := ma.NewMultiaddr(s)
+		if err != nil {
+			add(invalid(field, "%q is not a valid multiaddr: %v", s, err))
+			continue
+		}
+		switch {
+		case !hasP2P(m):
+			add(invalid(field, "%q must include the peer id as /p2p/<peer id>", s))
+		case m[0].Code() == ma.P_P2P:
+			add(invalid(field, "%q must include a network address before /p2p/<peer id>", s))
+		}
+	}
+	if c.P2P.ConnLow <= 0 {
+		add(invalid("p2p.conn_low", "must be positive, got %d", c.P2P.ConnLow))
+	}
+	if c.P2P.ConnHigh <= 0 {
+		add(invalid("p2p.conn_high", "must be positive, got %d", c.P2P.ConnHigh))
+	}
+	if c.P2P.ConnLow > 0 && c.P2P.ConnHigh > 0 && c.P2P.ConnLow >= c.P2P.ConnHigh {
+		add(invalid("p2p.conn_low", "must be less than p2p.conn_high, got conn_low %d >= conn_high %d",
+			c.P2P.ConnLow, c.P2P.ConnHigh))
+	}
+	if c.P2P.MaxMemoryMB <= 0 {
+		add(invalid("p2p.max_memory_mb", "must be positive, got %d", c.P2P.MaxMemoryMB))
+	}
+	if c.P2P.MaxFDs <= 0 {
+		add(invalid("p2p.max_fds", "must be positive, got %d", c.P2P.MaxFDs))
+	}
+
+	// api
+	if c.API.Listen != "" {
+		if _, port, err := net.SplitHostPort(c.API.Listen); err != nil {
+			add(invalid("api.listen", "%q is not host:port: %v", c.API.Listen, err))
+		} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+			add(invalid("api.listen", "%q: port %q is not a number in 0-65535", c.API.Listen, port))
+		}
+	}
+	if c.API.MaxBodyBytes < MinMaxBodyBytes || c.API.MaxBodyBytes > MaxMaxBodyBytes {
+		add(invalid("api.max_body_bytes", "must be between %d (1 KiB) and %d (64 MiB), got %d",
+			MinMaxBodyBytes, MaxMaxBodyBytes, c.API.MaxBodyBytes))
+	}
+
+	// ledger
+	switch c.Ledger.Store {
+	case StorePebble:
+		if c.Ledger.Path == "" {
+			add(invalid("ledger.path", "must not be empty when ledger.store is %q", StorePebble))
+		}
+	case StoreMemory:
+	default:
+		add(invalid("ledger.store", "unknown store %q (want %q or %q)", c.Ledger.Store, StorePebble, StoreMemory))
+	}
+
+	// mempool
+	if c.Mempool.MaxTxs <= 0 {
+		add(invalid("mempool.max_txs", "must be positive, got %d", c.Mempool.MaxTxs))
+	}
+	if c.Mempool.MaxBytes <= 0 {
+		add(invalid("mempool.max_bytes", "must be positive, got %d", c.Mempool.MaxBytes))
+	}
+
+	// log
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		add(invalid("log.level", "unknown level %q (want debug, info, warn or error)", c.Log.Level))
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		add(invalid("log.format", "unknown format %q (want text or json)", c.Log.Format))
+	}
+
+	return errors.Join(errs...)
+}
+
+func hasP2P(m ma.Multiaddr) bool {
+	for _, c := range m {
+		if c.Code() == ma.P_P2P {
+			return true
+		}
+	}
+	return false
+}
+
+// Resolve returns a copy of c in which KeyFile, GenesisFile and Ledger.Path
+// are absolute: relative paths are joined to home. If home itself is
+// relative it is first made absolute against the working directory. Empty
+// paths are left empty. The returned Config shares no slices with c.
+func (c Config) Resolve(home string) Config {
+	if !filepath.IsAbs(home) {
+		if abs, err := filepath.Abs(home); err == nil {
+			home = abs
+		}
+	}
+	abs := func(p string) string {
+		if p == "" || filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(home, p)
+	}
+	out := c.clone()
+	out.KeyFile = abs(c.KeyFile)
+	out.GenesisFile = abs(c.GenesisFile)
+	out.Ledger.Path = abs(c.Ledger.Path)
+	return out
+}
+
+// clone returns a deep copy of c.
+func (c Config) clone() Config {
+	c.P2P.Listen = slices.Clone(c.P2P.Listen)
+	c.P2P.Bootstrap = slices.Clone(c.P2P.Bootstrap)
+	return c
+}

@@ -1,0 +1,28 @@
+// Package identity owns the cryptographic identity of a sixdomain node:
+//
+//   - Ed25519 key pairs (PublicKey, PrivateKey) and their conversions to
+//     go-libp2p keys and peer IDs and to X25519 key-agreement keys;
+//   - key files: PEM-encoded PKCS #8 private keys written atomically with
+//     mode 0600 and refused when readable by group or others;
+//   - did:key identifiers (did:key:z6Mk...) for Ed25519 keys, and their
+//     mapping to and from libp2p peer IDs;
+//   - W3C DID Core documents for those identifiers, in the Multikey
+//     representation of the did:key method specification.
+//
+// A node's peer ID, its DID and its public key are three spellings of the
+// same 32 bytes: PublicKey.PeerID, PublicKey.DID, PeerIDToDID, DIDToPeerID,
+// ParseDID and PublicKeyFromPeerID convert between them losslessly.
+//
+// Only Ed25519 is supported. Peer IDs of other key types (RSA, secp256k1,
+// ECDSA) and peer IDs that do not inline their public key are refused with
+// ErrNotEd25519.
+//
+// Every function that accepts external input (bytes, strings, files, peer
+// IDs) reports malformed input as an error wrapping one of the package's
+// sentinel errors and never panics. The zero PrivateKey is not a valid key;
+// obtain keys from Generate, FromSeed, ParseSeedHex, FromLibp2p or
+// LoadKeyFile.
+//
+// This package is a leaf: it imports nothing else from sixdomain, so any
+// other package may depend on it.
+package identity

@@ -1,0 +1,214 @@
+package types
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pelletier/go-toml/v2"
+
+	"github.com/sixdomain/sixdomain/identity"
+)
+
+// Genesis fixes a chain's identity and the parameters every node must agree
+// on. It is read from a TOML file (configs/genesis.toml documents each key).
+type Genesis struct {
+	ChainID     string    `toml:"chain_id"`
+	GenesisTime time.Time `toml:"genesis_time"`
+	// SlotMillis is the block interval in milliseconds.
+	SlotMillis int64 `toml:"slot_ms"`
+	// Authorities are the did:keys of the nodes that seal blocks.
+	Authorities []string `toml:"authorities"`
+	// TxFutureMillis and TxPastMillis bound a transaction's timestamp
+	// against the block's time (and a node's clock at gossip).
+	TxFutureMillis int64 `toml:"tx_future_window_ms"`
+	TxPastMillis   int64 `toml:"tx_past_window_ms"`
+	// MaxBlockTxs caps the transactions a proposer puts in one block.
+	MaxBlockTxs int `toml:"max_block_txs"`
+}
+
+// Default genesis parameters.
+const (
+	DefaultSlotMillis     = 1000
+	DefaultTxFutureMillis = 30_000
+	DefaultTxPastMillis   = 600_000
+	DefaultMaxBlockTxs    = 10_000
+	maxGenesisBytes       = 1 << 20
+	maxAuthorities        = 1024
+)
+
+// NewGenesis returns a genesis with default parameters.
+func NewGenesis(chainID string, at time.Time, authorities ...identity.PublicKey) *Genesis {
+	g := &Genesis{ChainID: chainID, GenesisTime: at.UTC().Truncate(time.Millisecond), SlotMillis: DefaultSlotMillis,
+		TxFutureMillis: DefaultTxFutureMillis, TxPastMillis: DefaultTxPastMillis, MaxBlockTxs: DefaultMaxBlockTxs}
+	for _, a := range authorities {
+		g.Authorities = append(g.Authorities, a.DID())
+	}
+	return g
+}
+
+// Validate checks every field.
+func (g *Genesis) Validate() error {
+	var errs []error
+	if err := ValidateChainID(g.ChainID); err != nil {
+		errs = append(errs, err)
+	}
+	if g.GenesisTime.IsZero() {
+		errs = append(errs, errors.New("genesis_time is missing"))
+	}
+	if g.SlotMillis < 50 || g.SlotMillis > 600_000 {
+		errs = append(errs, fmt.Errorf("slot_ms %d is outside [50, 600000]", g.SlotMillis))
+	}
+	if g.TxFutureMillis < 0 || g.TxPastMillis <= 0 {
+		errs = append(errs, fmt.Errorf("tx windows must be non-negative (future %d ms) and positive (past %d ms)", g.TxFutureMillis, g.TxPastMillis))
+	}
+	if g.MaxBlockTxs < 1 || g.MaxBlockTxs > MaxBlockTxs {
+		errs = append(errs, fmt.Errorf("max_block_txs %d is outside [1, %d]", g.MaxBlockTxs, MaxBlockTxs))
+	}
+	if len(g.Authorities) == 0 || len(g.Authorities) > maxAuthorities {
+		errs = append(errs, fmt.Errorf("authorities must list 1 to %d did:keys, got %d", maxAuthorities, len(g.Authorities)))
+	}
+	seen := map[identity.PublicKey]bool{}
+	for i, a := range g.Authorities {
+		k, err := identity.ParseDID(a)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("authorities[%d]: %w", i, err))
+			continue
+		}
+		if seen[k] {
+			errs = append(errs, fmt.Errorf("authorities[%d]: %s is listed twice", i, a))
+		}
+		seen[k] = true
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: %w", ErrBadGenesis, errors.Join(errs...))
+	}
+	return nil
+}
+
+// ValidateChainID checks a chain ID: 1 to 64 bytes of [a-z0-9-._].
+func ValidateChainID(id string) error {
+	if len(id) == 0 || len(id) > MaxChainIDLen {
+		return fmt.Errorf("chain_id must be 1 to %d characters", MaxChainIDLen)
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_') {
+			return fmt.Errorf("chain_id %q: only a-z, 0-9, '-', '.' and '_' are allowed", id)
+		}
+	}
+	return nil
+}
+
+// AuthorityKeys returns the authorities' keys sorted by their bytes: the
+// order in which they take turns. Call Validate first.
+func (g *Genesis) AuthorityKeys() []identity.PublicKey {
+	keys := make([]identity.PublicKey, 0, len(g.Authorities))
+	for _, a := range g.Authorities {
+		if k, err := identity.ParseDID(a); err == nil {
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, func(a, b identity.PublicKey) int { return bytes.Compare(a[:], b[:]) })
+	return keys
+}
+
+// Slot returns the block interval.
+func (g *Genesis) Slot() time.Duration { return time.Duration(g.SlotMillis) * time.Millisecond }
+
+// TimeWindow returns the transaction timestamp window.
+func (g *Genesis) TimeWindow() TimeWindow {
+	return TimeWindow{Future: time.Duration(g.TxFutureMillis) * time.Millisecond, Past: time.Duration(g.TxPastMillis) * time.Millisecond}
+}
+
+// genesisWire is what the genesis hash covers:
+// [chain_id, genesis_time_ms, slot_ms, [authority keys, sorted], future_ms, past_ms, max_block_txs].
+type genesisWire struct {
+	_              struct{} `cbor:",toarray"`
+	ChainID        string
+	GenesisTime    int64
+	SlotMillis     int64
+	Authorities    []identity.PublicKey
+	TxFutureMillis int64
+	TxPastMillis   int64
+	MaxBlockTxs    int
+}
+
+// Hash returns SHA-256 of the genesis parameters' canonical encoding. It is
+// the parent hash of block 1, so nodes with different genesis files never
+// accept each other's blocks.
+func (g *Genesis) Hash() Hash {
+	return sha256.Sum256(marshal(genesisWire{ChainID: g.ChainID, GenesisTime: g.GenesisTime.UnixMilli(),
+		SlotMillis: g.SlotMillis, Authorities: g.AuthorityKeys(), TxFutureMillis: g.TxFutureMillis,
+		TxPastMillis: g.TxPastMillis, MaxBlockTxs: g.MaxBlockTxs}))
+}
+
+// ParseGenesis decodes and validates a genesis document. Unknown keys are
+// an error.
+func ParseGenesis(data []byte) (*Genesis, error) {
+	if len(data) > maxGenesisBytes {
+		return nil, fmt.Errorf("%w: %d bytes exceeds %d", ErrBadGenesis, len(data), maxGenesisBytes)
+	}
+	dec := toml.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var g Genesis
+	if err := dec.Decode(&g); err != nil {
+		var strict *toml.StrictMissingError
+		if errors.As(err, &strict) {
+			return nil, fmt.Errorf("%w: %s", ErrBadGenesis, strings.TrimSpace(strict.String()))
+		}
+		return nil, fmt.Errorf("%w: %v", ErrBadGenesis, err)
+	}
+	if err := g.Validate(); err != nil {
+		return nil, err
+	}
+	return &g, nil
+}
+
+// LoadGenesis reads and validates a genesis file.
+func LoadGenesis(path string) (*Genesis, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("genesis: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxGenesisBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("genesis %s: %w", path, err)
+	}
+	g, err := ParseGenesis(data)
+	if err != nil {
+		return nil, fmt.Errorf("genesis %s: %w", path, err)
+	}
+	return g, nil
+}
+
+// MarshalTOML returns the genesis as a commented TOML document.
+func (g *Genesis) MarshalTOML() []byte {
+	var b strings.Builder
+	b.WriteString("# sixdomain genesis: every node of a chain must use this exact file.\n")
+	b.WriteString("# Its hash (the parent of block 1) is " + g.Hash().String() + "\n\n")
+	b.WriteString("# Chain identifier; part of every transaction and block, and of the gossip topic names.\n")
+	fmt.Fprintf(&b, "chain_id = %q\n", g.ChainID)
+	b.WriteString("# Time the chain starts (RFC 3339). Block 1 is not sealed before it.\n")
+	fmt.Fprintf(&b, "genesis_time = %s\n", g.GenesisTime.UTC().Format("2006-01-02T15:04:05.000Z07:00"))
+	b.WriteString("# Block interval in milliseconds.\n")
+	fmt.Fprintf(&b, "slot_ms = %d\n", g.SlotMillis)
+	b.WriteString("# How far a transaction's timestamp may be ahead of / behind the block time, in milliseconds.\n")
+	fmt.Fprintf(&b, "tx_future_window_ms = %d\n", g.TxFutureMillis)
+	fmt.Fprintf(&b, "tx_past_window_ms = %d\n", g.TxPastMillis)
+	b.WriteString("# Most transactions a proposer puts in one block.\n")
+	fmt.Fprintf(&b, "max_block_txs = %d\n", g.MaxBlockTxs)
+	b.WriteString("# did:keys of the authorities that seal blocks; they take turns in the order of their key bytes.\n")
+	b.WriteString("authorities = [\n")
+	for _, a := range g.Authorities {
+		fmt.Fprintf(&b, "  %q,\n", a)
+	}
+	b.WriteString("]\n")
+	return []byte(b.String())
+}

@@ -1,0 +1,171 @@
+package types
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"time"
+
+	"github.com/sixdomain/sixdomain/identity"
+)
+
+// Limits of a transaction. They are part of the protocol: every node
+// enforces the same ones.
+const (
+	// TxVersion is the only transaction version this code accepts.
+	TxVersion = 1
+	// MaxTxBytes bounds a transaction's whole encoding, signature included.
+	MaxTxBytes = 20 * 1024
+	// MaxChainIDLen bounds the chain ID.
+	MaxChainIDLen = 64
+	// MaxPayloadBytes bounds a transaction's payload.
+	MaxPayloadBytes = 18 * 1024
+)
+
+// TxType says how a transaction's payload is to be read.
+type TxType uint8
+
+// Transaction types.
+const (
+	// TxDataRecord carries a DataRecord: a timestamped sensor reading.
+	TxDataRecord TxType = 1
+)
+
+func (t TxType) String() string {
+	switch t {
+	case TxDataRecord:
+		return "record"
+	}
+	return fmt.Sprintf("type(%d)", uint8(t))
+}
+
+// Tx is a signed, timestamped transaction. It encodes as the CBOR array
+// [version, chain_id, type, sender, nonce, timestamp, payload, signature].
+type Tx struct {
+	_         struct{} `cbor:",toarray"`
+	Version   uint8
+	ChainID   string
+	Type      TxType
+	Sender    identity.PublicKey // Ed25519 key of the signer; its did:key is the sender's DID
+	Nonce     uint64             // 1 for the sender's first transaction, then +1 each
+	Timestamp int64              // milliseconds since the Unix epoch, set by the device
+	Payload   []byte             // canonical encoding of the type's payload (DataRecord, ...)
+	Signature []byte             // Ed25519 over SignBytes()
+}
+
+// txBody is the unsigned part of a transaction: the same array without its
+// last element. Its encoding is what the transaction hash covers.
+type txBody struct {
+	_         struct{} `cbor:",toarray"`
+	Version   uint8
+	ChainID   string
+	Type      TxType
+	Sender    identity.PublicKey
+	Nonce     uint64
+	Timestamp int64
+	Payload   []byte
+}
+
+func (tx *Tx) body() txBody {
+	return txBody{Version: tx.Version, ChainID: tx.ChainID, Type: tx.Type, Sender: tx.Sender,
+		Nonce: tx.Nonce, Timestamp: tx.Timestamp, Payload: tx.Payload}
+}
+
+// BodyBytes returns the canonical encoding of the unsigned transaction.
+func (tx *Tx) BodyBytes() []byte { return marshal(tx.body()) }
+
+// Hash returns SHA-256 of the unsigned transaction's canonical encoding.
+// It identifies the transaction; the signature is not part of it.
+func (tx *Tx) Hash() Hash { return sha256.Sum256(tx.BodyBytes()) }
+
+// txSignDomain separates transaction signatures from every other use of a key.
+const txSignDomain = "SIXDOMAIN-TX-V1\x00"
+
+// SignBytes returns the message the sender signs: a domain tag followed by
+// the transaction hash.
+func (tx *Tx) SignBytes() []byte {
+	h := tx.Hash()
+	return append([]byte(txSignDomain), h[:]...)
+}
+
+// Sign sets the sender to key's public key and signs the transaction.
+func (tx *Tx) Sign(key *identity.PrivateKey) {
+	tx.Sender = key.Public()
+	tx.Signature = key.Sign(tx.SignBytes())
+}
+
+// Encode returns the canonical encoding of the signed transaction.
+func (tx *Tx) Encode() []byte { return marshal(tx) }
+
+// Time returns the transaction's timestamp as a time.Time.
+func (tx *Tx) Time() time.Time { return time.UnixMilli(tx.Timestamp) }
+
+// DecodeTx decodes a transaction, cheapest checks first: size, then CBOR
+// structure and canonical form. It does not check the signature or any
+// field's meaning; see ValidateBasic and VerifySignature.
+func DecodeTx(data []byte) (*Tx, error) {
+	if len(data) > MaxTxBytes {
+		return nil, fmt.Errorf("%w: transaction of %d bytes exceeds %d", ErrOversize, len(data), MaxTxBytes)
+	}
+	var tx Tx
+	if err := unmarshalCanonical(data, &tx); err != nil {
+		return nil, fmt.Errorf("transaction: %w", err)
+	}
+	return &tx, nil
+}
+
+// ValidateBasic checks everything about a transaction that needs neither
+// state, clock nor signature verification: version, chain ID, type, fields
+// and payload.
+func (tx *Tx) ValidateBasic(chainID string) error {
+	if tx.Version != TxVersion {
+		return fmt.Errorf("%w: %d", ErrBadVersion, tx.Version)
+	}
+	if tx.ChainID != chainID {
+		return fmt.Errorf("%w: %q, this chain is %q", ErrWrongChain, tx.ChainID, chainID)
+	}
+	if len(tx.Signature) != 64 {
+		return fmt.Errorf("%w: signature of %d bytes", ErrBadSignature, len(tx.Signature))
+	}
+	if tx.Nonce == 0 {
+		return ErrZeroNonce
+	}
+	if len(tx.Payload) > MaxPayloadBytes {
+		return fmt.Errorf("%w: payload of %d bytes exceeds %d", ErrOversize, len(tx.Payload), MaxPayloadBytes)
+	}
+	switch tx.Type {
+	case TxDataRecord:
+		if _, err := DecodeDataRecord(tx.Payload); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("%w: %d", ErrUnknownType, tx.Type)
+	}
+	return nil
+}
+
+// VerifySignature checks the sender's signature.
+func (tx *Tx) VerifySignature() error {
+	if !tx.Sender.Verify(tx.SignBytes(), tx.Signature) {
+		return fmt.Errorf("%w: does not verify under sender %s", ErrBadSignature, tx.Sender.DID())
+	}
+	return nil
+}
+
+// TimeWindow is how far a transaction's timestamp may lie from a reference
+// time (a node's clock when gossiped, the block's time when applied).
+type TimeWindow struct {
+	Future time.Duration
+	Past   time.Duration
+}
+
+// CheckTime checks the transaction's timestamp against ref and w.
+func (tx *Tx) CheckTime(ref time.Time, w TimeWindow) error {
+	ts := tx.Time()
+	if ts.After(ref.Add(w.Future)) {
+		return fmt.Errorf("%w: %s is %s ahead (limit %s)", ErrTimeInFuture, ts.UTC().Format(time.RFC3339Nano), ts.Sub(ref).Round(time.Millisecond), w.Future)
+	}
+	if ts.Before(ref.Add(-w.Past)) {
+		return fmt.Errorf("%w: %s is %s behind (limit %s)", ErrTimeInPast, ts.UTC().Format(time.RFC3339Nano), ref.Sub(ts).Round(time.Millisecond), w.Past)
+	}
+	return nil
+}

@@ -1,0 +1,40 @@
+// Package pubsub is sixdomain's use of GossipSub (go-libp2p-pubsub): topic
+// names, message IDs, router and peer-scoring parameters, and the validators
+// that guard the transaction and block topics.
+//
+// # Topics
+//
+//	/sixdomain/<chain-id>/tx/1      one signed transaction per message (types.Tx encoding)
+//	/sixdomain/<chain-id>/blocks/1  one sealed block per message (types.Block encoding)
+//
+// Messages are published with the StrictNoSign policy and no author: the
+// transactions and blocks carry their own Ed25519 signatures, and leaving
+// out From and Seqno lets peers of other libp2p implementations, whose
+// strict-no-sign mode refuses them, read the topics. The message ID is the
+// SHA-256 of the message data, so the same transaction relayed by two peers
+// is one message.
+//
+// # Validation
+//
+// Validators run the cheapest checks first and stop at the first failure:
+// size, decoding (canonical CBOR), chain ID and fields, timestamp window,
+// signature, then nonce and duplicates against the node's state. Input that
+// no honest peer could have produced is Reject, which counts against the
+// sending peer's score; input that an honest peer may relay late (a nonce
+// already committed, a transaction already pending, a timestamp that aged
+// out of the window on the way, a block at or below our height) is Ignore.
+//
+// # Peer scoring
+//
+// Scoring is on for both topics (ScoreParams documents each weight). The
+// important term is P4, invalid message deliveries: each rejected message
+// adds one to a counter that is squared and weighted -100 (tx) or -1000
+// (blocks), decaying by 1% a second. One garbage transaction takes a peer
+// to -100; a few dozen past the graylist threshold (-2500), after which
+// its messages are dropped unread. The mesh-delivery-rate term (P3) is off:
+// IoT traffic is sporadic, and P3 would punish quiet but honest peers.
+//
+// Imports: identity, ledger/types, consensus and go-libp2p-pubsub. Never
+// ledger's store or node: state reaches the validators through functions
+// in their configuration.
+package pubsub

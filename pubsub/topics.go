@@ -1,0 +1,118 @@
+package pubsub
+
+import (
+	"crypto/sha256"
+	"time"
+
+	lp2pps "github.com/libp2p/go-libp2p-pubsub"
+	pb "github.com/libp2p/go-libp2p-pubsub/pb"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/sixdomain/sixdomain/ledger/types"
+)
+
+// TxTopic is the topic on which a chain's transactions are gossiped.
+func TxTopic(chainID string) string { return "/sixdomain/" + chainID + "/tx/1" }
+
+// BlockTopic is the topic on which a chain's sealed blocks are gossiped.
+func BlockTopic(chainID string) string { return "/sixdomain/" + chainID + "/blocks/1" }
+
+// MessageID is the SHA-256 of the message data.
+func MessageID(m *pb.Message) string {
+	h := sha256.Sum256(m.Data)
+	return string(h[:])
+}
+
+// MaxMessageSize bounds any gossiped message: the largest block plus room
+// for framing.
+const MaxMessageSize = types.MaxBlockBytes + 64<<10
+
+// Config tunes the router.
+type Config struct {
+	// ChainID names the topics to score.
+	ChainID string
+	// PeerExchange turns on PX in prunes; bootstrap nodes want it.
+	PeerExchange bool
+	// ScoreInspect, if set, receives every peer's score each
+	// ScoreInspectPeriod.
+	ScoreInspect       func(map[peer.ID]float64)
+	ScoreInspectPeriod time.Duration
+}
+
+// Options returns the go-libp2p-pubsub options for a sixdomain node.
+func Options(c Config) []lp2pps.Option {
+	params, thresholds := ScoreParams(c.ChainID)
+	opts := []lp2pps.Option{
+		lp2pps.WithMessageSignaturePolicy(lp2pps.StrictNoSign),
+		lp2pps.WithNoAuthor(),
+		lp2pps.WithMessageIdFn(MessageID),
+		lp2pps.WithMaxMessageSize(MaxMessageSize),
+		lp2pps.WithPeerExchange(c.PeerExchange),
+		lp2pps.WithFloodPublish(true),
+		// Larger queues than the defaults (32): transactions arrive in bursts.
+		lp2pps.WithPeerOutboundQueueSize(1024),
+		lp2pps.WithValidateQueueSize(4096),
+		lp2pps.WithPeerScore(params, thresholds),
+	}
+	if c.ScoreInspect != nil {
+		period := c.ScoreInspectPeriod
+		if period <= 0 {
+			period = time.Second
+		}
+		opts = append(opts, lp2pps.WithPeerScoreInspect(lp2pps.PeerScoreInspectFn(c.ScoreInspect), period))
+	}
+	return opts
+}
+
+// ScoreParams returns the peer-scoring parameters and thresholds.
+func ScoreParams(chainID string) (*lp2pps.PeerScoreParams, *lp2pps.PeerScoreThresholds) {
+	topic := func(invalidWeight float64) *lp2pps.TopicScoreParams {
+		return &lp2pps.TopicScoreParams{
+			TopicWeight: 1,
+			// P1: time in mesh, up to +10 after an hour.
+			TimeInMeshWeight:  0.0027,
+			TimeInMeshQuantum: time.Second,
+			TimeInMeshCap:     3600,
+			// P2: first deliveries, up to +50.
+			FirstMessageDeliveriesWeight: 0.5,
+			FirstMessageDeliveriesDecay:  0.99,
+			FirstMessageDeliveriesCap:    100,
+			// P3 and P3b off: sporadic traffic must not look like a failure.
+			MeshMessageDeliveriesWeight: 0,
+			MeshMessageDeliveriesDecay:  0.5,
+			MeshFailurePenaltyWeight:    0,
+			MeshFailurePenaltyDecay:     0.5,
+			// P4: invalid messages, squared.
+			InvalidMessageDeliveriesWeight: invalidWeight,
+			InvalidMessageDeliveriesDecay:  0.99,
+		}
+	}
+	params := &lp2pps.PeerScoreParams{
+		Topics: map[string]*lp2pps.TopicScoreParams{
+			TxTopic(chainID):    topic(-100),
+			BlockTopic(chainID): topic(-1000),
+		},
+		TopicScoreCap:     100,
+		AppSpecificScore:  func(peer.ID) float64 { return 0 },
+		AppSpecificWeight: 1,
+		// P6: many peers behind one IP. Devnets and gateways with many
+		// local devices share addresses, so the threshold is generous.
+		IPColocationFactorWeight:    -10,
+		IPColocationFactorThreshold: 64,
+		// P7: protocol misbehaviour (broken promises, GRAFT floods).
+		BehaviourPenaltyWeight:    -10,
+		BehaviourPenaltyThreshold: 6,
+		BehaviourPenaltyDecay:     0.99,
+		DecayInterval:             time.Second,
+		DecayToZero:               0.01,
+		RetainScore:               10 * time.Minute,
+	}
+	thresholds := &lp2pps.PeerScoreThresholds{
+		GossipThreshold:             -500,
+		PublishThreshold:            -1000,
+		GraylistThreshold:           -2500,
+		AcceptPXThreshold:           10,
+		OpportunisticGraftThreshold: 5,
+	}
+	return params, thresholds
+}

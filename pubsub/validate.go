@@ -1,0 +1,170 @@
+package pubsub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	lp2pps "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/sixdomain/sixdomain/consensus"
+	"github.com/sixdomain/sixdomain/identity"
+	"github.com/sixdomain/sixdomain/ledger/types"
+)
+
+// Errors for input that is valid but not useful now (Ignore, no penalty).
+var (
+	ErrDuplicate = errors.New("already known")
+	ErrStale     = errors.New("stale")
+)
+
+// TxChecker runs the checks on a transaction, cheapest first.
+type TxChecker struct {
+	ChainID string
+	Window  types.TimeWindow
+	Now     func() time.Time
+	Sigs    *types.SigCache
+	// Nonce returns the sender's last committed nonce.
+	Nonce func(identity.PublicKey) uint64
+	// Known reports whether the transaction is pending or committed.
+	Known func(types.Hash) bool
+}
+
+// Check decodes and validates a transaction in the order size, decoding,
+// fields and chain ID, timestamp, signature, nonce and duplicates. The error
+// wraps a types sentinel (see types.Reason) or ErrDuplicate.
+func (c *TxChecker) Check(data []byte) (*types.Tx, error) {
+	tx, err := types.DecodeTx(data) // size first, then decoding
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.ValidateBasic(c.ChainID); err != nil {
+		return nil, err
+	}
+	if err := tx.CheckTime(c.Now(), c.Window); err != nil {
+		return nil, err
+	}
+	if err := c.Sigs.Verify(tx); err != nil {
+		return nil, err
+	}
+	if committed := c.Nonce(tx.Sender); tx.Nonce <= committed {
+		return nil, fmt.Errorf("%w: nonce %d, sender %s has committed up to %d", types.ErrReplayedNonce, tx.Nonce, tx.Sender.DID(), committed)
+	}
+	if c.Known != nil && c.Known(tx.Hash()) {
+		return nil, fmt.Errorf("%w: transaction %s", ErrDuplicate, tx.Hash())
+	}
+	return tx, nil
+}
+
+// TxVerdict maps a Check error to a gossip verdict: Ignore for what an
+// honest peer may relay late, Reject for the rest.
+func TxVerdict(err error) lp2pps.ValidationResult {
+	switch {
+	case err == nil:
+		return lp2pps.ValidationAccept
+	case errors.Is(err, ErrDuplicate), errors.Is(err, types.ErrReplayedNonce), errors.Is(err, types.ErrTimeInPast):
+		return lp2pps.ValidationIgnore
+	}
+	return lp2pps.ValidationReject
+}
+
+// TxValidator adapts a TxChecker to a GossipSub validator. A message that
+// passes carries its decoded *types.Tx in ValidatorData. onResult, if not
+// nil, is told every verdict's reason ("ok" when accepted).
+func TxValidator(c *TxChecker, onResult func(from peer.ID, reason string, err error)) lp2pps.ValidatorEx {
+	return func(_ context.Context, from peer.ID, m *lp2pps.Message) lp2pps.ValidationResult {
+		tx, err := c.Check(m.Data)
+		if onResult != nil {
+			onResult(from, reason(err), err)
+		}
+		if err == nil {
+			m.ValidatorData = tx
+		}
+		return TxVerdict(err)
+	}
+}
+
+// BlockChecker runs the stateless checks on a gossiped block.
+type BlockChecker struct {
+	ChainID string
+	Engine  consensus.Engine
+	Sigs    *types.SigCache
+	// Height returns the node's current height.
+	Height func() uint64
+	// MaxAhead is how far above the current height a block is still taken
+	// (further ones are ignored; sync fetches them).
+	MaxAhead uint64
+}
+
+// Check decodes a block and checks its seal, proposer and transactions'
+// stateless validity and signatures. Blocks at or below the current height,
+// or too far above it, are ErrStale.
+func (c *BlockChecker) Check(data []byte) (*types.Block, error) {
+	b, err := types.DecodeBlock(data)
+	if err != nil {
+		return nil, err
+	}
+	if b.Header.ChainID != c.ChainID {
+		return nil, fmt.Errorf("%w: block for chain %q", types.ErrWrongChain, b.Header.ChainID)
+	}
+	h := c.Height()
+	if b.Header.Height <= h {
+		return nil, fmt.Errorf("%w: block %d, at height %d", ErrStale, b.Header.Height, h)
+	}
+	if c.MaxAhead > 0 && b.Header.Height > h+c.MaxAhead {
+		return nil, fmt.Errorf("%w: block %d is more than %d ahead of %d", ErrStale, b.Header.Height, c.MaxAhead, h)
+	}
+	if err := c.Engine.VerifySeal(&b.Header, b.Seal); err != nil {
+		return nil, fmt.Errorf("%w: %w", types.ErrBadBlock, err)
+	}
+	if err := VerifyBlockTxs(b, c.Sigs); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// VerifyBlockTxs checks every transaction's fields and signature.
+func VerifyBlockTxs(b *types.Block, sigs *types.SigCache) error {
+	for i, tx := range b.Txs {
+		if err := tx.ValidateBasic(b.Header.ChainID); err != nil {
+			return fmt.Errorf("%w: tx %d: %w", types.ErrBadBlock, i, err)
+		}
+		if err := sigs.Verify(tx); err != nil {
+			return fmt.Errorf("%w: tx %d: %w", types.ErrBadBlock, i, err)
+		}
+	}
+	return nil
+}
+
+// BlockValidator adapts a BlockChecker to a GossipSub validator; accepted
+// messages carry the *types.Block in ValidatorData.
+func BlockValidator(c *BlockChecker, onResult func(from peer.ID, reason string, err error)) lp2pps.ValidatorEx {
+	return func(_ context.Context, from peer.ID, m *lp2pps.Message) lp2pps.ValidationResult {
+		b, err := c.Check(m.Data)
+		if onResult != nil {
+			onResult(from, reason(err), err)
+		}
+		switch {
+		case err == nil:
+			m.ValidatorData = b
+			return lp2pps.ValidationAccept
+		case errors.Is(err, ErrStale):
+			return lp2pps.ValidationIgnore
+		}
+		return lp2pps.ValidationReject
+	}
+}
+
+func reason(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, ErrDuplicate):
+		return "duplicate"
+	case errors.Is(err, ErrStale):
+		return "stale"
+	}
+	return types.Reason(err)
+}
