@@ -1,0 +1,372 @@
+// Package devnet runs a local mesh of real sixdomain nodes on loopback and
+// drives it with devices publishing simulated sensor readings: the engine
+// behind `sixd devnet` and `make devnet`.
+package devnet
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/sixdomain/sixdomain/identity"
+	"github.com/sixdomain/sixdomain/ledger/types"
+	"github.com/sixdomain/sixdomain/node"
+)
+
+// Options configure a devnet run.
+type Options struct {
+	Authorities int
+	Devices     int
+	Duration    time.Duration
+	Rate        float64
+	Slot        time.Duration
+	Home        string
+	ChainID     string
+	JSONOut     string
+	Quiet       bool
+	LogLevel    string
+}
+
+// Summary is what `sixd devnet` measures; --json writes it.
+type Summary struct {
+	Authorities   int     `json:"authorities"`
+	Devices       int     `json:"devices"`
+	SlotMillis    int64   `json:"slot_ms"`
+	OfferedRate   float64 `json:"offered_tx_per_s"`
+	DurationSec   float64 `json:"duration_s"`
+	Blocks        uint64  `json:"blocks"`
+	Submitted     int     `json:"submitted"`
+	Refused       int     `json:"refused"`
+	Committed     int     `json:"committed"`
+	Uncommitted   int     `json:"uncommitted"`
+	TxPerSec      float64 `json:"committed_tx_per_s"`
+	LatencyP50Ms  float64 `json:"latency_p50_ms"`
+	LatencyP99Ms  float64 `json:"latency_p99_ms"`
+	LatencyMaxMs  float64 `json:"latency_max_ms"`
+	Height        uint64  `json:"height"`
+	HeadHash      string  `json:"head_hash"`
+	NodesAgree    bool    `json:"nodes_agree"`
+	MaxBlockTxs   int     `json:"max_block_txs_seen"`
+	GenesisHash   string  `json:"genesis_hash"`
+	ChainID       string  `json:"chain_id"`
+	StoreOnDisk   bool    `json:"store_on_disk"`
+	SubmitErrorEx string  `json:"submit_error_example,omitempty"`
+}
+
+// Run starts the devnet, drives the load, prints block lines and the
+// summary to out, and returns the summary. The error is non-nil when the
+// nodes do not agree, the run was interrupted, or the options are invalid.
+func Run(ctx context.Context, o Options, out, errOut io.Writer) (Summary, error) {
+	switch {
+	case o.Authorities < 1:
+		return Summary{}, errors.New("--authorities must be at least 1")
+	case o.Devices < 1:
+		return Summary{}, errors.New("--devices must be at least 1")
+	case o.Authorities+o.Devices > 64:
+		return Summary{}, errors.New("at most 64 nodes in a devnet; use the simulator for more")
+	case o.Rate <= 0 || o.Rate > 100_000:
+		return Summary{}, errors.New("--rate must be in (0, 100000]")
+	case o.Duration <= 0:
+		return Summary{}, errors.New("--duration must be positive")
+	case o.Slot < 50*time.Millisecond:
+		return Summary{}, errors.New("--slot must be at least 50ms")
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.LogLevel)); err != nil {
+		return Summary{}, fmt.Errorf("--log-level: %w", err)
+	}
+	base := o.Home
+	if base == "" {
+		dir, err := os.MkdirTemp("", "sixd-devnet-")
+		if err != nil {
+			return Summary{}, err
+		}
+		defer os.RemoveAll(dir)
+		base = dir
+	} else if err := os.MkdirAll(base, 0o700); err != nil {
+		return Summary{}, err
+	}
+	logger := slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: level}))
+	c, err := node.StartCluster(ctx, node.ClusterConfig{ChainID: o.ChainID, Authorities: o.Authorities,
+		Devices: o.Devices, Slot: o.Slot, BaseDir: base, Logger: logger})
+	if err != nil {
+		return Summary{}, err
+	}
+	defer c.Close()
+
+	fmt.Fprintf(out, "sixdomain devnet: chain %s, genesis %s, %d authorities + %d devices, slot %s, stores in %s\n",
+		c.Genesis.ChainID, short(c.Genesis.Hash().String()), o.Authorities, o.Devices, o.Slot, base)
+	for i, n := range c.Nodes {
+		fmt.Fprintf(out, "  node %d  %-7s %s  %s\n", i, c.Role(i), n.ID(), n.Key().DID())
+	}
+
+	// One line per block, from the first authority's point of view.
+	observer := c.Nodes[0]
+	events, unsubscribe := observer.SubscribeCommits(1024)
+	defer unsubscribe()
+	var printWG sync.WaitGroup
+	var maxBlockTxs int
+	printWG.Add(1)
+	go func() {
+		defer printWG.Done()
+		for e := range events {
+			if len(e.Block.Txs) > maxBlockTxs {
+				maxBlockTxs = len(e.Block.Txs)
+			}
+			if !o.Quiet {
+				fmt.Fprintf(out, "block %6d  txs %5d  proposer %s  peers %d  hash %s\n", e.Block.Header.Height,
+					len(e.Block.Txs), shortDID(e.Block.Header.Proposer), len(observer.Host().Network().Peers()), short(e.Block.Hash().String()))
+			}
+		}
+	}()
+
+	startHeight := observer.State().Height
+	load := newLoad(c, o)
+	start := time.Now()
+	load.run(ctx, o.Duration)
+	loadEnd := time.Now()
+
+	// Let what was submitted commit (up to ten slots), then wait for every
+	// node to hold the same head.
+	drainDeadline := time.Now().Add(10*o.Slot + 5*time.Second)
+	for load.pending() > 0 && time.Now().Before(drainDeadline) && ctx.Err() == nil {
+		time.Sleep(20 * time.Millisecond)
+	}
+	height, head, agree := waitAgreement(ctx, c, 5*o.Slot+5*time.Second)
+	unsubscribe()
+	printWG.Wait()
+
+	s := load.summary()
+	s.Authorities, s.Devices, s.SlotMillis, s.OfferedRate = o.Authorities, o.Devices, o.Slot.Milliseconds(), o.Rate
+	s.DurationSec = loadEnd.Sub(start).Seconds()
+	s.Blocks = height - startHeight
+	s.Height, s.HeadHash, s.NodesAgree = height, head.String(), agree
+	s.MaxBlockTxs = maxBlockTxs
+	s.GenesisHash, s.ChainID, s.StoreOnDisk = c.Genesis.Hash().String(), c.Genesis.ChainID, true
+	printSummary(out, s)
+	if o.JSONOut != "" {
+		b, _ := json.MarshalIndent(s, "", "  ")
+		if err := os.WriteFile(o.JSONOut, append(b, '\n'), 0o644); err != nil {
+			return s, err
+		}
+	}
+	if ctx.Err() != nil {
+		return s, errors.New("interrupted")
+	}
+	if !agree {
+		return s, errors.New("nodes do not agree on the head")
+	}
+	return s, nil
+}
+
+// waitAgreement polls until every node has the same head hash, or gives up
+// after timeout and reports the lowest common height's agreement.
+func waitAgreement(ctx context.Context, c *node.Cluster, timeout time.Duration) (uint64, types.Hash, bool) {
+	deadline := time.Now().Add(timeout)
+	for {
+		var h uint64
+		var hash types.Hash
+		same := true
+		for i, n := range c.Nodes {
+			st := n.State()
+			if i == 0 {
+				h, hash = st.Height, st.LastBlockHash
+			} else if st.Height != h || st.LastBlockHash != hash {
+				same = false
+			}
+		}
+		if same {
+			return h, hash, true
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			// No moment with identical heads: report the lowest head.
+			minH := uint64(math.MaxUint64)
+			for _, n := range c.Nodes {
+				minH = min(minH, n.State().Height)
+			}
+			hash, _, _ := c.Agree(context.Background(), minH)
+			return minH, hash, false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// load drives the devices: each signs readings and submits them to its own
+// node, which gossips them; the device's node reports when they commit.
+type load struct {
+	c       *node.Cluster
+	o       Options
+	mu      sync.Mutex
+	sent    map[types.Hash]time.Time
+	latency []time.Duration
+	first   time.Time
+	last    time.Time
+	refused int
+	errEx   string
+	subs    []func()
+	wg      sync.WaitGroup
+}
+
+func newLoad(c *node.Cluster, o Options) *load {
+	l := &load{c: c, o: o, sent: map[types.Hash]time.Time{}}
+	for i := o.Authorities; i < len(c.Nodes); i++ {
+		events, cancel := c.Nodes[i].SubscribeCommits(4096)
+		l.subs = append(l.subs, cancel)
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			for e := range events {
+				l.mu.Lock()
+				for _, tx := range e.Block.Txs {
+					if t0, ok := l.sent[tx.Hash()]; ok {
+						l.latency = append(l.latency, e.At.Sub(t0))
+						delete(l.sent, tx.Hash())
+						l.last = e.At
+					}
+				}
+				l.mu.Unlock()
+			}
+		}()
+	}
+	return l
+}
+
+func (l *load) pending() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.sent)
+}
+
+func (l *load) run(ctx context.Context, d time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	devices := len(l.c.Nodes) - l.o.Authorities
+	perDevice := l.o.Rate / float64(devices)
+	var wg sync.WaitGroup
+	l.first = time.Now()
+	for i := l.o.Authorities; i < len(l.c.Nodes); i++ {
+		wg.Add(1)
+		go func(n *node.Node, key *identity.PrivateKey, idx int) {
+			defer wg.Done()
+			l.device(ctx, n, key, idx, perDevice)
+		}(l.c.Nodes[i], l.c.Keys[i], i)
+	}
+	wg.Wait()
+}
+
+// device publishes readings at rate per second, paced by a 10 ms tick.
+func (l *load) device(ctx context.Context, n *node.Node, key *identity.PrivateKey, idx int, rate float64) {
+	const tick = 10 * time.Millisecond
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	start := time.Now()
+	var sent, nonce uint64
+	chainID := n.Genesis().ChainID
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		due := uint64(rate * time.Since(start).Seconds())
+		for ; sent < due && ctx.Err() == nil; sent++ {
+			nonce++
+			now := time.Now()
+			value := fmt.Sprintf(`{"celsius":%.2f,"seq":%d}`, 20+5*math.Sin(float64(nonce)/50)+float64(idx%3), nonce)
+			tx, err := types.NewDataRecordTx(chainID, nonce, now.UnixMilli(),
+				types.DataRecord{Stream: "temperature", ContentType: "application/json", Value: []byte(value)})
+			if err != nil {
+				l.refusedOne(err)
+				return
+			}
+			tx.Sign(key)
+			l.mu.Lock()
+			l.sent[tx.Hash()] = now
+			l.mu.Unlock()
+			if _, err := n.Submit(ctx, tx.Encode()); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+				l.mu.Lock()
+				delete(l.sent, tx.Hash())
+				l.mu.Unlock()
+				l.refusedOne(err)
+				nonce-- // the node refused it: reuse the nonce
+			}
+		}
+	}
+}
+
+func (l *load) refusedOne(err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.refused++
+	if l.errEx == "" {
+		l.errEx = err.Error()
+	}
+}
+
+func (l *load) summary() Summary {
+	for _, cancel := range l.subs {
+		cancel()
+	}
+	l.wg.Wait()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := Summary{Committed: len(l.latency), Uncommitted: len(l.sent), Refused: l.refused, SubmitErrorEx: l.errEx}
+	s.Submitted = s.Committed + s.Uncommitted
+	if s.Committed > 0 {
+		if span := l.last.Sub(l.first).Seconds(); span > 0 {
+			s.TxPerSec = float64(s.Committed) / span
+		}
+		lat := slices.Clone(l.latency)
+		slices.Sort(lat)
+		pct := func(p float64) float64 {
+			i := int(math.Ceil(p*float64(len(lat)))) - 1
+			i = max(0, min(i, len(lat)-1))
+			return float64(lat[i].Microseconds()) / 1000
+		}
+		s.LatencyP50Ms, s.LatencyP99Ms, s.LatencyMaxMs = pct(0.50), pct(0.99), pct(1)
+	}
+	return s
+}
+
+func printSummary(out io.Writer, s Summary) {
+	agree := "yes"
+	if !s.NodesAgree {
+		agree = "NO"
+	}
+	fmt.Fprintf(out, `
+summary
+  nodes                 %d authorities + %d devices, slot %d ms
+  offered load          %.0f tx/s for %.1f s
+  blocks                %d (largest %d txs)
+  transactions          %d committed of %d submitted (%d uncommitted, %d refused)
+  committed rate        %.1f tx/s
+  submit->commit        p50 %.0f ms  p99 %.0f ms  max %.0f ms
+  head                  height %d  %s
+  all nodes agree       %s
+`, s.Authorities, s.Devices, s.SlotMillis, s.OfferedRate, s.DurationSec, s.Blocks, s.MaxBlockTxs,
+		s.Committed, s.Submitted, s.Uncommitted, s.Refused, s.TxPerSec, s.LatencyP50Ms, s.LatencyP99Ms, s.LatencyMaxMs,
+		s.Height, s.HeadHash, agree)
+	if s.SubmitErrorEx != "" {
+		fmt.Fprintf(out, "  first refusal         %s\n", s.SubmitErrorEx)
+	}
+}
+
+func short(s string) string {
+	if len(s) <= 12 {
+		return s
+	}
+	return s[:12]
+}
+
+func shortDID(k identity.PublicKey) string {
+	d := k.DID()
+	return "…" + d[len(d)-8:]
+}

@@ -1,0 +1,427 @@
+package mempool
+
+import (
+	"cmp"
+	"container/heap"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/sixdomain/sixdomain/identity"
+	"github.com/sixdomain/sixdomain/ledger/types"
+)
+
+// Default limits.
+const (
+	DefaultMaxTxs        = 50_000
+	DefaultMaxBytes      = 64 << 20
+	DefaultMaxPerSender  = 1000
+	DefaultMaxNonceAhead = 1000
+)
+
+// Config bounds a Pool. Zero (or negative) fields take the defaults.
+type Config struct {
+	MaxTxs        int    // most pending transactions; default 50000
+	MaxBytes      int    // most bytes pending, the sum of len(tx.Encode()); default 64 MiB
+	MaxPerSender  int    // most pending transactions of one sender; default 1000
+	MaxNonceAhead uint64 // refuse a nonce above committed+MaxNonceAhead; default 1000
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxTxs <= 0 {
+		c.MaxTxs = DefaultMaxTxs
+	}
+	if c.MaxBytes <= 0 {
+		c.MaxBytes = DefaultMaxBytes
+	}
+	if c.MaxPerSender <= 0 {
+		c.MaxPerSender = DefaultMaxPerSender
+	}
+	if c.MaxNonceAhead == 0 {
+		c.MaxNonceAhead = DefaultMaxNonceAhead
+	}
+	return c
+}
+
+// Reasons Add refuses a transaction, besides types.ErrReplayedNonce. Add
+// wraps them with detail; match them with errors.Is.
+var (
+	// ErrDuplicate: a transaction with the same hash is already pending.
+	ErrDuplicate = errors.New("mempool: transaction already pending")
+	// ErrFull: the pool holds MaxTxs transactions or the transaction would
+	// take it over MaxBytes.
+	ErrFull = errors.New("mempool: pool is full")
+	// ErrSenderFull: the sender already has MaxPerSender pending transactions.
+	ErrSenderFull = errors.New("mempool: too many pending transactions from sender")
+	// ErrNonceTooFar: the nonce is more than MaxNonceAhead above the
+	// sender's committed nonce.
+	ErrNonceTooFar = errors.New("mempool: nonce too far ahead")
+	// ErrNonceConflict: a different transaction with the same sender and
+	// nonce is already pending. The first one wins.
+	ErrNonceConflict = errors.New("mempool: another transaction with this sender and nonce is pending")
+)
+
+// entry is one pending transaction.
+type entry struct {
+	tx   *types.Tx
+	hash types.Hash
+	size int
+	seq  uint64 // arrival order, unique within the pool
+	acct *account
+
+	heapIdx    int    // index in Pool.byTime
+	prev, next *entry // the account's arrival list
+}
+
+// account holds one sender's pending transactions.
+type account struct {
+	key identity.PublicKey
+	// known is the highest committed nonce the pool was told of for this
+	// sender; every pending nonce is above it.
+	known      uint64
+	txs        map[uint64]*entry // by nonce
+	head, tail *entry            // arrival order, oldest first
+}
+
+// Pool is a bounded pool of pending transactions. The zero value is not
+// usable; call New. A Pool is safe for concurrent use.
+//
+// The pool keeps the *types.Tx it is given and hands the same pointer out
+// from Get and Select: nobody may modify a transaction once added.
+type Pool struct {
+	cfg Config
+
+	mu      sync.RWMutex
+	byHash  map[types.Hash]*entry
+	senders map[identity.PublicKey]*account
+	byTime  timeHeap // oldest timestamp first, for Expire
+	bytes   int
+	seq     uint64
+}
+
+// New returns an empty pool with cfg's limits; zero fields take defaults.
+func New(cfg Config) *Pool {
+	return &Pool{
+		cfg:     cfg.withDefaults(),
+		byHash:  make(map[types.Hash]*entry),
+		senders: make(map[identity.PublicKey]*account),
+	}
+}
+
+// Add inserts tx, which the caller has validated (encoding, chain,
+// signature, timestamp). size is len(tx.Encode()), passed in to avoid
+// encoding again; if it is not positive, Add encodes tx to find it.
+// committed is the sender's last committed nonce; if the pool was told of
+// a higher one (by Committed or an earlier Add), that one is used.
+//
+// Add refuses, in this order of checks, a transaction already pending
+// (ErrDuplicate), a nonce not above committed (types.ErrReplayedNonce), a
+// nonce more than MaxNonceAhead above committed (ErrNonceTooFar), a
+// different pending transaction with the same sender and nonce
+// (ErrNonceConflict), a sender with MaxPerSender pending transactions
+// (ErrSenderFull) and a full pool (ErrFull). Errors wrap these sentinels
+// with detail.
+//
+// Add also drops the sender's pending transactions with nonces up to
+// committed, which can no longer be sealed.
+func (p *Pool) Add(tx *types.Tx, size int, committed uint64) error {
+	if tx == nil {
+		return errors.New("mempool: nil transaction")
+	}
+	if size <= 0 {
+		size = len(tx.Encode())
+	}
+	h := tx.Hash() // encoding and hashing are the expensive part: outside the lock
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.byHash[h]; ok {
+		return fmt.Errorf("%w: %s", ErrDuplicate, h)
+	}
+	a := p.senders[tx.Sender]
+	if a != nil && a.known > committed {
+		committed = a.known
+	}
+	if tx.Nonce <= committed {
+		return fmt.Errorf("mempool: %w: nonce %d, sender has committed %d", types.ErrReplayedNonce, tx.Nonce, committed)
+	}
+	if tx.Nonce-committed > p.cfg.MaxNonceAhead {
+		return fmt.Errorf("%w: nonce %d, sender has committed %d, limit is %d ahead", ErrNonceTooFar, tx.Nonce, committed, p.cfg.MaxNonceAhead)
+	}
+	if a != nil {
+		p.raise(a, committed)
+		if len(a.txs) == 0 {
+			a = nil // raise dropped the account
+		}
+	}
+	if a != nil {
+		if e := a.txs[tx.Nonce]; e != nil {
+			return fmt.Errorf("%w: nonce %d is taken by %s", ErrNonceConflict, tx.Nonce, e.hash)
+		}
+		if len(a.txs) >= p.cfg.MaxPerSender {
+			return fmt.Errorf("%w: %d pending (limit %d)", ErrSenderFull, len(a.txs), p.cfg.MaxPerSender)
+		}
+	}
+	if len(p.byHash) >= p.cfg.MaxTxs {
+		return fmt.Errorf("%w: %d transactions pending (limit %d)", ErrFull, len(p.byHash), p.cfg.MaxTxs)
+	}
+	if size > p.cfg.MaxBytes-p.bytes {
+		return fmt.Errorf("%w: %d bytes pending, transaction of %d bytes exceeds the limit of %d", ErrFull, p.bytes, size, p.cfg.MaxBytes)
+	}
+
+	if a == nil {
+		a = &account{key: tx.Sender, known: committed, txs: make(map[uint64]*entry)}
+		p.senders[tx.Sender] = a
+	}
+	p.seq++
+	e := &entry{tx: tx, hash: h, size: size, seq: p.seq, acct: a, prev: a.tail}
+	if a.tail != nil {
+		a.tail.next = e
+	} else {
+		a.head = e
+	}
+	a.tail = e
+	a.txs[tx.Nonce] = e
+	p.byHash[h] = e
+	heap.Push(&p.byTime, e)
+	p.bytes += size
+	return nil
+}
+
+// Has reports whether a transaction with hash h is pending.
+func (p *Pool) Has(h types.Hash) bool {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	_, ok := p.byHash[h]
+	return ok
+}
+
+// Get returns the pending transaction with hash h.
+func (p *Pool) Get(h types.Hash) (*types.Tx, bool) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if e, ok := p.byHash[h]; ok {
+		return e.tx, true
+	}
+	return nil, false
+}
+
+// PendingNonce returns the highest nonce n such that committed+1 through n
+// are all pending for sender, or committed if committed+1 is not. As in
+// Add, committed is raised to the highest committed nonce the pool was
+// told of. The sender's next transaction should carry n+1. It costs
+// O(n-committed), at most MaxPerSender.
+func (p *Pool) PendingNonce(sender identity.PublicKey, committed uint64) uint64 {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	a := p.senders[sender]
+	if a == nil {
+		return committed
+	}
+	n := max(committed, a.known)
+	for n < math.MaxUint64 {
+		if _, ok := a.txs[n+1]; !ok {
+			break
+		}
+		n++
+	}
+	return n
+}
+
+// Select returns up to max transactions, of at most maxBytes in total,
+// ready to be sealed in this order, and removes nothing. For each sender
+// it takes the contiguous run of pending nonces from committed(sender)+1
+// (or from the higher committed nonce the pool was told of) in nonce
+// order; a missing nonce ends the run, and so does a transaction that
+// would exceed maxBytes. Runs are interleaved round robin: first every
+// sender's first transaction, then every sender's second, and so on, with
+// senders ordered by the arrival of their oldest pending transaction. The
+// result depends only on the pool's content, the order it arrived in, and
+// committed.
+//
+// committed is called once per pending sender with the pool's lock held:
+// it must not call the pool. Select returns nil if max or maxBytes is not
+// positive. It costs O(selected + senders·log senders).
+func (p *Pool) Select(max, maxBytes int, committed func(identity.PublicKey) uint64) []*types.Tx {
+	if max <= 0 || maxBytes <= 0 {
+		return nil
+	}
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+
+	type cursor struct {
+		a    *account
+		next uint64 // next nonce of the sender's run
+	}
+	curs := make([]cursor, 0, len(p.senders))
+	for _, a := range p.senders {
+		c := a.known
+		if committed != nil {
+			c = maxU64(c, committed(a.key))
+		}
+		if c == math.MaxUint64 {
+			continue
+		}
+		if _, ok := a.txs[c+1]; ok {
+			curs = append(curs, cursor{a: a, next: c + 1})
+		}
+	}
+	slices.SortFunc(curs, func(x, y cursor) int { return cmp.Compare(x.a.head.seq, y.a.head.seq) })
+
+	out := make([]*types.Tx, 0, min(max, len(p.byHash)))
+	total := 0
+	for len(curs) > 0 && len(out) < max {
+		k := 0
+		for _, c := range curs {
+			if len(out) == max {
+				break
+			}
+			e := c.a.txs[c.next]
+			if e == nil || e.size > maxBytes-total {
+				continue // the run ends here
+			}
+			out = append(out, e.tx)
+			total += e.size
+			if c.next == math.MaxUint64 {
+				continue
+			}
+			c.next++
+			curs[k] = c
+			k++
+		}
+		curs = curs[:k]
+	}
+	return out
+}
+
+// Committed tells the pool that sender's last committed nonce is now n: it
+// removes the sender's pending transactions with nonces up to n, and
+// later calls and Adds treat nonces up to n as committed while the sender
+// has pending transactions. Call it once per sender of each block. It
+// costs O(min(removed, pending of sender)).
+func (p *Pool) Committed(sender identity.PublicKey, n uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if a := p.senders[sender]; a != nil {
+		p.raise(a, n)
+	}
+}
+
+// Expire removes the transactions whose timestamp is now too far in the
+// past for w (CheckTime(now, w) fails with types.ErrTimeInPast) and
+// returns how many it removed. It costs O(removed·log n).
+func (p *Pool) Expire(now time.Time, w types.TimeWindow) int {
+	cutoff := now.Add(-w.Past)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for len(p.byTime) > 0 {
+		e := p.byTime[0]
+		if !e.tx.Time().Before(cutoff) { // CheckTime's ErrTimeInPast test
+			break
+		}
+		p.remove(e)
+		n++
+	}
+	return n
+}
+
+// Len returns the number of pending transactions.
+func (p *Pool) Len() int {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return len(p.byHash)
+}
+
+// Bytes returns the total encoded size of the pending transactions.
+func (p *Pool) Bytes() int {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.bytes
+}
+
+// raise records that a's last committed nonce is n and drops a's pending
+// transactions with nonces up to n; if that empties a, a is dropped too.
+// Pending nonces are all above a.known, so only (a.known, n] is searched,
+// by nonce or by scanning a's transactions, whichever is shorter.
+func (p *Pool) raise(a *account, n uint64) {
+	if n <= a.known {
+		return
+	}
+	if d := n - a.known; d <= uint64(len(a.txs)) {
+		for i := uint64(1); i <= d; i++ {
+			if e := a.txs[a.known+i]; e != nil {
+				p.remove(e)
+			}
+		}
+	} else {
+		for nonce, e := range a.txs {
+			if nonce <= n {
+				p.remove(e)
+			}
+		}
+	}
+	a.known = n
+}
+
+// remove drops e from every index, and its account once empty.
+func (p *Pool) remove(e *entry) {
+	a := e.acct
+	delete(a.txs, e.tx.Nonce)
+	if e.prev != nil {
+		e.prev.next = e.next
+	} else {
+		a.head = e.next
+	}
+	if e.next != nil {
+		e.next.prev = e.prev
+	} else {
+		a.tail = e.prev
+	}
+	e.prev, e.next = nil, nil
+	delete(p.byHash, e.hash)
+	heap.Remove(&p.byTime, e.heapIdx)
+	p.bytes -= e.size
+	if len(a.txs) == 0 {
+		delete(p.senders, a.key)
+	}
+}
+
+func maxU64(a, b uint64) uint64 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// timeHeap orders entries by timestamp, then arrival.
+type timeHeap []*entry
+
+func (h timeHeap) Len() int { return len(h) }
+func (h timeHeap) Less(i, j int) bool {
+	if h[i].tx.Timestamp != h[j].tx.Timestamp {
+		return h[i].tx.Timestamp < h[j].tx.Timestamp
+	}
+	return h[i].seq < h[j].seq
+}
+func (h timeHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].heapIdx = i
+	h[j].heapIdx = j
+}
+func (h *timeHeap) Push(x any) {
+	e := x.(*entry)
+	e.heapIdx = len(*h)
+	*h = append(*h, e)
+}
+func (h *timeHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	e.heapIdx = -1
+	return e
+}

@@ -1,0 +1,420 @@
+package node
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/sixdomain/sixdomain/identity"
+	"github.com/sixdomain/sixdomain/ledger"
+	"github.com/sixdomain/sixdomain/ledger/types"
+	"github.com/sixdomain/sixdomain/mempool"
+	sixps "github.com/sixdomain/sixdomain/pubsub"
+)
+
+// JSON shapes of the HTTP API (docs/API.md describes each route).
+
+// ErrorResponse is the body of every error.
+type ErrorResponse struct {
+	Error  string `json:"error"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// SubmitRequest is the JSON form of POST /v1/txs (the body may also be the
+// raw transaction with Content-Type application/cbor).
+type SubmitRequest struct {
+	Tx types.HexBytes `json:"tx"`
+}
+
+// SubmitResponse answers POST /v1/txs.
+type SubmitResponse struct {
+	Hash   types.Hash `json:"hash"`
+	Status string     `json:"status"`
+}
+
+// TxStatus answers GET /v1/txs/{hash}.
+type TxStatus struct {
+	Hash   types.Hash `json:"hash"`
+	Status string     `json:"status"` // "pending" or "committed"
+	Height uint64     `json:"height,omitempty"`
+	Index  uint32     `json:"index,omitempty"`
+	Tx     *TxJSON    `json:"tx,omitempty"`
+}
+
+// TxJSON is a transaction as the API shows it.
+type TxJSON struct {
+	Hash      types.Hash     `json:"hash"`
+	Type      string         `json:"type"`
+	Sender    string         `json:"sender"`
+	Nonce     uint64         `json:"nonce"`
+	Timestamp int64          `json:"timestamp_ms"`
+	Record    *RecordPayload `json:"record,omitempty"`
+}
+
+// RecordPayload is a data record's content.
+type RecordPayload struct {
+	Stream      string         `json:"stream"`
+	ContentType string         `json:"content_type,omitempty"`
+	Value       string         `json:"value,omitempty"`     // when valid UTF-8
+	ValueHex    types.HexBytes `json:"value_hex,omitempty"` // otherwise
+}
+
+// BlockJSON answers GET /v1/blocks/{height|latest}.
+type BlockJSON struct {
+	Height    uint64         `json:"height"`
+	Hash      types.Hash     `json:"hash"`
+	Parent    types.Hash     `json:"parent"`
+	Time      time.Time      `json:"time"`
+	Proposer  string         `json:"proposer"`
+	TxRoot    types.Hash     `json:"tx_root"`
+	StateRoot types.Hash     `json:"state_root"`
+	TxCount   uint32         `json:"tx_count"`
+	Txs       []TxJSON       `json:"txs"`
+	Raw       types.HexBytes `json:"raw,omitempty"`
+}
+
+// RecordJSON is one entry of GET /v1/records.
+type RecordJSON struct {
+	Sender    string     `json:"sender"`
+	Nonce     uint64     `json:"nonce"`
+	Timestamp int64      `json:"timestamp_ms"`
+	TxHash    types.Hash `json:"tx_hash"`
+	Height    uint64     `json:"height"`
+	Index     uint32     `json:"index"`
+	RecordPayload
+}
+
+// RecordsResponse answers GET /v1/records.
+type RecordsResponse struct {
+	Sender  string       `json:"sender"`
+	Stream  string       `json:"stream,omitempty"`
+	Records []RecordJSON `json:"records"`
+}
+
+// NonceResponse answers GET /v1/nonces/{sender}.
+type NonceResponse struct {
+	Sender    string `json:"sender"`
+	Committed uint64 `json:"committed"`
+	Next      uint64 `json:"next"` // the nonce to use for the next transaction
+}
+
+// StatusResponse answers GET /v1/status.
+type StatusResponse struct {
+	Version     string     `json:"version"`
+	ChainID     string     `json:"chain_id"`
+	GenesisHash types.Hash `json:"genesis_hash"`
+	PeerID      string     `json:"peer_id"`
+	DID         string     `json:"did"`
+	Role        Role       `json:"role"`
+	Authority   bool       `json:"authority"`
+	Height      uint64     `json:"height"`
+	HeadHash    types.Hash `json:"head_hash"`
+	HeadTime    time.Time  `json:"head_time"`
+	StateRoot   types.Hash `json:"state_root"`
+	TotalTxs    uint64     `json:"total_txs"`
+	Peers       int        `json:"peers"`
+	Mempool     int        `json:"mempool"`
+	ListenAddrs []string   `json:"listen_addrs"`
+}
+
+func (n *Node) startAPI(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	n.apiAddr = ln.Addr()
+	n.apiServer = &http.Server{Handler: n.Handler(), ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
+	n.spawn(func() {
+		if err := n.apiServer.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.log.Error("api server stopped", "err", err)
+		}
+	})
+	return nil
+}
+
+// Handler returns the HTTP API.
+func (n *Node) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/txs", n.handleSubmit)
+	mux.HandleFunc("GET /v1/txs/{hash}", n.handleTx)
+	mux.HandleFunc("GET /v1/blocks/{id}", n.handleBlock)
+	mux.HandleFunc("GET /v1/records", n.handleRecords)
+	mux.HandleFunc("GET /v1/proofs/{hash}", n.handleProof)
+	mux.HandleFunc("GET /v1/nonces/{sender}", n.handleNonce)
+	mux.HandleFunc("GET /v1/status", n.handleStatus)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if n.ctx.Err() != nil {
+			writeError(w, http.StatusServiceUnavailable, ErrClosed, "")
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.Handle("GET /debug/metrics/prometheus", promhttp.HandlerFor(n.registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, fmt.Errorf("no route %s %s", r.Method, r.URL.Path), "not_found")
+	})
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, err error, reason string) {
+	writeJSON(w, code, ErrorResponse{Error: err.Error(), Reason: reason})
+}
+
+func (n *Node) handleSubmit(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, n.cfg.MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Errorf("request body exceeds %d bytes", n.cfg.MaxBodyBytes), "oversize")
+			return
+		}
+		writeError(w, http.StatusBadRequest, err, "bad_request")
+		return
+	}
+	data := body
+	if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/cbor") {
+		var req SubmitRequest
+		if err := json.Unmarshal(body, &req); err != nil {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("body must be {\"tx\": \"<hex>\"} or a raw transaction with Content-Type application/cbor: %v", err), "bad_request")
+			return
+		}
+		data = req.Tx
+	}
+	tx, err := n.Submit(r.Context(), data)
+	if tx == nil && err != nil {
+		writeError(w, submitStatus(err), err, reasonOf(err))
+		return
+	}
+	if err != nil {
+		n.log.Warn("submitted transaction not gossiped", "tx", tx.Hash(), "err", err)
+	}
+	writeJSON(w, http.StatusAccepted, SubmitResponse{Hash: tx.Hash(), Status: "pending"})
+}
+
+func submitStatus(err error) int {
+	switch {
+	case errors.Is(err, ErrClosed):
+		return http.StatusServiceUnavailable
+	case errors.Is(err, mempool.ErrFull), errors.Is(err, mempool.ErrSenderFull):
+		return http.StatusServiceUnavailable
+	case errors.Is(err, sixps.ErrDuplicate), errors.Is(err, mempool.ErrDuplicate),
+		errors.Is(err, types.ErrReplayedNonce), errors.Is(err, mempool.ErrNonceConflict):
+		return http.StatusConflict
+	case errors.Is(err, types.ErrOversize):
+		return http.StatusRequestEntityTooLarge
+	}
+	return http.StatusBadRequest
+}
+
+func (n *Node) handleTx(w http.ResponseWriter, r *http.Request) {
+	h, err := types.ParseHash(r.PathValue("hash"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err, "bad_hash")
+		return
+	}
+	if tx, ok := n.pool.Get(h); ok {
+		j := txJSON(tx)
+		writeJSON(w, http.StatusOK, TxStatus{Hash: h, Status: "pending", Tx: &j})
+		return
+	}
+	tx, height, index, err := n.store.Tx(r.Context(), h)
+	if errors.Is(err, ledger.ErrNotFound) {
+		writeError(w, http.StatusNotFound, fmt.Errorf("transaction %s is neither pending nor committed", h), "not_found")
+		return
+	}
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err, "")
+		return
+	}
+	j := txJSON(tx)
+	writeJSON(w, http.StatusOK, TxStatus{Hash: h, Status: "committed", Height: height, Index: index, Tx: &j})
+}
+
+func txJSON(tx *types.Tx) TxJSON {
+	j := TxJSON{Hash: tx.Hash(), Type: tx.Type.String(), Sender: tx.Sender.DID(), Nonce: tx.Nonce, Timestamp: tx.Timestamp}
+	if tx.Type == types.TxDataRecord {
+		if rec, err := types.DecodeDataRecord(tx.Payload); err == nil {
+			p := recordPayload(rec)
+			j.Record = &p
+		}
+	}
+	return j
+}
+
+func recordPayload(rec *types.DataRecord) RecordPayload {
+	p := RecordPayload{Stream: rec.Stream, ContentType: rec.ContentType}
+	if utf8.Valid(rec.Value) {
+		p.Value = string(rec.Value)
+	} else {
+		p.ValueHex = rec.Value
+	}
+	return p
+}
+
+func (n *Node) handleBlock(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	st := n.store.State()
+	var height uint64
+	if id == "latest" {
+		height = st.Height
+	} else {
+		h, err := strconv.ParseUint(id, 10, 64)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("block id must be a height or \"latest\", got %q", id), "bad_height")
+			return
+		}
+		height = h
+	}
+	if height == 0 || height > st.Height {
+		writeError(w, http.StatusNotFound, fmt.Errorf("no block at height %d (head is %d)", height, st.Height), "not_found")
+		return
+	}
+	b, err := n.store.Block(r.Context(), height)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err, "")
+		return
+	}
+	writeJSON(w, http.StatusOK, BlockToJSON(b, r.URL.Query().Get("raw") == "1"))
+}
+
+// BlockToJSON converts a block to its API form.
+func BlockToJSON(b *types.Block, raw bool) BlockJSON {
+	j := BlockJSON{Height: b.Header.Height, Hash: b.Hash(), Parent: b.Header.Parent, Time: b.Header.BlockTime().UTC(),
+		Proposer: b.Header.Proposer.DID(), TxRoot: b.Header.TxRoot, StateRoot: b.Header.StateRoot,
+		TxCount: b.Header.TxCount, Txs: make([]TxJSON, 0, len(b.Txs))}
+	for _, tx := range b.Txs {
+		j.Txs = append(j.Txs, txJSON(tx))
+	}
+	if raw {
+		j.Raw = b.Encode()
+	}
+	return j
+}
+
+// ParseSender accepts a did:key or an Ed25519 peer ID.
+func ParseSender(s string) (identity.PublicKey, error) {
+	if strings.HasPrefix(s, "did:") {
+		return identity.ParseDID(s)
+	}
+	id, err := peer.Decode(s)
+	if err != nil {
+		return identity.PublicKey{}, fmt.Errorf("sender %q is neither a did:key nor a peer ID", s)
+	}
+	return identity.PublicKeyFromPeerID(id)
+}
+
+func (n *Node) handleRecords(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	sender, err := ParseSender(q.Get("sender"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err, "bad_sender")
+		return
+	}
+	stream := q.Get("stream")
+	if stream != "" {
+		if err := types.ValidateStream(stream); err != nil {
+			writeError(w, http.StatusBadRequest, err, "bad_stream")
+			return
+		}
+	}
+	var after uint64
+	if s := q.Get("after"); s != "" {
+		if after, err = strconv.ParseUint(s, 10, 64); err != nil {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("after must be a nonce: %v", err), "bad_request")
+			return
+		}
+	}
+	limit := 100
+	if s := q.Get("limit"); s != "" {
+		if limit, err = strconv.Atoi(s); err != nil || limit < 1 || limit > 1000 {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("limit must be 1 to 1000"), "bad_request")
+			return
+		}
+	}
+	entries, err := n.store.Records(r.Context(), sender, stream, after, limit)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err, "")
+		return
+	}
+	resp := RecordsResponse{Sender: sender.DID(), Stream: stream, Records: make([]RecordJSON, 0, len(entries))}
+	for _, e := range entries {
+		rj := RecordJSON{Sender: e.Sender.DID(), Nonce: e.Nonce, Timestamp: e.Timestamp, TxHash: e.TxHash, Height: e.Height, Index: e.Index}
+		if tx, _, _, err := n.store.Tx(r.Context(), e.TxHash); err == nil {
+			if rec, err := types.DecodeDataRecord(tx.Payload); err == nil {
+				rj.RecordPayload = recordPayload(rec)
+			}
+		}
+		resp.Records = append(resp.Records, rj)
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (n *Node) handleProof(w http.ResponseWriter, r *http.Request) {
+	h, err := types.ParseHash(r.PathValue("hash"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err, "bad_hash")
+		return
+	}
+	p, err := n.store.Proof(r.Context(), h)
+	if errors.Is(err, ledger.ErrNotFound) {
+		status := "not committed"
+		if n.pool.Has(h) {
+			status = "still pending"
+		}
+		writeError(w, http.StatusNotFound, fmt.Errorf("transaction %s is %s", h, status), "not_found")
+		return
+	}
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err, "")
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
+}
+
+func (n *Node) handleNonce(w http.ResponseWriter, r *http.Request) {
+	sender, err := ParseSender(r.PathValue("sender"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err, "bad_sender")
+		return
+	}
+	committed := n.committedNonce(sender)
+	writeJSON(w, http.StatusOK, NonceResponse{Sender: sender.DID(), Committed: committed,
+		Next: n.pool.PendingNonce(sender, committed) + 1})
+}
+
+// Status returns what GET /v1/status reports.
+func (n *Node) Status() StatusResponse {
+	st := n.store.State()
+	s := StatusResponse{Version: Version, ChainID: n.genesis.ChainID, GenesisHash: n.genesis.Hash(),
+		PeerID: n.host.ID().String(), DID: n.key.Public().DID(), Role: n.cfg.Role, Authority: n.IsAuthority(),
+		Height: st.Height, HeadHash: st.LastBlockHash, HeadTime: time.UnixMilli(st.LastBlockTime).UTC(),
+		StateRoot: st.StateRoot, TotalTxs: st.TotalTxs, Peers: len(n.host.Network().Peers()), Mempool: n.pool.Len()}
+	for _, a := range n.host.Addrs() {
+		s.ListenAddrs = append(s.ListenAddrs, a.String()+"/p2p/"+n.host.ID().String())
+	}
+	return s
+}
+
+func (n *Node) handleStatus(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, n.Status())
+}
+

@@ -1,0 +1,536 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/ipfs/go-datastore"
+	"github.com/libp2p/go-libp2p"
+	lp2pps "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/discovery/mdns"
+	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
+	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
+	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
+	"github.com/libp2p/go-libp2p/p2p/security/noise"
+	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sixdomain/sixdomain/consensus"
+	"github.com/sixdomain/sixdomain/identity"
+	"github.com/sixdomain/sixdomain/ledger"
+	"github.com/sixdomain/sixdomain/ledger/types"
+	"github.com/sixdomain/sixdomain/mempool"
+	sixps "github.com/sixdomain/sixdomain/pubsub"
+)
+
+// ErrClosed is returned by calls on a closed node.
+var ErrClosed = errors.New("node closed")
+
+// maxPendingBlocks bounds the blocks kept while waiting for their parent.
+const maxPendingBlocks = 256
+
+// Node is a running sixdomain peer. Create it with New; the caller owns
+// Close.
+type Node struct {
+	cfg     Config
+	key     *identity.PrivateKey
+	genesis *types.Genesis
+	params  ledger.Params
+	engine  consensus.Engine
+	log     *slog.Logger
+
+	host      host.Host
+	ownsHost  bool
+	ps        *lp2pps.PubSub
+	txTopic   *lp2pps.Topic
+	blkTopic  *lp2pps.Topic
+	txSub     *lp2pps.Subscription
+	blkSub    *lp2pps.Subscription
+	mdns      mdns.Service
+	ds        datastore.Batching
+	ownsDS    bool
+	store     *ledger.Store
+	pool      *mempool.Pool
+	sigs      *types.SigCache
+	checker   *sixps.TxChecker
+	metrics   *metrics
+	registry  *prometheus.Registry
+	apiServer *http.Server
+	apiAddr   net.Addr
+
+	blockIn   chan blockInput
+	syncKick  chan struct{}
+	commits   *fanout
+	localMu   sync.Mutex
+	local     map[types.Hash]localTx
+	scoresMu  sync.Mutex
+	scores    map[peer.ID]float64
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+}
+
+type blockInput struct {
+	block *types.Block
+	from  peer.ID
+	done  chan error // nil for gossip
+}
+
+// New starts a node with the given key and genesis. It returns once the
+// host listens, the store is open and the node's goroutines run.
+func New(ctx context.Context, key *identity.PrivateKey, g *types.Genesis, opts ...Option) (n *Node, err error) {
+	if key == nil || g == nil {
+		return nil, errors.New("node: key and genesis are required")
+	}
+	if err := g.Validate(); err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	cfg := defaults(RoleDevice)
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, fmt.Errorf("node: %w", err)
+		}
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	engine, err := consensus.NewRoundRobin(g)
+	if err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	n = &Node{cfg: cfg, key: key, genesis: g, params: ledger.ParamsFromGenesis(g), engine: engine,
+		log: cfg.Logger.With("node", key.Public().PeerID().ShortString()), pool: mempool.New(cfg.Mempool),
+		sigs: types.NewSigCache(200_000), blockIn: make(chan blockInput, 64), syncKick: make(chan struct{}, 1),
+		commits: newFanout(), scores: map[peer.ID]float64{}, local: map[types.Hash]localTx{}, registry: cfg.Registry}
+	if n.registry == nil {
+		n.registry = prometheus.NewRegistry()
+	}
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	defer func() {
+		if err != nil {
+			n.Close()
+			n = nil
+		}
+	}()
+	n.metrics = newMetrics(n.registry, n)
+
+	// Store.
+	switch {
+	case cfg.Datastore != nil:
+		n.ds = cfg.Datastore
+	case cfg.DataDir != "":
+		if n.ds, err = ledger.OpenPebble(cfg.DataDir); err != nil {
+			return nil, fmt.Errorf("node: %w", err)
+		}
+		n.ownsDS = true
+	default:
+		n.ds, n.ownsDS = ledger.NewMemory(), true
+	}
+	if n.store, err = ledger.Open(ctx, n.ds, g); err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+
+	// Host.
+	if cfg.Host != nil {
+		n.host = cfg.Host
+	} else {
+		if n.host, err = buildHost(key, cfg, n.registry); err != nil {
+			return nil, fmt.Errorf("node: %w", err)
+		}
+		n.ownsHost = true
+	}
+
+	// Gossip.
+	n.checker = &sixps.TxChecker{ChainID: g.ChainID, Window: g.TimeWindow(), Now: cfg.Clock, Sigs: n.sigs,
+		Nonce: n.committedNonce, Known: n.knownTx}
+	n.ps, err = lp2pps.NewGossipSub(n.ctx, n.host, sixps.Options(sixps.Config{ChainID: g.ChainID,
+		PeerExchange: cfg.Role == RoleBootstrap, ScoreInspect: n.setScores, ScoreInspectPeriod: time.Second})...)
+	if err != nil {
+		return nil, fmt.Errorf("node: gossipsub: %w", err)
+	}
+	if err := n.ps.RegisterTopicValidator(sixps.TxTopic(g.ChainID), n.validateTx); err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	blockChecker := &sixps.BlockChecker{ChainID: g.ChainID, Engine: engine, Sigs: n.sigs, MaxAhead: 1000,
+		Height: func() uint64 { return n.store.State().Height }}
+	if err := n.ps.RegisterTopicValidator(sixps.BlockTopic(g.ChainID), sixps.BlockValidator(blockChecker, n.countBlockResult)); err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	if n.txTopic, err = n.ps.Join(sixps.TxTopic(g.ChainID)); err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	if n.blkTopic, err = n.ps.Join(sixps.BlockTopic(g.ChainID)); err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	if n.txSub, err = n.txTopic.Subscribe(lp2pps.WithBufferSize(4096)); err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	if n.blkSub, err = n.blkTopic.Subscribe(lp2pps.WithBufferSize(256)); err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+
+	n.host.SetStreamHandler(syncProtocol(g.ChainID), n.serveSync)
+
+	// API.
+	if cfg.APIListen != "" {
+		if err := n.startAPI(cfg.APIListen); err != nil {
+			return nil, fmt.Errorf("node: api: %w", err)
+		}
+	}
+
+	n.spawn(n.chainLoop)
+	n.spawn(func() { n.drainTxs() })
+	n.spawn(func() { n.readBlocks() })
+	n.spawn(n.syncLoop)
+	n.spawn(n.bootstrapLoop)
+	n.spawn(n.rebroadcastLoop)
+	if cfg.MDNS {
+		n.mdns = mdns.NewMdnsService(n.host, "sixdomain-"+g.ChainID, &mdnsNotifee{n: n})
+		if err := n.mdns.Start(); err != nil {
+			n.log.Warn("mdns unavailable", "err", err)
+			n.mdns = nil
+		}
+	}
+	st := n.store.State()
+	n.log.Info("node started", "peer", n.host.ID(), "did", key.Public().DID(), "height", st.Height,
+		"authority", engine.IsAuthority(key.Public()), "addrs", n.host.Addrs())
+	return n, nil
+}
+
+func buildHost(key *identity.PrivateKey, cfg Config, reg prometheus.Registerer) (host.Host, error) {
+	cm, err := connmgr.NewConnManager(cfg.ConnLow, cfg.ConnHigh, connmgr.WithGracePeriod(time.Minute))
+	if err != nil {
+		return nil, err
+	}
+	limits := rcmgr.DefaultLimits
+	libp2p.SetDefaultServiceLimits(&limits)
+	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits.Scale(cfg.MaxMemory, cfg.MaxFDs)))
+	if err != nil {
+		return nil, err
+	}
+	opts := []libp2p.Option{
+		libp2p.Identity(key.Libp2p()),
+		libp2p.ListenAddrs(cfg.ListenAddrs...),
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.Transport(quic.NewTransport),
+		libp2p.Security(noise.ID, noise.New),
+		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
+		libp2p.ConnectionManager(cm),
+		libp2p.ResourceManager(rm),
+		libp2p.Ping(true),
+		libp2p.EnableHolePunching(),
+		libp2p.PrometheusRegisterer(reg),
+		libp2p.UserAgent("sixdomain/" + Version),
+	}
+	if cfg.Role == RoleBootstrap {
+		opts = append(opts, libp2p.EnableRelayService(), libp2p.EnableNATService())
+	}
+	return libp2p.New(opts...)
+}
+
+func (n *Node) spawn(f func()) {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		f()
+	}()
+}
+
+// Close stops the node's goroutines, then closes what it owns.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() {
+		n.cancel()
+		var errs []error
+		if n.apiServer != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			errs = append(errs, n.apiServer.Shutdown(ctx))
+			cancel()
+		}
+		if n.mdns != nil {
+			errs = append(errs, n.mdns.Close())
+		}
+		if n.txSub != nil {
+			n.txSub.Cancel()
+		}
+		if n.blkSub != nil {
+			n.blkSub.Cancel()
+		}
+		n.wg.Wait()
+		if n.host != nil {
+			n.host.RemoveStreamHandler(syncProtocol(n.genesis.ChainID))
+		}
+		if n.ownsHost && n.host != nil {
+			errs = append(errs, n.host.Close())
+		}
+		if n.ownsDS && n.ds != nil {
+			errs = append(errs, n.ds.Close())
+		}
+		n.commits.close()
+		n.closeErr = errors.Join(errs...)
+	})
+	return n.closeErr
+}
+
+// Host returns the node's libp2p host.
+func (n *Node) Host() host.Host { return n.host }
+
+// ID returns the node's peer ID.
+func (n *Node) ID() peer.ID { return n.host.ID() }
+
+// Key returns the node's public key.
+func (n *Node) Key() identity.PublicKey { return n.key.Public() }
+
+// Genesis returns the chain's genesis.
+func (n *Node) Genesis() *types.Genesis { return n.genesis }
+
+// IsAuthority reports whether this node seals blocks.
+func (n *Node) IsAuthority() bool { return n.engine.IsAuthority(n.key.Public()) }
+
+// State returns the committed chain state.
+func (n *Node) State() ledger.State { return n.store.State() }
+
+// Store returns the ledger store (read it; only the node writes it).
+func (n *Node) Store() *ledger.Store { return n.store }
+
+// Registry returns the Prometheus registry holding the node's metrics.
+func (n *Node) Registry() *prometheus.Registry { return n.registry }
+
+// APIAddr returns the address the HTTP API listens on, or nil.
+func (n *Node) APIAddr() net.Addr { return n.apiAddr }
+
+// MempoolLen returns the number of pending transactions.
+func (n *Node) MempoolLen() int { return n.pool.Len() }
+
+// PeerScore returns the GossipSub score this node gives p (0 if unknown).
+func (n *Node) PeerScore(p peer.ID) float64 {
+	n.scoresMu.Lock()
+	defer n.scoresMu.Unlock()
+	return n.scores[p]
+}
+
+func (n *Node) setScores(m map[peer.ID]float64) {
+	n.scoresMu.Lock()
+	n.scores = m
+	n.scoresMu.Unlock()
+}
+
+// Connect dials a peer.
+func (n *Node) Connect(ctx context.Context, info peer.AddrInfo) error { return n.host.Connect(ctx, info) }
+
+// AddrInfo returns the node's peer ID and listen addresses.
+func (n *Node) AddrInfo() peer.AddrInfo { return peer.AddrInfo{ID: n.host.ID(), Addrs: n.host.Addrs()} }
+
+func (n *Node) committedNonce(k identity.PublicKey) uint64 {
+	v, err := n.store.Nonce(k)
+	if err != nil {
+		n.log.Error("reading nonce", "err", err)
+	}
+	return v
+}
+
+func (n *Node) knownTx(h types.Hash) bool {
+	if n.pool.Has(h) {
+		return true
+	}
+	_, _, err := n.store.TxLocation(n.ctx, h)
+	return err == nil
+}
+
+// Submit validates a signed transaction, adds it to the mempool and
+// gossips it. The error wraps the reason (types.Reason gives its code).
+func (n *Node) Submit(ctx context.Context, data []byte) (*types.Tx, error) {
+	if n.ctx.Err() != nil {
+		return nil, ErrClosed
+	}
+	tx, err := n.checker.Check(data)
+	if err != nil {
+		n.metrics.txResult("api", reasonOf(err))
+		return nil, err
+	}
+	if err := n.pool.Add(tx, len(data), n.committedNonce(tx.Sender)); err != nil {
+		n.metrics.txResult("api", reasonOf(err))
+		return nil, err
+	}
+	n.metrics.txResult("api", "ok")
+	n.localMu.Lock()
+	n.local[tx.Hash()] = localTx{tx: tx, data: data, published: n.cfg.Clock()}
+	n.localMu.Unlock()
+	// Wait (briefly) until some peer has subscribed to the topic: a message
+	// published to nobody is gone. If none shows up, the rebroadcast loop
+	// tries again later.
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := n.txTopic.Publish(pctx, data, lp2pps.WithReadiness(lp2pps.MinTopicSize(1))); err != nil {
+		return tx, fmt.Errorf("gossip: %w", err)
+	}
+	return tx, nil
+}
+
+// localTx is a transaction submitted to this node, kept until committed so
+// that it can be gossiped again.
+type localTx struct {
+	tx        *types.Tx
+	data      []byte
+	published time.Time
+}
+
+// rebroadcastAfter is how long a local transaction waits in the mempool
+// before it is gossiped again. It exceeds GossipSub's seen-message TTL
+// (120 s), so peers treat the repeat as new.
+const rebroadcastAfter = 130 * time.Second
+
+// rebroadcastLoop gossips again the transactions submitted here that are
+// still pending, and forgets those that left the mempool.
+func (n *Node) rebroadcastLoop() {
+	t := time.NewTicker(10 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := n.cfg.Clock()
+		var due []localTx
+		n.localMu.Lock()
+		for h, l := range n.local {
+			switch {
+			case !n.pool.Has(h):
+				delete(n.local, h)
+			case now.Sub(l.published) >= rebroadcastAfter:
+				l.published = now
+				n.local[h] = l
+				due = append(due, l)
+			}
+		}
+		n.localMu.Unlock()
+		for _, l := range due {
+			if err := n.txTopic.Publish(n.ctx, l.data); err != nil {
+				n.log.Debug("rebroadcast", "tx", l.tx.Hash(), "err", err)
+			}
+		}
+	}
+}
+
+// TopicPeers returns how many peers share the transaction and block topics
+// with this node (the smaller of the two counts).
+func (n *Node) TopicPeers() int {
+	return min(len(n.txTopic.ListPeers()), len(n.blkTopic.ListPeers()))
+}
+
+// validateTx is the transaction topic's validator: the checks of
+// pubsub.TxChecker, then admission to the mempool. Messages this node
+// publishes itself were checked by Submit.
+func (n *Node) validateTx(_ context.Context, from peer.ID, m *lp2pps.Message) lp2pps.ValidationResult {
+	if from == n.host.ID() {
+		return lp2pps.ValidationAccept
+	}
+	tx, err := n.checker.Check(m.Data)
+	if err == nil {
+		if perr := n.pool.Add(tx, len(m.Data), n.committedNonce(tx.Sender)); perr != nil {
+			n.metrics.txResult("gossip", reasonOf(perr))
+			return lp2pps.ValidationIgnore
+		}
+	}
+	n.metrics.txResult("gossip", reasonOf(err))
+	if v := sixps.TxVerdict(err); v != lp2pps.ValidationAccept {
+		if v == lp2pps.ValidationReject {
+			n.log.Debug("rejected transaction", "from", from, "reason", reasonOf(err), "err", err)
+		}
+		return v
+	}
+	return lp2pps.ValidationAccept
+}
+
+func (n *Node) countBlockResult(from peer.ID, reason string, err error) {
+	n.metrics.blockResult(reason)
+	if err != nil && reason != "stale" {
+		n.log.Warn("rejected block", "from", from, "reason", reason, "err", err)
+	}
+}
+
+// drainTxs keeps the transaction subscription flowing; the validator has
+// already admitted what arrives to the mempool.
+func (n *Node) drainTxs() {
+	for {
+		if _, err := n.txSub.Next(n.ctx); err != nil {
+			return
+		}
+	}
+}
+
+// readBlocks hands gossiped blocks to the chain loop.
+func (n *Node) readBlocks() {
+	for {
+		m, err := n.blkSub.Next(n.ctx)
+		if err != nil {
+			return
+		}
+		if m.ReceivedFrom == n.host.ID() {
+			continue
+		}
+		b, ok := m.ValidatorData.(*types.Block)
+		if !ok {
+			continue
+		}
+		select {
+		case n.blockIn <- blockInput{block: b, from: m.ReceivedFrom}:
+		case <-n.ctx.Done():
+			return
+		}
+	}
+}
+
+type mdnsNotifee struct{ n *Node }
+
+func (m *mdnsNotifee) HandlePeerFound(info peer.AddrInfo) {
+	if info.ID == m.n.host.ID() || m.n.ctx.Err() != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(m.n.ctx, 10*time.Second)
+	defer cancel()
+	if err := m.n.host.Connect(ctx, info); err != nil {
+		m.n.log.Debug("mdns peer unreachable", "peer", info.ID, "err", err)
+	}
+}
+
+// bootstrapLoop keeps the node connected to its bootstrap peers.
+func (n *Node) bootstrapLoop() {
+	if len(n.cfg.Bootstrap) == 0 {
+		return
+	}
+	for _, info := range n.cfg.Bootstrap {
+		n.host.ConnManager().Protect(info.ID, "bootstrap")
+	}
+	t := time.NewTicker(10 * time.Second)
+	defer t.Stop()
+	for {
+		for _, info := range n.cfg.Bootstrap {
+			if n.host.Network().Connectedness(info.ID) == network.Connected {
+				continue
+			}
+			ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
+			if err := n.host.Connect(ctx, info); err != nil {
+				n.log.Debug("bootstrap peer unreachable", "peer", info.ID, "err", err)
+			}
+			cancel()
+		}
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

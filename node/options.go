@@ -1,0 +1,202 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ipfs/go-datastore"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sixdomain/sixdomain/mempool"
+)
+
+// Role says what a node is for; it sizes its connection and resource
+// limits. Whether a node seals blocks depends only on the genesis.
+type Role string
+
+// Roles.
+const (
+	RoleDevice    Role = "device"
+	RoleGateway   Role = "gateway"
+	RoleBootstrap Role = "bootstrap"
+)
+
+// Config is the node's configuration, filled by Options over defaults.
+type Config struct {
+	Role        Role
+	ListenAddrs []ma.Multiaddr
+	Bootstrap   []peer.AddrInfo
+	MDNS        bool
+	ConnLow     int
+	ConnHigh    int
+	MaxMemory   int64 // resource manager memory limit, bytes
+	MaxFDs      int
+	// Host, if set, is used instead of building one; the caller owns it.
+	Host host.Host
+	// Datastore, if set, backs the ledger; the caller owns it. Otherwise
+	// the node opens pebble at DataDir (or memory if DataDir is "").
+	Datastore datastore.Batching
+	DataDir   string
+	// APIListen is the HTTP API address; "" turns the API off.
+	APIListen    string
+	MaxBodyBytes int64
+	Mempool      mempool.Config
+	Clock        func() time.Time
+	Logger       *slog.Logger
+	Registry     *prometheus.Registry
+	// SyncInterval is how often the node asks a peer for blocks it lacks.
+	SyncInterval time.Duration
+}
+
+// Option changes a Config.
+type Option func(*Config) error
+
+func defaults(role Role) Config {
+	c := Config{Role: role, MDNS: role != RoleBootstrap, MaxBodyBytes: 64 << 10, SyncInterval: 2 * time.Second,
+		Clock: time.Now, Logger: slog.New(slog.DiscardHandler)}
+	switch role {
+	case RoleGateway:
+		c.ConnLow, c.ConnHigh, c.MaxMemory, c.MaxFDs = 64, 128, 512<<20, 1024
+	case RoleBootstrap:
+		c.ConnLow, c.ConnHigh, c.MaxMemory, c.MaxFDs = 256, 512, 1<<30, 4096
+	default:
+		c.ConnLow, c.ConnHigh, c.MaxMemory, c.MaxFDs = 16, 32, 64<<20, 128
+	}
+	return c
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	switch c.Role {
+	case RoleDevice, RoleGateway, RoleBootstrap:
+	default:
+		errs = append(errs, fmt.Errorf("unknown role %q", c.Role))
+	}
+	if c.Host == nil && len(c.ListenAddrs) == 0 {
+		errs = append(errs, errors.New("no listen addresses"))
+	}
+	if c.ConnLow <= 0 || c.ConnHigh <= c.ConnLow {
+		errs = append(errs, fmt.Errorf("connection watermarks %d/%d: need 0 < low < high", c.ConnLow, c.ConnHigh))
+	}
+	if c.MaxBodyBytes < 1024 {
+		errs = append(errs, fmt.Errorf("max body bytes %d is below 1 KiB", c.MaxBodyBytes))
+	}
+	if c.Clock == nil || c.Logger == nil {
+		errs = append(errs, errors.New("clock and logger must not be nil"))
+	}
+	return errors.Join(errs...)
+}
+
+// WithRole sets the role (default device) and its default limits. Apply it
+// before options that change limits.
+func WithRole(r Role) Option {
+	return func(c *Config) error {
+		d := defaults(r)
+		c.Role, c.MDNS, c.ConnLow, c.ConnHigh, c.MaxMemory, c.MaxFDs = d.Role, d.MDNS, d.ConnLow, d.ConnHigh, d.MaxMemory, d.MaxFDs
+		return nil
+	}
+}
+
+// WithListenAddrs sets the multiaddrs to listen on.
+func WithListenAddrs(addrs ...string) Option {
+	return func(c *Config) error {
+		c.ListenAddrs = nil
+		for _, a := range addrs {
+			m, err := ma.NewMultiaddr(a)
+			if err != nil {
+				return fmt.Errorf("listen address %q: %w", a, err)
+			}
+			c.ListenAddrs = append(c.ListenAddrs, m)
+		}
+		return nil
+	}
+}
+
+// WithBootstrap sets static peers to connect to; each address must end in
+// /p2p/<peer ID>.
+func WithBootstrap(addrs ...string) Option {
+	return func(c *Config) error {
+		for _, a := range addrs {
+			info, err := peer.AddrInfoFromString(a)
+			if err != nil {
+				return fmt.Errorf("bootstrap address %q: %w", a, err)
+			}
+			c.Bootstrap = append(c.Bootstrap, *info)
+		}
+		return nil
+	}
+}
+
+// WithBootstrapPeers adds already-parsed bootstrap peers.
+func WithBootstrapPeers(infos ...peer.AddrInfo) Option {
+	return func(c *Config) error { c.Bootstrap = append(c.Bootstrap, infos...); return nil }
+}
+
+// WithMDNS turns local-network discovery on or off.
+func WithMDNS(on bool) Option { return func(c *Config) error { c.MDNS = on; return nil } }
+
+// WithConnLimits sets the connection manager's watermarks.
+func WithConnLimits(low, high int) Option {
+	return func(c *Config) error { c.ConnLow, c.ConnHigh = low, high; return nil }
+}
+
+// WithResourceLimits sets the resource manager's memory (bytes) and file
+// descriptor limits.
+func WithResourceLimits(memory int64, fds int) Option {
+	return func(c *Config) error { c.MaxMemory, c.MaxFDs = memory, fds; return nil }
+}
+
+// WithHost runs the node on a host the caller built and owns (a simulated
+// network, say). Listen addresses, limits and transports are then the
+// host's business.
+func WithHost(h host.Host) Option { return func(c *Config) error { c.Host = h; return nil } }
+
+// WithDatastore backs the ledger with d, which the caller owns.
+func WithDatastore(d datastore.Batching) Option {
+	return func(c *Config) error { c.Datastore = d; return nil }
+}
+
+// WithDataDir opens a pebble store in dir (synced on every commit).
+func WithDataDir(dir string) Option { return func(c *Config) error { c.DataDir = dir; return nil } }
+
+// WithAPI serves the HTTP API on addr ("" for none).
+func WithAPI(addr string, maxBodyBytes int64) Option {
+	return func(c *Config) error {
+		c.APIListen = addr
+		if maxBodyBytes > 0 {
+			c.MaxBodyBytes = maxBodyBytes
+		}
+		return nil
+	}
+}
+
+// WithMempool sets the mempool's limits.
+func WithMempool(m mempool.Config) Option { return func(c *Config) error { c.Mempool = m; return nil } }
+
+// WithClock injects the clock.
+func WithClock(now func() time.Time) Option { return func(c *Config) error { c.Clock = now; return nil } }
+
+// WithLogger sets the logger.
+func WithLogger(l *slog.Logger) Option { return func(c *Config) error { c.Logger = l; return nil } }
+
+// WithRegistry registers the node's and libp2p's metrics on r instead of a
+// registry of the node's own.
+func WithRegistry(r *prometheus.Registry) Option {
+	return func(c *Config) error { c.Registry = r; return nil }
+}
+
+// WithSyncInterval sets how often the node polls a peer for missing blocks.
+func WithSyncInterval(d time.Duration) Option {
+	return func(c *Config) error {
+		if d <= 0 {
+			return errors.New("sync interval must be positive")
+		}
+		c.SyncInterval = d
+		return nil
+	}
+}

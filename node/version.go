@@ -1,0 +1,5 @@
+package node
+
+// Version is the sixdomain release; builds may set it with
+// -ldflags "-X github.com/sixdomain/sixdomain/node.Version=...".
+var Version = "0.1.0-dev"
