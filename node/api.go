@@ -417,4 +417,3 @@ func (n *Node) Status() StatusResponse {
 func (n *Node) handleStatus(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, n.Status())
 }
-

@@ -327,7 +327,9 @@ func (n *Node) setScores(m map[peer.ID]float64) {
 }
 
 // Connect dials a peer.
-func (n *Node) Connect(ctx context.Context, info peer.AddrInfo) error { return n.host.Connect(ctx, info) }
+func (n *Node) Connect(ctx context.Context, info peer.AddrInfo) error {
+	return n.host.Connect(ctx, info)
+}
 
 // AddrInfo returns the node's peer ID and listen addresses.
 func (n *Node) AddrInfo() peer.AddrInfo { return peer.AddrInfo{ID: n.host.ID(), Addrs: n.host.Addrs()} }

@@ -179,7 +179,9 @@ func WithAPI(addr string, maxBodyBytes int64) Option {
 func WithMempool(m mempool.Config) Option { return func(c *Config) error { c.Mempool = m; return nil } }
 
 // WithClock injects the clock.
-func WithClock(now func() time.Time) Option { return func(c *Config) error { c.Clock = now; return nil } }
+func WithClock(now func() time.Time) Option {
+	return func(c *Config) error { c.Clock = now; return nil }
+}
 
 // WithLogger sets the logger.
 func WithLogger(l *slog.Logger) Option { return func(c *Config) error { c.Logger = l; return nil } }
