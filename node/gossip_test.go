@@ -1,0 +1,54 @@
+package node
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	lp2pps "github.com/libp2p/go-libp2p-pubsub"
+
+	sixps "github.com/sixdomain/sixdomain/pubsub"
+)
+
+// TestGarbagePeerLosesScore: a foreign libp2p peer joins a node's
+// transaction topic and gossips undecodable bytes and a transaction with a
+// bad signature. The node refuses both (nothing reaches its mempool) and
+// the peer's score at the node turns negative.
+func TestGarbagePeerLosesScore(t *testing.T) {
+	c := startCluster(t, 1, 0)
+	n := c.Nodes[0]
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.DisableMetrics())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	ps, err := lp2pps.NewGossipSub(ctx, h, sixps.Options(sixps.Config{ChainID: c.Genesis.ChainID})...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	topic, err := ps.Join(sixps.TxTopic(c.Genesis.ChainID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := topic.Subscribe(); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Connect(ctx, n.AddrInfo()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 15*time.Second, "the node on the topic", func() bool { return len(topic.ListPeers()) > 0 })
+	bad := recordTx(t, c.Genesis, c.Keys[0], 1, time.Now(), "forged")
+	bad.Signature[10] ^= 1
+	for _, data := range [][]byte{{0xba, 0xad}, bad.Encode()} {
+		if err := topic.Publish(ctx, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 15*time.Second, "the garbage peer's score to fall below zero", func() bool { return n.PeerScore(h.ID()) < 0 })
+	if n.MempoolLen() != 0 {
+		t.Fatalf("mempool holds %d transactions from garbage", n.MempoolLen())
+	}
+}
