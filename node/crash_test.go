@@ -51,7 +51,7 @@ type childNode struct {
 	api string
 }
 
-func startChild(t *testing.T, env []string) *childNode {
+func startChild(t testing.TB, env []string) *childNode {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcessNode$", "-test.v=false")
 	cmd.Env = append(os.Environ(), env...)

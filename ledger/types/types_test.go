@@ -393,3 +393,14 @@ func TestSigCache(t *testing.T) {
 		t.Fatalf("forged signature accepted through the cache: %v", err)
 	}
 }
+
+// The example genesis shipped in configs/ stays valid.
+func TestExampleGenesisLoads(t *testing.T) {
+	g, err := LoadGenesis(filepath.Join("..", "..", "configs", "genesis.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g.AuthorityKeys()) != 3 || g.ChainID != "sixdomain-example" {
+		t.Fatalf("unexpected example genesis %+v", g)
+	}
+}

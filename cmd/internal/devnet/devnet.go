@@ -245,8 +245,8 @@ func (l *load) pending() int {
 	return len(l.sent)
 }
 
-func (l *load) run(ctx context.Context, d time.Duration) {
-	ctx, cancel := context.WithTimeout(ctx, d)
+func (l *load) run(parent context.Context, d time.Duration) {
+	ctx, cancel := context.WithTimeout(parent, d)
 	defer cancel()
 	devices := len(l.c.Nodes) - l.o.Authorities
 	perDevice := l.o.Rate / float64(devices)
@@ -256,14 +256,16 @@ func (l *load) run(ctx context.Context, d time.Duration) {
 		wg.Add(1)
 		go func(n *node.Node, key *identity.PrivateKey, idx int) {
 			defer wg.Done()
-			l.device(ctx, n, key, idx, perDevice)
+			l.device(ctx, parent, n, key, idx, perDevice)
 		}(l.c.Nodes[i], l.c.Keys[i], i)
 	}
 	wg.Wait()
 }
 
-// device publishes readings at rate per second, paced by a 10 ms tick.
-func (l *load) device(ctx context.Context, n *node.Node, key *identity.PrivateKey, idx int, rate float64) {
+// device publishes readings at rate per second, paced by a 10 ms tick,
+// until ctx ends. Submissions use submitCtx, so the last reading is not cut
+// off half-gossiped when the load stops.
+func (l *load) device(ctx, submitCtx context.Context, n *node.Node, key *identity.PrivateKey, idx int, rate float64) {
 	const tick = 10 * time.Millisecond
 	t := time.NewTicker(tick)
 	defer t.Stop()
@@ -291,7 +293,9 @@ func (l *load) device(ctx context.Context, n *node.Node, key *identity.PrivateKe
 			l.mu.Lock()
 			l.sent[tx.Hash()] = now
 			l.mu.Unlock()
-			if _, err := n.Submit(ctx, tx.Encode()); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+			// A nil transaction means the node refused it; a non-nil one with
+			// an error was accepted but not yet gossiped (the node retries).
+			if accepted, err := n.Submit(submitCtx, tx.Encode()); accepted == nil && err != nil && submitCtx.Err() == nil {
 				l.mu.Lock()
 				delete(l.sent, tx.Hash())
 				l.mu.Unlock()
