@@ -367,17 +367,46 @@ func (n *Node) Submit(ctx context.Context, data []byte) (*types.Tx, error) {
 	}
 	n.metrics.txResult("api", "ok")
 	n.localMu.Lock()
-	n.local[tx.Hash()] = localTx{tx: tx, data: data, published: n.cfg.Clock()}
+	n.local[tx.Hash()] = localTx{tx: tx, data: data}
 	n.localMu.Unlock()
-	// Wait (briefly) until some peer has subscribed to the topic: a message
-	// published to nobody is gone. If none shows up, the rebroadcast loop
-	// tries again later.
-	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := n.txTopic.Publish(pctx, data, lp2pps.WithReadiness(lp2pps.MinTopicSize(1))); err != nil {
-		return tx, fmt.Errorf("gossip: %w", err)
+	// A message published to nobody is gone, and the seen-message cache
+	// would then swallow a repeat for two minutes. So when no peer shares
+	// the topic yet, wait briefly for one (if connected at all), and
+	// otherwise leave the transaction to the rebroadcast loop, which sends
+	// it as soon as a peer joins.
+	if len(n.txTopic.ListPeers()) == 0 && len(n.host.Network().Peers()) > 0 {
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		for len(n.txTopic.ListPeers()) == 0 && wctx.Err() == nil {
+			select {
+			case <-wctx.Done():
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+		cancel()
 	}
-	return tx, nil
+	if len(n.txTopic.ListPeers()) == 0 {
+		n.log.Debug("no gossip peers yet; transaction kept for rebroadcast", "tx", tx.Hash())
+		return tx, nil
+	}
+	return tx, n.publishLocal(ctx, tx.Hash())
+}
+
+// publishLocal gossips a locally submitted transaction and notes when.
+func (n *Node) publishLocal(ctx context.Context, h types.Hash) error {
+	n.localMu.Lock()
+	l, ok := n.local[h]
+	if ok {
+		l.published = n.cfg.Clock()
+		n.local[h] = l
+	}
+	n.localMu.Unlock()
+	if !ok {
+		return nil
+	}
+	if err := n.txTopic.Publish(ctx, l.data); err != nil {
+		return fmt.Errorf("gossip: %w", err)
+	}
+	return nil
 }
 
 // localTx is a transaction submitted to this node, kept until committed so
@@ -385,7 +414,7 @@ func (n *Node) Submit(ctx context.Context, data []byte) (*types.Tx, error) {
 type localTx struct {
 	tx        *types.Tx
 	data      []byte
-	published time.Time
+	published time.Time // zero until first gossiped
 }
 
 // rebroadcastAfter is how long a local transaction waits in the mempool
@@ -396,7 +425,7 @@ const rebroadcastAfter = 130 * time.Second
 // rebroadcastLoop gossips again the transactions submitted here that are
 // still pending, and forgets those that left the mempool.
 func (n *Node) rebroadcastLoop() {
-	t := time.NewTicker(10 * time.Second)
+	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
 		select {
@@ -404,23 +433,24 @@ func (n *Node) rebroadcastLoop() {
 			return
 		case <-t.C:
 		}
+		if len(n.txTopic.ListPeers()) == 0 {
+			continue
+		}
 		now := n.cfg.Clock()
-		var due []localTx
+		var due []types.Hash
 		n.localMu.Lock()
 		for h, l := range n.local {
 			switch {
 			case !n.pool.Has(h):
 				delete(n.local, h)
-			case now.Sub(l.published) >= rebroadcastAfter:
-				l.published = now
-				n.local[h] = l
-				due = append(due, l)
+			case l.published.IsZero() || now.Sub(l.published) >= rebroadcastAfter:
+				due = append(due, h)
 			}
 		}
 		n.localMu.Unlock()
-		for _, l := range due {
-			if err := n.txTopic.Publish(n.ctx, l.data); err != nil {
-				n.log.Debug("rebroadcast", "tx", l.tx.Hash(), "err", err)
+		for _, h := range due {
+			if err := n.publishLocal(n.ctx, h); err != nil {
+				n.log.Debug("rebroadcast", "tx", h, "err", err)
 			}
 		}
 	}

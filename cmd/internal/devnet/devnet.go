@@ -25,14 +25,17 @@ import (
 type Options struct {
 	Authorities int
 	Devices     int
-	Duration    time.Duration
-	Rate        float64
-	Slot        time.Duration
-	Home        string
-	ChainID     string
-	JSONOut     string
-	Quiet       bool
-	LogLevel    string
+	// SensorsPerDevice is how many sensors, each with its own key and
+	// nonce sequence, publish through each device node (default 1).
+	SensorsPerDevice int
+	Duration         time.Duration
+	Rate             float64
+	Slot             time.Duration
+	Home             string
+	ChainID          string
+	JSONOut          string
+	Quiet            bool
+	LogLevel         string
 }
 
 // Summary is what `sixd devnet` measures; --json writes it.
@@ -72,6 +75,8 @@ func Run(ctx context.Context, o Options, out, errOut io.Writer) (Summary, error)
 		return Summary{}, errors.New("--devices must be at least 1")
 	case o.Authorities+o.Devices > 64:
 		return Summary{}, errors.New("at most 64 nodes in a devnet; use the simulator for more")
+	case o.SensorsPerDevice < 0 || o.SensorsPerDevice > 10_000:
+		return Summary{}, errors.New("--sensors must be in [0, 10000]")
 	case o.Rate <= 0 || o.Rate > 100_000:
 		return Summary{}, errors.New("--rate must be in (0, 100000]")
 	case o.Duration <= 0:
@@ -248,16 +253,28 @@ func (l *load) pending() int {
 func (l *load) run(parent context.Context, d time.Duration) {
 	ctx, cancel := context.WithTimeout(parent, d)
 	defer cancel()
-	devices := len(l.c.Nodes) - l.o.Authorities
-	perDevice := l.o.Rate / float64(devices)
+	sensors := max(1, l.o.SensorsPerDevice)
+	perSensor := l.o.Rate / float64((len(l.c.Nodes)-l.o.Authorities)*sensors)
 	var wg sync.WaitGroup
 	l.first = time.Now()
 	for i := l.o.Authorities; i < len(l.c.Nodes); i++ {
-		wg.Add(1)
-		go func(n *node.Node, key *identity.PrivateKey, idx int) {
-			defer wg.Done()
-			l.device(ctx, parent, n, key, idx, perDevice)
-		}(l.c.Nodes[i], l.c.Keys[i], i)
+		for s := 0; s < sensors; s++ {
+			// The first sensor of a device signs with the device's own key;
+			// further sensors have keys of their own and submit through it.
+			key := l.c.Keys[i]
+			if s > 0 {
+				var err error
+				if key, err = identity.Generate(nil); err != nil {
+					l.refusedOne(err)
+					continue
+				}
+			}
+			wg.Add(1)
+			go func(n *node.Node, key *identity.PrivateKey, idx int) {
+				defer wg.Done()
+				l.device(ctx, parent, n, key, idx, perSensor)
+			}(l.c.Nodes[i], key, i*sensors+s)
+		}
 	}
 	wg.Wait()
 }

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sixdomain/sixdomain/configs"
+	"github.com/sixdomain/sixdomain/node"
+)
+
+const (
+	// clientTimeout bounds each HTTP request to the node.
+	clientTimeout = 10 * time.Second
+	// maxResponseBytes caps how much of a response body is read.
+	maxResponseBytes = 32 << 20
+	// defaultAPIURL is used when neither --api nor the home's config says.
+	defaultAPIURL = "http://" + configs.DefaultAPIListen
+)
+
+// apiFlags are the flags of the commands that talk to a node.
+type apiFlags struct {
+	api  string
+	home string
+}
+
+func (f *apiFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.api, "api", "", "node API URL (default: api.listen of <home>/config.toml, else "+defaultAPIURL+")")
+	addHomeFlag(cmd, &f.home)
+}
+
+// client returns a client for --api, or for the API of the home's config.
+func (f *apiFlags) client() (*apiClient, error) {
+	if f.api != "" {
+		return newAPIClient(f.api)
+	}
+	home, err := resolveHome(f.home)
+	if err != nil {
+		return nil, err
+	}
+	base, err := apiURLFromHome(home)
+	if err != nil {
+		return nil, err
+	}
+	return newAPIClient(base)
+}
+
+// apiURLFromHome returns http://host:port of api.listen in home's
+// config.toml (a wildcard host becomes loopback), or defaultAPIURL if there
+// is no config.
+func apiURLFromHome(home string) (string, error) {
+	cfg, ok, err := loadConfigIfPresent(home)
+	if err != nil {
+		return "", fmt.Errorf("%w (pass --api to reach a node without it)", err)
+	}
+	if !ok {
+		return defaultAPIURL, nil
+	}
+	if cfg.API.Listen == "" {
+		return "", fmt.Errorf("the API is off in %s/%s (api.listen = \"\"); pass --api", home, configFileName)
+	}
+	host, port, err := net.SplitHostPort(cfg.API.Listen)
+	if err != nil {
+		return "", fmt.Errorf("api.listen %q: %w", cfg.API.Listen, err)
+	}
+	if port == "0" {
+		return "", fmt.Errorf("api.listen %q in %s/%s picks a random port; pass --api with the address the node logged", cfg.API.Listen, home, configFileName)
+	}
+	switch host {
+	case "", "0.0.0.0":
+		host = "127.0.0.1"
+	case "::":
+		host = "::1"
+	}
+	return "http://" + net.JoinHostPort(host, port), nil
+}
+
+// apiClient talks to a node's HTTP API.
+type apiClient struct {
+	base string // scheme://host[:port][/prefix], no trailing slash
+	http *http.Client
+}
+
+// newAPIClient accepts http(s)://host:port[/prefix] or a bare host:port.
+func newAPIClient(raw string) (*apiClient, error) {
+	s := strings.TrimSpace(raw)
+	if !strings.Contains(s, "://") {
+		s = "http://" + s
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("--api %q: %w", raw, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("--api %q: scheme must be http or https", raw)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("--api %q: no host", raw)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("--api %q: must not have a query or fragment", raw)
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawPath = ""
+	return &apiClient{base: u.String(), http: &http.Client{Timeout: clientTimeout}}, nil
+}
+
+// getJSON GETs path (which starts with /) and decodes the JSON answer into out.
+func (c *apiClient) getJSON(ctx context.Context, path string, out any) error {
+	body, err := c.do(ctx, http.MethodGet, path, nil)
+	if err != nil {
+		return err
+	}
+	return decodeBody(body, out)
+}
+
+// getRaw GETs path and returns the body.
+func (c *apiClient) getRaw(ctx context.Context, path string) ([]byte, error) {
+	return c.do(ctx, http.MethodGet, path, nil)
+}
+
+// postJSON POSTs in as JSON to path and decodes the answer into out.
+func (c *apiClient) postJSON(ctx context.Context, path string, in, out any) error {
+	data, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	body, err := c.do(ctx, http.MethodPost, path, data)
+	if err != nil {
+		return err
+	}
+	return decodeBody(body, out)
+}
+
+func decodeBody(body []byte, out any) error {
+	if err := json.Unmarshal(body, out); err != nil {
+		return fmt.Errorf("unexpected answer from the node (%v): %s", err, snippet(body))
+	}
+	return nil
+}
+
+// do sends one request. A non-2xx answer becomes an error carrying the
+// node's ErrorResponse.
+func (c *apiClient) do(ctx context.Context, method, path string, body []byte) ([]byte, error) {
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, r)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err
+		}
+		return nil, fmt.Errorf("%s %s: %v (is the node running? see --api)", method, c.base+path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: reading answer: %w", method, c.base+path, err)
+	}
+	if len(data) > maxResponseBytes {
+		return nil, fmt.Errorf("%s %s: answer exceeds %d bytes", method, c.base+path, maxResponseBytes)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil, httpError(resp.StatusCode, data)
+	}
+	return data, nil
+}
+
+// apiError is a non-2xx answer of the node.
+type apiError struct {
+	Code   int
+	Msg    string // the node's error, or the HTTP status text
+	Reason string // the node's reason code, if any
+}
+
+func (e *apiError) Error() string {
+	if e.Reason == "" {
+		return fmt.Sprintf("%s (HTTP %d)", e.Msg, e.Code)
+	}
+	return fmt.Sprintf("%s (%s, HTTP %d)", e.Msg, e.Reason, e.Code)
+}
+
+// httpError turns an error answer into an *apiError.
+func httpError(code int, body []byte) error {
+	var e node.ErrorResponse
+	if err := json.Unmarshal(body, &e); err != nil || e.Error == "" {
+		msg := strings.TrimSpace(http.StatusText(code))
+		if s := snippet(body); s != "" {
+			msg += ": " + s
+		}
+		return &apiError{Code: code, Msg: msg}
+	}
+	return &apiError{Code: code, Msg: e.Error, Reason: e.Reason}
+}
+
+// isHTTPStatus reports whether err is an answer with the given status.
+func isHTTPStatus(err error, code int) bool {
+	var e *apiError
+	return errors.As(err, &e) && e.Code == code
+}
+
+// snippet returns the start of a body for error messages, on one line.
+func snippet(b []byte) string {
+	s := strings.Join(strings.Fields(string(b)), " ")
+	return truncate(s, 200)
+}

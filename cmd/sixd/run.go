@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sixdomain/sixdomain/configs"
+	"github.com/sixdomain/sixdomain/identity"
+	"github.com/sixdomain/sixdomain/ledger"
+	"github.com/sixdomain/sixdomain/ledger/types"
+	"github.com/sixdomain/sixdomain/mempool"
+	"github.com/sixdomain/sixdomain/node"
+)
+
+func newRunCmd() *cobra.Command {
+	var home string
+	cmd := &cobra.Command{
+		Use:   "run [--home DIR]",
+		Short: "Run the node until SIGINT or SIGTERM",
+		Long: `run starts the node described by the home directory's config.toml, with its
+node.key and genesis.toml, and runs it until SIGINT (Ctrl-C) or SIGTERM.
+Logs go to stderr, in the level and format set in config.toml.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			home, err := resolveHome(home)
+			if err != nil {
+				return err
+			}
+			cfg, err := loadConfig(home)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			// After the first signal, restore the default handling so that a
+			// second one kills a shutdown that hangs.
+			context.AfterFunc(ctx, stop)
+			return runNode(ctx, cfg, cmd.ErrOrStderr())
+		},
+	}
+	addHomeFlag(cmd, &home)
+	return cmd
+}
+
+// newLogger builds the logger that config.toml's [log] section describes.
+func newLogger(w io.Writer, c configs.LogConfig) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.Level)); err != nil {
+		return nil, fmt.Errorf("log.level %q: %w", c.Level, err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch c.Format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text", "":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("log.format %q: want text or json", c.Format)
+}
+
+// nodeOptions maps every field of a (resolved) config to node options. The
+// returned datastore, if not nil, is the caller's to close after the node.
+func nodeOptions(cfg configs.Config, log *slog.Logger) ([]node.Option, io.Closer, error) {
+	opts := []node.Option{
+		node.WithRole(node.Role(cfg.Role)), // first: it resets the limits to the role's defaults
+		node.WithListenAddrs(cfg.P2P.Listen...),
+		node.WithBootstrap(cfg.P2P.Bootstrap...),
+		node.WithMDNS(cfg.P2P.MDNS),
+		node.WithConnLimits(cfg.P2P.ConnLow, cfg.P2P.ConnHigh),
+		node.WithResourceLimits(int64(cfg.P2P.MaxMemoryMB)<<20, cfg.P2P.MaxFDs),
+		node.WithAPI(cfg.API.Listen, cfg.API.MaxBodyBytes),
+		node.WithMempool(mempool.Config{MaxTxs: cfg.Mempool.MaxTxs, MaxBytes: cfg.Mempool.MaxBytes}),
+		node.WithLogger(log),
+	}
+	switch cfg.Ledger.Store {
+	case configs.StoreMemory:
+		ds := ledger.NewMemory()
+		return append(opts, node.WithDatastore(ds)), ds, nil
+	case configs.StorePebble:
+		return append(opts, node.WithDataDir(cfg.Ledger.Path)), nil, nil
+	}
+	return nil, nil, fmt.Errorf("ledger.store %q: want %q or %q", cfg.Ledger.Store, configs.StorePebble, configs.StoreMemory)
+}
+
+// runNode runs the node of cfg (already resolved against its home) until
+// ctx is done, logging to logw.
+func runNode(ctx context.Context, cfg configs.Config, logw io.Writer) (err error) {
+	log, err := newLogger(logw, cfg.Log)
+	if err != nil {
+		return err
+	}
+	key, err := identity.LoadKeyFile(cfg.KeyFile)
+	if err != nil {
+		return err
+	}
+	genesis, err := types.LoadGenesis(cfg.GenesisFile)
+	if err != nil {
+		return err
+	}
+	opts, ds, err := nodeOptions(cfg, log)
+	if err != nil {
+		return err
+	}
+	if ds != nil {
+		defer func() {
+			if cerr := ds.Close(); cerr != nil && err == nil {
+				err = fmt.Errorf("closing ledger store: %w", cerr)
+			}
+		}()
+	}
+	n, err := node.New(ctx, key, genesis, opts...)
+	if err != nil {
+		return err
+	}
+	var addrs []string
+	for _, a := range n.Host().Addrs() {
+		addrs = append(addrs, a.String()+"/p2p/"+n.ID().String())
+	}
+	api := "off"
+	if a := n.APIAddr(); a != nil {
+		api = a.String()
+	}
+	log.Info("sixd running", "version", node.Version, "chain", genesis.ChainID, "role", cfg.Role,
+		"peer", n.ID().String(), "did", key.Public().DID(), "authority", n.IsAuthority(),
+		"api", api, "listen", addrs, "ledger", ledgerDesc(cfg))
+	if !n.IsAuthority() && len(cfg.P2P.Bootstrap) == 0 && !cfg.P2P.MDNS {
+		log.Warn("this node is not an authority and has neither bootstrap peers nor mDNS: it will not receive blocks")
+	}
+
+	<-ctx.Done()
+	log.Info("shutting down", "reason", context.Cause(ctx))
+	if err := n.Close(); err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("closing node: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func ledgerDesc(cfg configs.Config) string {
+	if cfg.Ledger.Store == configs.StoreMemory {
+		return "memory"
+	}
+	return cfg.Ledger.Path
+}

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sixdomain/sixdomain/identity"
+	"github.com/sixdomain/sixdomain/ledger/types"
+	"github.com/sixdomain/sixdomain/node"
+)
+
+// pollInterval is how often --wait asks for a transaction's status.
+const pollInterval = 200 * time.Millisecond
+
+func newTxCmd() *cobra.Command {
+	var (
+		af                   apiFlags
+		stream, value, ctype string
+		wait                 bool
+		timeout              time.Duration
+	)
+	record := &cobra.Command{
+		Use:   "record --stream S --value V [--content-type T] [--wait] [--api URL] [--home DIR]",
+		Short: "Sign a data record with the node key and submit it",
+		Long: `record builds a data-record transaction (stream, content type and value),
+signs it with the node key of the home directory (key_file of config.toml,
+else node.key), and submits it to the node's API. The chain ID comes from the
+node's /v1/status and the nonce from /v1/nonces/<did>.
+
+It prints the transaction hash. With --wait it then polls until the
+transaction is committed and prints the block height.`,
+		Example: `  sixd tx record --stream temp --value 21.5 --wait
+  sixd tx record --home ./dev1 --api http://127.0.0.1:8645 --stream room1/co2 --value '{"ppm":612}' --content-type application/json`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if wait && timeout <= 0 {
+				return fmt.Errorf("--timeout must be positive, got %s", timeout)
+			}
+			home, err := resolveHome(af.home)
+			if err != nil {
+				return err
+			}
+			path, err := keyPath(home)
+			if err != nil {
+				return err
+			}
+			key, err := identity.LoadKeyFile(path)
+			if err != nil {
+				return err
+			}
+			rec := types.DataRecord{Stream: stream, ContentType: ctype, Value: []byte(value)}
+			if err := rec.Validate(); err != nil {
+				return err
+			}
+			c, err := af.client()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			hash, err := submitRecord(ctx, c, key, rec, time.Now())
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintln(out, hash)
+			if !wait {
+				return nil
+			}
+			st, err := waitCommitted(ctx, c, hash, timeout)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "committed in block %d\n", st.Height)
+			return nil
+		},
+	}
+	f := record.Flags()
+	f.StringVar(&stream, "stream", "", "stream name, e.g. temperature/room1 (required)")
+	f.StringVar(&value, "value", "", "record value (required; may be empty)")
+	f.StringVar(&ctype, "content-type", "", "media type of the value, e.g. application/json")
+	f.BoolVar(&wait, "wait", false, "wait until the transaction is committed and print its block height")
+	f.DurationVar(&timeout, "timeout", 30*time.Second, "how long --wait waits")
+	af.add(record)
+	_ = record.MarkFlagRequired("stream")
+	_ = record.MarkFlagRequired("value")
+	return groupCmd("tx", "Build, sign and submit transactions", record)
+}
+
+// submitRecord asks the node for the chain ID and the next nonce, then
+// signs rec and submits it. It returns the transaction hash.
+func submitRecord(ctx context.Context, c *apiClient, key *identity.PrivateKey, rec types.DataRecord, now time.Time) (types.Hash, error) {
+	var status node.StatusResponse
+	if err := c.getJSON(ctx, "/v1/status", &status); err != nil {
+		return types.Hash{}, fmt.Errorf("reading the chain ID: %w", err)
+	}
+	did := key.Public().DID()
+	var nonce node.NonceResponse
+	if err := c.getJSON(ctx, "/v1/nonces/"+url.PathEscape(did), &nonce); err != nil {
+		return types.Hash{}, fmt.Errorf("reading the next nonce: %w", err)
+	}
+	if nonce.Next == 0 {
+		return types.Hash{}, errors.New("the node returned nonce 0 as the next nonce")
+	}
+	tx, err := types.NewDataRecordTx(status.ChainID, nonce.Next, now.UnixMilli(), rec)
+	if err != nil {
+		return types.Hash{}, err
+	}
+	tx.Sign(key)
+	var resp node.SubmitResponse
+	if err := c.postJSON(ctx, "/v1/txs", node.SubmitRequest{Tx: tx.Encode()}, &resp); err != nil {
+		return types.Hash{}, fmt.Errorf("submitting: %w", err)
+	}
+	if resp.Hash != tx.Hash() {
+		return types.Hash{}, fmt.Errorf("the node acknowledged transaction %s, but %s was sent", resp.Hash, tx.Hash())
+	}
+	return tx.Hash(), nil
+}
+
+// waitCommitted polls the transaction's status until it is committed or
+// timeout passes.
+func waitCommitted(ctx context.Context, c *apiClient, hash types.Hash, timeout time.Duration) (*node.TxStatus, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	last := "not yet asked"
+	t := time.NewTicker(pollInterval)
+	defer t.Stop()
+	for {
+		var st node.TxStatus
+		err := c.getJSON(ctx, "/v1/txs/"+hash.String(), &st)
+		switch {
+		case err == nil && st.Status == "committed":
+			return &st, nil
+		case err == nil:
+			last = st.Status
+		case isHTTPStatus(err, http.StatusNotFound):
+			last = "unknown to the node (dropped from its mempool?)"
+		case ctx.Err() != nil:
+		default:
+			return nil, fmt.Errorf("waiting for %s: %w", hash, err)
+		}
+		select {
+		case <-ctx.Done():
+			if cause := context.Cause(ctx); !errors.Is(cause, context.DeadlineExceeded) {
+				return nil, cause
+			}
+			return nil, fmt.Errorf("transaction %s not committed within %s (last status: %s)", hash, timeout, last)
+		case <-t.C:
+		}
+	}
+}
