@@ -32,10 +32,11 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./ledger/... ./mempool/
 	$(GO) test -run '^$$' -bench IdleDeviceRSS -benchtime 1x ./node/
 
-# The devnet throughput figures of docs/BENCHMARKS.md.
+# The devnet throughput figures of docs/BENCHMARKS.md (3 authorities + 2 devices, 1 s slots).
 bench-devnet:
-	$(GO) run ./cmd/sixd devnet --quiet --duration 30s --rate 100 --json devnet-100.json
-	$(GO) run ./cmd/sixd devnet --quiet --duration 30s --rate 1000 --json devnet-1000.json
+	$(GO) run ./cmd/sixd devnet --quiet --duration 20s --rate 100 --json devnet-100.json
+	$(GO) run ./cmd/sixd devnet --quiet --duration 20s --rate 1000 --sensors 20 --json devnet-1000.json
+	$(GO) run ./cmd/sixd devnet --quiet --duration 20s --rate 1500 --sensors 20 --json devnet-1500.json
 
 # Every native fuzz target for FUZZTIME each.
 fuzz:
