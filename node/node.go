@@ -154,13 +154,14 @@ func New(ctx context.Context, key *identity.PrivateKey, g *types.Genesis, opts .
 
 	// Gossip.
 	n.checker = &sixps.TxChecker{ChainID: g.ChainID, Window: g.TimeWindow(), Now: cfg.Clock, Sigs: n.sigs,
-		Nonce: n.committedNonce, Known: n.knownTx}
+		Nonce: n.committedNonce, Known: n.knownTx,
+		Admit: func(tx *types.Tx, size int) error { return n.pool.Add(tx, size, n.committedNonce(tx.Sender)) }}
 	n.ps, err = lp2pps.NewGossipSub(n.ctx, n.host, sixps.Options(sixps.Config{ChainID: g.ChainID,
 		PeerExchange: cfg.Role == RoleBootstrap, ScoreInspect: n.setScores, ScoreInspectPeriod: time.Second})...)
 	if err != nil {
 		return nil, fmt.Errorf("node: gossipsub: %w", err)
 	}
-	if err := n.ps.RegisterTopicValidator(sixps.TxTopic(g.ChainID), n.validateTx); err != nil {
+	if err := n.ps.RegisterTopicValidator(sixps.TxTopic(g.ChainID), sixps.TxValidator(n.checker, n.host.ID(), n.countTxResult)); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	blockChecker := &sixps.BlockChecker{ChainID: g.ChainID, Engine: engine, Sigs: n.sigs, MaxAhead: 1000,
@@ -356,16 +357,11 @@ func (n *Node) Submit(ctx context.Context, data []byte) (*types.Tx, error) {
 	if n.ctx.Err() != nil {
 		return nil, ErrClosed
 	}
-	tx, err := n.checker.Check(data)
+	tx, err := n.checker.Check(data) // admits it to the mempool too
+	n.metrics.txResult("api", reasonOf(err))
 	if err != nil {
-		n.metrics.txResult("api", reasonOf(err))
 		return nil, err
 	}
-	if err := n.pool.Add(tx, len(data), n.committedNonce(tx.Sender)); err != nil {
-		n.metrics.txResult("api", reasonOf(err))
-		return nil, err
-	}
-	n.metrics.txResult("api", "ok")
 	n.localMu.Lock()
 	n.local[tx.Hash()] = localTx{tx: tx, data: data}
 	n.localMu.Unlock()
@@ -462,28 +458,12 @@ func (n *Node) TopicPeers() int {
 	return min(len(n.txTopic.ListPeers()), len(n.blkTopic.ListPeers()))
 }
 
-// validateTx is the transaction topic's validator: the checks of
-// pubsub.TxChecker, then admission to the mempool. Messages this node
-// publishes itself were checked by Submit.
-func (n *Node) validateTx(_ context.Context, from peer.ID, m *lp2pps.Message) lp2pps.ValidationResult {
-	if from == n.host.ID() {
-		return lp2pps.ValidationAccept
-	}
-	tx, err := n.checker.Check(m.Data)
-	if err == nil {
-		if perr := n.pool.Add(tx, len(m.Data), n.committedNonce(tx.Sender)); perr != nil {
-			n.metrics.txResult("gossip", reasonOf(perr))
-			return lp2pps.ValidationIgnore
-		}
-	}
+// countTxResult counts the transaction topic's verdicts.
+func (n *Node) countTxResult(from peer.ID, _ string, err error) {
 	n.metrics.txResult("gossip", reasonOf(err))
-	if v := sixps.TxVerdict(err); v != lp2pps.ValidationAccept {
-		if v == lp2pps.ValidationReject {
-			n.log.Debug("rejected transaction", "from", from, "reason", reasonOf(err), "err", err)
-		}
-		return v
+	if sixps.TxVerdict(err) == lp2pps.ValidationReject {
+		n.log.Debug("rejected transaction", "from", from, "reason", reasonOf(err), "err", err)
 	}
-	return lp2pps.ValidationAccept
 }
 
 func (n *Node) countBlockResult(from peer.ID, reason string, err error) {

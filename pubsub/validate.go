@@ -18,6 +18,9 @@ import (
 var (
 	ErrDuplicate = errors.New("already known")
 	ErrStale     = errors.New("stale")
+	// ErrNotAdmitted wraps a refusal by TxChecker.Admit (a full mempool,
+	// say): the transaction may be fine, this node just does not take it.
+	ErrNotAdmitted = errors.New("not admitted")
 )
 
 // TxChecker runs the checks on a transaction, cheapest first.
@@ -30,11 +33,16 @@ type TxChecker struct {
 	Nonce func(identity.PublicKey) uint64
 	// Known reports whether the transaction is pending or committed.
 	Known func(types.Hash) bool
+	// Admit, if set, runs last and takes a valid transaction in (into a
+	// mempool); size is the length of its encoding. Its error is wrapped
+	// in ErrNotAdmitted.
+	Admit func(tx *types.Tx, size int) error
 }
 
 // Check decodes and validates a transaction in the order size, decoding,
-// fields and chain ID, timestamp, signature, nonce and duplicates. The error
-// wraps a types sentinel (see types.Reason) or ErrDuplicate.
+// fields and chain ID, timestamp, signature, nonce and duplicates, then
+// hands it to Admit. The error wraps a types sentinel (see types.Reason),
+// ErrDuplicate or ErrNotAdmitted.
 func (c *TxChecker) Check(data []byte) (*types.Tx, error) {
 	tx, err := types.DecodeTx(data) // size first, then decoding
 	if err != nil {
@@ -55,6 +63,11 @@ func (c *TxChecker) Check(data []byte) (*types.Tx, error) {
 	if c.Known != nil && c.Known(tx.Hash()) {
 		return nil, fmt.Errorf("%w: transaction %s", ErrDuplicate, tx.Hash())
 	}
+	if c.Admit != nil {
+		if err := c.Admit(tx, len(data)); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrNotAdmitted, err)
+		}
+	}
 	return tx, nil
 }
 
@@ -64,17 +77,23 @@ func TxVerdict(err error) lp2pps.ValidationResult {
 	switch {
 	case err == nil:
 		return lp2pps.ValidationAccept
-	case errors.Is(err, ErrDuplicate), errors.Is(err, types.ErrReplayedNonce), errors.Is(err, types.ErrTimeInPast):
+	case errors.Is(err, ErrDuplicate), errors.Is(err, ErrNotAdmitted),
+		errors.Is(err, types.ErrReplayedNonce), errors.Is(err, types.ErrTimeInPast):
 		return lp2pps.ValidationIgnore
 	}
 	return lp2pps.ValidationReject
 }
 
 // TxValidator adapts a TxChecker to a GossipSub validator. A message that
-// passes carries its decoded *types.Tx in ValidatorData. onResult, if not
-// nil, is told every verdict's reason ("ok" when accepted).
-func TxValidator(c *TxChecker, onResult func(from peer.ID, reason string, err error)) lp2pps.ValidatorEx {
+// passes carries its decoded *types.Tx in ValidatorData. Messages that self
+// publishes are accepted unchecked: the publisher checked them before (and
+// a second Check would find them already known). onResult, if not nil, is
+// told every verdict's reason ("ok" when accepted).
+func TxValidator(c *TxChecker, self peer.ID, onResult func(from peer.ID, reason string, err error)) lp2pps.ValidatorEx {
 	return func(_ context.Context, from peer.ID, m *lp2pps.Message) lp2pps.ValidationResult {
+		if self != "" && from == self {
+			return lp2pps.ValidationAccept
+		}
 		tx, err := c.Check(m.Data)
 		if onResult != nil {
 			onResult(from, reason(err), err)
@@ -165,6 +184,8 @@ func reason(err error) string {
 		return "duplicate"
 	case errors.Is(err, ErrStale):
 		return "stale"
+	case errors.Is(err, ErrNotAdmitted):
+		return "not_admitted"
 	}
 	return types.Reason(err)
 }

@@ -126,7 +126,7 @@ func TestGarbageLowersScore(t *testing.T) {
 		t.Fatal(err)
 	}
 	checker := newChecker(time.Now(), map[identity.PublicKey]uint64{})
-	if err := psHonest.RegisterTopicValidator(TxTopic(chain), TxValidator(checker, func(_ peer.ID, r string, _ error) {
+	if err := psHonest.RegisterTopicValidator(TxTopic(chain), TxValidator(checker, honest.ID(), func(_ peer.ID, r string, _ error) {
 		mu.Lock()
 		reasons[r]++
 		mu.Unlock()

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/sixdomain/sixdomain/identity"
+
 	"errors"
 	"fmt"
 	"os"
@@ -81,6 +83,20 @@ func keyPath(home string) (string, error) {
 		return cfg.KeyFile, nil
 	}
 	return filepath.Join(home, keyFileName), nil
+}
+
+// loadHomeKey loads the node key named by home's config (or the default
+// key file in home) and returns its path too.
+func loadHomeKey(home string) (string, *identity.PrivateKey, error) {
+	path, err := keyPath(home)
+	if err != nil {
+		return "", nil, err
+	}
+	key, err := identity.LoadKeyFile(path)
+	if err != nil {
+		return "", nil, err
+	}
+	return path, key, nil
 }
 
 // errNotExist reports whether err says a file does not exist.

@@ -5,8 +5,6 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
-
-	"github.com/sixdomain/sixdomain/identity"
 )
 
 // idOutput is the JSON form of `sixd id --json`.
@@ -38,11 +36,7 @@ the p2p listen addresses of its config.toml with /p2p/<peer ID> appended
 			if err != nil {
 				return err
 			}
-			path, err := keyPath(home)
-			if err != nil {
-				return err
-			}
-			key, err := identity.LoadKeyFile(path)
+			path, key, err := loadHomeKey(home)
 			if err != nil {
 				return err
 			}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -53,17 +54,9 @@ JSON answer as it is.`,
 			if err != nil {
 				return err
 			}
-			raw, err := c.getRaw(cmd.Context(), "/v1/blocks/"+id)
-			if err != nil {
-				return err
-			}
 			out := cmd.OutOrStdout()
-			if asJSON {
-				_, err := out.Write(raw)
-				return err
-			}
 			var b node.BlockJSON
-			if err := decodeBody(raw, &b); err != nil {
+			if done, err := fetchOrEcho(cmd.Context(), c, "/v1/blocks/"+id, asJSON, out, &b); done || err != nil {
 				return err
 			}
 			printBlock(out, &b)
@@ -136,17 +129,9 @@ hash. --after pages on from a nonce; --json prints the node's JSON answer.`,
 			if err != nil {
 				return err
 			}
-			raw, err := c.getRaw(cmd.Context(), "/v1/records?"+q.Encode())
-			if err != nil {
-				return err
-			}
 			out := cmd.OutOrStdout()
-			if asJSON {
-				_, err := out.Write(raw)
-				return err
-			}
 			var resp node.RecordsResponse
-			if err := decodeBody(raw, &resp); err != nil {
+			if done, err := fetchOrEcho(cmd.Context(), c, "/v1/records?"+q.Encode(), asJSON, out, &resp); done || err != nil {
 				return err
 			}
 			if len(resp.Records) == 0 {
@@ -192,4 +177,18 @@ func quoteIfNeeded(s string) string {
 		return strconv.Quote(s)
 	}
 	return s
+}
+
+// fetchOrEcho GETs path. With asJSON it copies the node's answer to out
+// and reports done; otherwise it decodes the answer into into.
+func fetchOrEcho(ctx context.Context, c *apiClient, path string, asJSON bool, out io.Writer, into any) (bool, error) {
+	raw, err := c.getRaw(ctx, path)
+	if err != nil {
+		return false, err
+	}
+	if asJSON {
+		_, err := out.Write(raw)
+		return true, err
+	}
+	return false, decodeBody(raw, into)
 }

@@ -46,11 +46,7 @@ transaction is committed and prints the block height.`,
 			if err != nil {
 				return err
 			}
-			path, err := keyPath(home)
-			if err != nil {
-				return err
-			}
-			key, err := identity.LoadKeyFile(path)
+			_, key, err := loadHomeKey(home)
 			if err != nil {
 				return err
 			}
