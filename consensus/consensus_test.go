@@ -83,7 +83,7 @@ func TestVerifySeal(t *testing.T) {
 	ks := keys(t, 3)
 	g := genesis(t, ks)
 	e, _ := NewRoundRobin(g)
-	base := types.Header{Version: types.BlockVersion, ChainID: g.ChainID, Height: 7, Time: 1_767_225_700_000}
+	base := types.Header{Version: types.BlockVersion, ChainID: g.ChainID, Height: 7, Difficulty: types.DiffInTurn, Time: 1_767_225_700_000}
 	inTurn := keyOf(ks, e.Proposer(7))
 	outOfTurn := keyOf(ks, e.Proposer(8))
 	stranger := keys(t, 4)[3]
@@ -160,7 +160,7 @@ func TestVerifyProofAgainstGenesis(t *testing.T) {
 	tx, _ := types.NewDataRecordTx(g.ChainID, 1, 1_767_225_600_500, types.DataRecord{Stream: "t", Value: []byte("1")})
 	tx.Sign(device)
 	mk := func(k *identity.PrivateKey) *types.TxProof {
-		b := &types.Block{Header: types.Header{Version: types.BlockVersion, ChainID: g.ChainID, Height: 1, Time: 1_767_225_601_000, TxCount: 1}, Txs: []*types.Tx{tx}}
+		b := &types.Block{Header: types.Header{Version: types.BlockVersion, ChainID: g.ChainID, Height: 1, Difficulty: types.DiffInTurn, Time: 1_767_225_601_000, TxCount: 1}, Txs: []*types.Tx{tx}}
 		b.Header.TxRoot = types.TxRoot(b.EncodedTxs())
 		b.Header.Proposer = k.Public()
 		b.Seal = k.Sign(b.Header.SealBytes())

@@ -140,7 +140,7 @@ func Propose(st State, r NonceReader, p Params, candidates []*types.Tx, timeMill
 		timeMillis = st.LastBlockTime + 1
 	}
 	h := types.Header{Version: types.BlockVersion, ChainID: p.ChainID, Height: st.Height + 1,
-		Parent: st.LastBlockHash, Time: timeMillis, Proposer: proposer}
+		Parent: st.LastBlockHash, Time: timeMillis, Proposer: proposer, Difficulty: types.DiffInTurn}
 	limit := min(len(candidates), p.maxTxs())
 	a := newApplier(r, p, h.Height, h.Time, limit)
 	var (
@@ -149,8 +149,10 @@ func Propose(st State, r NonceReader, p Params, candidates []*types.Tx, timeMill
 		skipped []Skipped
 		// size bounds the block's encoding size without the transactions'
 		// array head: blockSize of the header with the widest TxCount.
+		// Sized for the largest consensus fields the engine may add after
+		// Propose: a vote and a full checkpoint list.
 		size = blockSize(&types.Header{Version: h.Version, ChainID: h.ChainID, Height: h.Height, Time: h.Time,
-			TxCount: ^uint32(0)}, nil) - cborHeadLen(0)
+			TxCount: ^uint32(0), VoteTarget: make([]byte, 32), Checkpoint: make([]identity.PublicKey, maxCheckpointAuthorities)}, nil) - cborHeadLen(0)
 	)
 	for _, tx := range candidates {
 		if len(txs) == p.maxTxs() {
@@ -266,6 +268,10 @@ func (a *applier) accept(c checked) {
 	}
 	a.n++
 }
+
+// maxCheckpointAuthorities is the most authorities a checkpoint header can
+// list (types enforces it when decoding).
+const maxCheckpointAuthorities = 1024
 
 // stateRootDomain opens every state root preimage (see the package doc).
 const stateRootDomain = "SIXDOMAIN-STATE-V1"

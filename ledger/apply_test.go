@@ -19,7 +19,8 @@ import (
 func assemble(st State, p Params, txs []*types.Tx, at int64) *types.Block {
 	b := &types.Block{Txs: txs}
 	b.Header = types.Header{Version: types.BlockVersion, ChainID: p.ChainID, Height: st.Height + 1,
-		Parent: st.LastBlockHash, Time: at, TxRoot: types.TxRoot(b.EncodedTxs()), TxCount: uint32(len(txs))}
+		Parent: st.LastBlockHash, Time: at, TxRoot: types.TxRoot(b.EncodedTxs()), TxCount: uint32(len(txs)),
+		Difficulty: types.DiffInTurn}
 	return b
 }
 
@@ -319,8 +320,11 @@ func TestProposeFull(t *testing.T) {
 		if len(enc) > types.MaxBlockBytes {
 			t.Fatalf("block of %d bytes", len(enc))
 		}
-		// One more transaction would not have fitted.
-		if len(enc)+len(txs[len(b.Txs)].Encode()) <= types.MaxBlockBytes {
+		// One more transaction would not have fitted next to the room kept
+		// for the engine's vote and checkpoint fields.
+		reserve := blockSize(&types.Header{VoteTarget: make([]byte, 32), Checkpoint: make([]identity.PublicKey, maxCheckpointAuthorities)}, nil) -
+			blockSize(&types.Header{}, nil)
+		if len(enc)+len(txs[len(b.Txs)].Encode())+reserve <= types.MaxBlockBytes {
 			t.Fatalf("block of %d bytes stopped early", len(enc))
 		}
 		if got := blockSize(&b.Header, b.EncodedTxs()); got != len(enc) {

@@ -20,18 +20,45 @@ const (
 )
 
 // Header is a block header. It encodes as the CBOR array
-// [version, chain_id, height, parent, time, proposer, tx_root, state_root, tx_count].
+// [version, chain_id, height, parent, time, proposer, difficulty,
+// vote_target, vote_add, checkpoint, tx_root, state_root, tx_count].
 type Header struct {
-	_         struct{} `cbor:",toarray"`
-	Version   uint8
-	ChainID   string
-	Height    uint64             // 1 for the first block after genesis
-	Parent    Hash               // hash of the previous header; the genesis hash for height 1
-	Time      int64              // milliseconds since the Unix epoch
-	Proposer  identity.PublicKey // the authority that sealed the block
-	TxRoot    Hash               // RFC 6962 Merkle head over the transactions' signed encodings
-	StateRoot Hash               // commitment to the state after applying the block (see package ledger)
-	TxCount   uint32             // number of transactions; binds the Merkle tree size
+	_        struct{} `cbor:",toarray"`
+	Version  uint8
+	ChainID  string
+	Height   uint64             // 1 for the first block after genesis
+	Parent   Hash               // hash of the previous header; the genesis hash for height 1
+	Time     int64              // milliseconds since the Unix epoch
+	Proposer identity.PublicKey // the authority that sealed the block
+	// Difficulty is 2 when the proposer sealed in its turn, 1 out of turn;
+	// fork choice prefers the chain with the larger sum.
+	Difficulty uint8
+	// VoteTarget is empty (no vote) or the 32-byte key the proposer votes
+	// to add to (VoteAdd) or drop from the authority set (EIP-225).
+	VoteTarget []byte
+	VoteAdd    bool
+	// Checkpoint lists the authority set, sorted, on epoch blocks (height
+	// a multiple of the genesis epoch) and is empty on all others.
+	Checkpoint []identity.PublicKey
+	TxRoot     Hash   // RFC 6962 Merkle head over the transactions' signed encodings
+	StateRoot  Hash   // commitment to the state after applying the block (see package ledger)
+	TxCount    uint32 // number of transactions; binds the Merkle tree size
+}
+
+// Difficulties of in-turn and out-of-turn blocks.
+const (
+	DiffInTurn    = 2
+	DiffNoTurn    = 1
+	maxCheckpoint = 1024
+)
+
+// Vote returns the header's authority vote, if any.
+func (h *Header) Vote() (target identity.PublicKey, add bool, ok bool) {
+	if len(h.VoteTarget) != 32 {
+		return target, false, false
+	}
+	copy(target[:], h.VoteTarget)
+	return target, h.VoteAdd, true
 }
 
 // Encode returns the header's canonical encoding.
@@ -70,10 +97,30 @@ func DecodeHeader(data []byte) (*Header, error) {
 	if err := unmarshalCanonical(data, &h); err != nil {
 		return nil, fmt.Errorf("header: %w", err)
 	}
-	if h.Version != BlockVersion {
-		return nil, fmt.Errorf("%w: header version %d", ErrBadVersion, h.Version)
+	if err := h.checkFields(); err != nil {
+		return nil, err
 	}
 	return &h, nil
+}
+
+// checkFields checks the header's fixed-form fields.
+func (h *Header) checkFields() error {
+	if h.Version != BlockVersion {
+		return fmt.Errorf("%w: header version %d", ErrBadVersion, h.Version)
+	}
+	if h.Difficulty != DiffInTurn && h.Difficulty != DiffNoTurn {
+		return fmt.Errorf("%w: difficulty %d", ErrBadBlock, h.Difficulty)
+	}
+	if len(h.VoteTarget) != 0 && len(h.VoteTarget) != 32 {
+		return fmt.Errorf("%w: vote target of %d bytes", ErrBadBlock, len(h.VoteTarget))
+	}
+	if len(h.VoteTarget) == 0 && h.VoteAdd {
+		return fmt.Errorf("%w: vote_add set without a vote target", ErrBadBlock)
+	}
+	if len(h.Checkpoint) > maxCheckpoint {
+		return fmt.Errorf("%w: checkpoint lists %d authorities", ErrBadBlock, len(h.Checkpoint))
+	}
+	return nil
 }
 
 // Block is a header, its transactions and the proposer's seal.
@@ -124,8 +171,8 @@ func DecodeBlock(data []byte) (*Block, error) {
 	if err := unmarshalCanonical(data, &w); err != nil {
 		return nil, fmt.Errorf("block: %w", err)
 	}
-	if w.Header.Version != BlockVersion {
-		return nil, fmt.Errorf("%w: block version %d", ErrBadVersion, w.Header.Version)
+	if err := w.Header.checkFields(); err != nil {
+		return nil, err
 	}
 	if len(w.Txs) != int(w.Header.TxCount) || len(w.Txs) > MaxBlockTxs {
 		return nil, fmt.Errorf("%w: header counts %d transactions, block holds %d (limit %d)", ErrBadBlock, w.Header.TxCount, len(w.Txs), MaxBlockTxs)

@@ -19,6 +19,7 @@ var (
 	ErrBadBlock      = errors.New("invalid block")
 	ErrBadGenesis    = errors.New("invalid genesis")
 	ErrBadProof      = errors.New("invalid proof")
+	ErrBadVote       = errors.New("invalid vote")
 )
 
 // reasons maps each sentinel to the short, stable code used in metrics
@@ -44,6 +45,7 @@ var reasons = []struct {
 	{ErrBadBlock, "bad_block"},
 	{ErrBadGenesis, "bad_genesis"},
 	{ErrBadProof, "bad_proof"},
+	{ErrBadVote, "bad_vote"},
 }
 
 // Reason returns the stable code of the first sentinel err wraps, or

@@ -31,6 +31,10 @@ type Genesis struct {
 	TxPastMillis   int64 `toml:"tx_past_window_ms"`
 	// MaxBlockTxs caps the transactions a proposer puts in one block.
 	MaxBlockTxs int `toml:"max_block_txs"`
+	// Epoch is the checkpoint interval of authority voting (EIP-225): a
+	// block whose height is a multiple of it lists the authority set and
+	// clears pending votes.
+	Epoch uint64 `toml:"epoch"`
 }
 
 // Default genesis parameters.
@@ -39,6 +43,7 @@ const (
 	DefaultTxFutureMillis = 30_000
 	DefaultTxPastMillis   = 600_000
 	DefaultMaxBlockTxs    = 10_000
+	DefaultEpoch          = 30_000
 	maxGenesisBytes       = 1 << 20
 	maxAuthorities        = 1024
 )
@@ -46,7 +51,8 @@ const (
 // NewGenesis returns a genesis with default parameters.
 func NewGenesis(chainID string, at time.Time, authorities ...identity.PublicKey) *Genesis {
 	g := &Genesis{ChainID: chainID, GenesisTime: at.UTC().Truncate(time.Millisecond), SlotMillis: DefaultSlotMillis,
-		TxFutureMillis: DefaultTxFutureMillis, TxPastMillis: DefaultTxPastMillis, MaxBlockTxs: DefaultMaxBlockTxs}
+		TxFutureMillis: DefaultTxFutureMillis, TxPastMillis: DefaultTxPastMillis, MaxBlockTxs: DefaultMaxBlockTxs,
+		Epoch: DefaultEpoch}
 	for _, a := range authorities {
 		g.Authorities = append(g.Authorities, a.DID())
 	}
@@ -70,6 +76,9 @@ func (g *Genesis) Validate() error {
 	}
 	if g.MaxBlockTxs < 1 || g.MaxBlockTxs > MaxBlockTxs {
 		errs = append(errs, fmt.Errorf("max_block_txs %d is outside [1, %d]", g.MaxBlockTxs, MaxBlockTxs))
+	}
+	if g.Epoch < 2 || g.Epoch > 1_000_000 {
+		errs = append(errs, fmt.Errorf("epoch %d is outside [2, 1000000]", g.Epoch))
 	}
 	if len(g.Authorities) == 0 || len(g.Authorities) > maxAuthorities {
 		errs = append(errs, fmt.Errorf("authorities must list 1 to %d did:keys, got %d", maxAuthorities, len(g.Authorities)))
@@ -127,7 +136,7 @@ func (g *Genesis) TimeWindow() TimeWindow {
 }
 
 // genesisWire is what the genesis hash covers:
-// [chain_id, genesis_time_ms, slot_ms, [authority keys, sorted], future_ms, past_ms, max_block_txs].
+// [chain_id, genesis_time_ms, slot_ms, [authority keys, sorted], future_ms, past_ms, max_block_txs, epoch].
 type genesisWire struct {
 	_              struct{} `cbor:",toarray"`
 	ChainID        string
@@ -137,6 +146,7 @@ type genesisWire struct {
 	TxFutureMillis int64
 	TxPastMillis   int64
 	MaxBlockTxs    int
+	Epoch          uint64
 }
 
 // Hash returns SHA-256 of the genesis parameters' canonical encoding. It is
@@ -145,7 +155,7 @@ type genesisWire struct {
 func (g *Genesis) Hash() Hash {
 	return sha256.Sum256(marshal(genesisWire{ChainID: g.ChainID, GenesisTime: g.GenesisTime.UnixMilli(),
 		SlotMillis: g.SlotMillis, Authorities: g.AuthorityKeys(), TxFutureMillis: g.TxFutureMillis,
-		TxPastMillis: g.TxPastMillis, MaxBlockTxs: g.MaxBlockTxs}))
+		TxPastMillis: g.TxPastMillis, MaxBlockTxs: g.MaxBlockTxs, Epoch: g.Epoch}))
 }
 
 // ParseGenesis decodes and validates a genesis document. Unknown keys are
@@ -204,7 +214,10 @@ func (g *Genesis) MarshalTOML() []byte {
 	fmt.Fprintf(&b, "tx_past_window_ms = %d\n", g.TxPastMillis)
 	b.WriteString("# Most transactions a proposer puts in one block.\n")
 	fmt.Fprintf(&b, "max_block_txs = %d\n", g.MaxBlockTxs)
-	b.WriteString("# did:keys of the authorities that seal blocks; they take turns in the order of their key bytes.\n")
+	b.WriteString("# Authority-voting checkpoint interval in blocks (EIP-225 epoch): votes reset, the set is listed.\n")
+	fmt.Fprintf(&b, "epoch = %d\n", g.Epoch)
+	b.WriteString("# did:keys of the initial authorities; they take turns in the order of their key bytes,\n")
+	b.WriteString("# and change only by votes in block headers.\n")
 	b.WriteString("authorities = [\n")
 	for _, a := range g.Authorities {
 		fmt.Fprintf(&b, "  %q,\n", a)

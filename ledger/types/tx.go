@@ -28,12 +28,17 @@ type TxType uint8
 const (
 	// TxDataRecord carries a DataRecord: a timestamped sensor reading.
 	TxDataRecord TxType = 1
+	// TxEvidence carries Evidence: two conflicting finality votes by one
+	// authority.
+	TxEvidence TxType = 2
 )
 
 func (t TxType) String() string {
 	switch t {
 	case TxDataRecord:
 		return "record"
+	case TxEvidence:
+		return "evidence"
 	}
 	return fmt.Sprintf("type(%d)", uint8(t))
 }
@@ -135,6 +140,10 @@ func (tx *Tx) ValidateBasic(chainID string) error {
 	switch tx.Type {
 	case TxDataRecord:
 		if _, err := DecodeDataRecord(tx.Payload); err != nil {
+			return err
+		}
+	case TxEvidence:
+		if _, _, _, err := DecodeEvidence(chainID, tx.Payload); err != nil {
 			return err
 		}
 	default:

@@ -237,7 +237,7 @@ func TestDataRecordLimits(t *testing.T) {
 func testBlock(t testing.TB, n int) (*Block, *identity.PrivateKey) {
 	t.Helper()
 	proposer := seedKey(t, 9)
-	b := &Block{Header: Header{Version: BlockVersion, ChainID: testChain, Height: 3, Time: 1_767_225_601_000, Proposer: proposer.Public()}}
+	b := &Block{Header: Header{Version: BlockVersion, ChainID: testChain, Height: 3, Difficulty: DiffInTurn, Time: 1_767_225_601_000, Proposer: proposer.Public()}}
 	for i := 0; i < n; i++ {
 		b.Txs = append(b.Txs, signedRecord(t, seedKey(t, byte(i+10)), uint64(i+1), 1_767_225_600_000, "v"))
 	}

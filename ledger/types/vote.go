@@ -1,0 +1,176 @@
+package types
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+
+	"github.com/sixdomain/sixdomain/identity"
+)
+
+// Checkpoint names a block by height and hash.
+type Checkpoint struct {
+	_      struct{} `cbor:",toarray"`
+	Height uint64
+	Hash   Hash
+}
+
+// FinalityVote is an authority's vote that Target extends the justified
+// Source (Casper FFG's link source → target). It encodes as the CBOR array
+// [chain_id, [source_height, source_hash], [target_height, target_hash], voter, signature].
+type FinalityVote struct {
+	_         struct{} `cbor:",toarray"`
+	ChainID   string
+	Source    Checkpoint
+	Target    Checkpoint
+	Voter     identity.PublicKey
+	Signature []byte
+}
+
+type voteBody struct {
+	_       struct{} `cbor:",toarray"`
+	ChainID string
+	Source  Checkpoint
+	Target  Checkpoint
+	Voter   identity.PublicKey
+}
+
+// MaxVoteBytes bounds a vote's encoding.
+const MaxVoteBytes = 512
+
+const voteSignDomain = "SIXDOMAIN-VOTE-V1\x00"
+
+// Hash returns SHA-256 of the unsigned vote's encoding.
+func (v *FinalityVote) Hash() Hash {
+	return sha256.Sum256(marshal(voteBody{ChainID: v.ChainID, Source: v.Source, Target: v.Target, Voter: v.Voter}))
+}
+
+// SignBytes returns the domain tag followed by the vote hash.
+func (v *FinalityVote) SignBytes() []byte {
+	h := v.Hash()
+	return append([]byte(voteSignDomain), h[:]...)
+}
+
+// Sign sets the voter and signs the vote.
+func (v *FinalityVote) Sign(k *identity.PrivateKey) {
+	v.Voter = k.Public()
+	v.Signature = k.Sign(v.SignBytes())
+}
+
+// Encode returns the vote's canonical encoding.
+func (v *FinalityVote) Encode() []byte { return marshal(v) }
+
+// VerifySignature checks the voter's signature.
+func (v *FinalityVote) VerifySignature() error {
+	if len(v.Signature) != 64 || !v.Voter.Verify(v.SignBytes(), v.Signature) {
+		return fmt.Errorf("%w: vote signature does not verify under %s", ErrBadSignature, v.Voter.DID())
+	}
+	return nil
+}
+
+// DecodeVote decodes a vote and checks its form (not its signature):
+// target above source.
+func DecodeVote(data []byte) (*FinalityVote, error) {
+	if len(data) > MaxVoteBytes {
+		return nil, fmt.Errorf("%w: vote of %d bytes", ErrOversize, len(data))
+	}
+	var v FinalityVote
+	if err := unmarshalCanonical(data, &v); err != nil {
+		return nil, fmt.Errorf("vote: %w", err)
+	}
+	if v.Target.Height <= v.Source.Height {
+		return nil, fmt.Errorf("%w: target height %d not above source %d", ErrBadVote, v.Target.Height, v.Source.Height)
+	}
+	if len(v.Signature) != 64 {
+		return nil, fmt.Errorf("%w: signature of %d bytes", ErrBadSignature, len(v.Signature))
+	}
+	return &v, nil
+}
+
+// Conflict reports whether two votes by one voter break one of Casper
+// FFG's two slashing conditions, and which: "double" (two different targets
+// at one height) or "surround" (one link strictly inside the other).
+func Conflict(a, b *FinalityVote) (string, bool) {
+	if a.Voter != b.Voter || a.ChainID != b.ChainID || a.Hash() == b.Hash() {
+		return "", false
+	}
+	if a.Target.Height == b.Target.Height && a.Target.Hash != b.Target.Hash {
+		return "double", true
+	}
+	if a.Source.Height < b.Source.Height && b.Target.Height < a.Target.Height ||
+		b.Source.Height < a.Source.Height && a.Target.Height < b.Target.Height {
+		return "surround", true
+	}
+	return "", false
+}
+
+// Evidence is the payload of a TxEvidence transaction: two conflicting
+// votes by one authority. It encodes as [vote_a, vote_b], each the vote's
+// encoding as a byte string, ordered by vote hash so that a pair has one
+// encoding.
+type Evidence struct {
+	_ struct{} `cbor:",toarray"`
+	A []byte
+	B []byte
+}
+
+// NewEvidence builds the evidence payload of two conflicting votes.
+func NewEvidence(a, b *FinalityVote) (*Evidence, error) {
+	if _, ok := Conflict(a, b); !ok {
+		return nil, fmt.Errorf("%w: votes do not conflict", ErrBadPayload)
+	}
+	ha, hb := a.Hash(), b.Hash()
+	if bytes.Compare(ha[:], hb[:]) > 0 {
+		a, b = b, a
+	}
+	return &Evidence{A: a.Encode(), B: b.Encode()}, nil
+}
+
+// Encode returns the evidence's canonical encoding.
+func (e *Evidence) Encode() []byte { return marshal(e) }
+
+// DecodeEvidence decodes and fully checks an evidence payload for chainID:
+// both votes decode, are ordered, are for this chain, are signed by the
+// same voter, and conflict. It returns the offender and the votes.
+func DecodeEvidence(chainID string, data []byte) (identity.PublicKey, *FinalityVote, *FinalityVote, error) {
+	var none identity.PublicKey
+	if len(data) > 2*MaxVoteBytes+16 {
+		return none, nil, nil, fmt.Errorf("%w: evidence of %d bytes", ErrOversize, len(data))
+	}
+	var e Evidence
+	if err := unmarshalCanonical(data, &e); err != nil {
+		return none, nil, nil, fmt.Errorf("%w: evidence: %w", ErrBadPayload, err)
+	}
+	a, err := DecodeVote(e.A)
+	if err != nil {
+		return none, nil, nil, fmt.Errorf("%w: evidence vote a: %w", ErrBadPayload, err)
+	}
+	b, err := DecodeVote(e.B)
+	if err != nil {
+		return none, nil, nil, fmt.Errorf("%w: evidence vote b: %w", ErrBadPayload, err)
+	}
+	ha, hb := a.Hash(), b.Hash()
+	if bytes.Compare(ha[:], hb[:]) >= 0 {
+		return none, nil, nil, fmt.Errorf("%w: evidence votes out of order", ErrBadPayload)
+	}
+	if a.ChainID != chainID || b.ChainID != chainID {
+		return none, nil, nil, fmt.Errorf("%w: evidence votes for chain %q/%q", ErrWrongChain, a.ChainID, b.ChainID)
+	}
+	if _, ok := Conflict(a, b); !ok {
+		return none, nil, nil, fmt.Errorf("%w: evidence votes do not conflict", ErrBadPayload)
+	}
+	if err := a.VerifySignature(); err != nil {
+		return none, nil, nil, err
+	}
+	if err := b.VerifySignature(); err != nil {
+		return none, nil, nil, err
+	}
+	return a.Voter, a, b, nil
+}
+
+// NewEvidenceTx builds an unsigned evidence transaction; anyone may sign
+// and submit it.
+func NewEvidenceTx(chainID string, nonce uint64, timestampMillis int64, e *Evidence) *Tx {
+	return &Tx{Version: TxVersion, ChainID: chainID, Type: TxEvidence, Nonce: nonce,
+		Timestamp: timestampMillis, Payload: e.Encode()}
+}
