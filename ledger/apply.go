@@ -61,9 +61,17 @@ type Skipped struct {
 // or equal, types.ErrNonceGap if higher); and finally that the state root
 // the changes produce equals the header's StateRoot.
 //
+// The changes list every sender's new last nonce, the data records and
+// the evidence transactions (types.TxEvidence, with their offender), both
+// in block order. An evidence transaction is a transaction like any
+// other: its sender's nonce advances; evidence against an offender that
+// the chain already holds is accepted and listed again.
+//
 // Apply does NOT verify transaction signatures nor the block's seal, and
 // does not check the proposer against the authorities: callers do that
 // (with a signature cache) before calling Apply. Nor does it read a clock.
+// (The two vote signatures inside an evidence payload are part of the
+// payload's validity: ValidateBasic verifies them.)
 //
 // Errors about the block wrap types.ErrBadBlock and a sentinel of this
 // package or of package types; errors about one transaction have the form
@@ -206,10 +214,11 @@ func newApplier(r NonceReader, p Params, height uint64, timeMillis int64, n int)
 
 // checked is a transaction that passed check, ready for accept.
 type checked struct {
-	hash   types.Hash
-	tx     *types.Tx
-	stream string
-	ioErr  bool // the error came from the NonceReader, not from the transaction
+	hash     types.Hash
+	tx       *types.Tx
+	stream   string
+	offender identity.PublicKey // of an evidence transaction
+	ioErr    bool               // the error came from the NonceReader, not from the transaction
 }
 
 // check checks whether tx can come next, without changing a.
@@ -252,6 +261,18 @@ func (a *applier) check(tx *types.Tx) (checked, error) {
 			return c, fmt.Errorf("%w: data record: %v", types.ErrBadPayload, err)
 		}
 		c.stream = rec.Stream
+	case types.TxEvidence:
+		// ValidateBasic fully checked the evidence, signatures included;
+		// only the offender is needed here, without verifying again.
+		var e types.Evidence
+		if err := decMode.Unmarshal(tx.Payload, &e); err != nil {
+			return c, fmt.Errorf("%w: evidence: %v", types.ErrBadPayload, err)
+		}
+		v, err := types.DecodeVote(e.A)
+		if err != nil {
+			return c, fmt.Errorf("%w: evidence vote a: %w", types.ErrBadPayload, err)
+		}
+		c.offender = v.Voter
 	}
 	return c, nil
 }
@@ -262,9 +283,12 @@ func (a *applier) accept(c checked) {
 	a.seen[c.hash] = struct{}{}
 	a.last[tx.Sender] = tx.Nonce
 	a.ch.Nonces[tx.Sender] = tx.Nonce
-	if tx.Type == types.TxDataRecord {
+	switch tx.Type {
+	case types.TxDataRecord:
 		a.ch.Records = append(a.ch.Records, RecordEntry{Sender: tx.Sender, Stream: c.stream, Nonce: tx.Nonce,
 			Timestamp: tx.Timestamp, TxHash: c.hash, Height: a.height, Index: a.n})
+	case types.TxEvidence:
+		a.ch.Evidence = append(a.ch.Evidence, EvidenceEntry{Offender: c.offender, TxHash: c.hash, Height: a.height, Index: a.n})
 	}
 	a.n++
 }
@@ -290,7 +314,18 @@ type changeSet struct {
 	Records []types.Hash
 }
 
-// encodeChangeSet returns the canonical encoding of ch.
+// changeSetWithEvidence is the change set of a block that holds evidence
+// transactions: the same two lists and a third.
+type changeSetWithEvidence struct {
+	_        struct{} `cbor:",toarray"`
+	Nonces   []nonceUpdate
+	Records  []types.Hash
+	Evidence []types.Hash
+}
+
+// encodeChangeSet returns the canonical encoding of ch: a two-element
+// array, or a three-element one when the block holds evidence (so that
+// blocks without evidence keep the roots they always had).
 func encodeChangeSet(ch *Changes) []byte {
 	cs := changeSet{Nonces: make([]nonceUpdate, 0, len(ch.Nonces)), Records: make([]types.Hash, 0, len(ch.Records))}
 	for s, n := range ch.Nonces {
@@ -300,7 +335,14 @@ func encodeChangeSet(ch *Changes) []byte {
 	for _, r := range ch.Records {
 		cs.Records = append(cs.Records, r.TxHash)
 	}
-	return mustMarshal(cs)
+	if len(ch.Evidence) == 0 {
+		return mustMarshal(cs)
+	}
+	ev := changeSetWithEvidence{Nonces: cs.Nonces, Records: cs.Records, Evidence: make([]types.Hash, 0, len(ch.Evidence))}
+	for _, e := range ch.Evidence {
+		ev.Evidence = append(ev.Evidence, e.TxHash)
+	}
+	return mustMarshal(ev)
 }
 
 // stateRoot is SHA-256(domain || prev || height || CBOR(change set)).

@@ -5,7 +5,9 @@
 // State is the small value-type summary of the chain after a block: chain
 // ID, height, last block hash and time, state root and transaction count.
 // The only state a block changes is, per sender, the last committed nonce,
-// plus an append-only index of data records.
+// plus append-only indexes of data records and of evidence transactions
+// (types.TxEvidence: two conflicting finality votes of one authority,
+// indexed by that offender).
 //
 // Apply checks a block against a State and returns the next State and the
 // block's Changes; Propose builds the next block from candidate
@@ -29,10 +31,16 @@
 //	[ [[sender, nonce], ...],   nonce updates: one per sender of the block,
 //	                            the sender's new last nonce, sorted by the
 //	                            sender's 32 key bytes (byte strings, uints)
-//	  [tx_hash, ...] ]          the data records' transaction hashes (32-byte
+//	  [tx_hash, ...],           the data records' transaction hashes (32-byte
 //	                            byte strings), in block order
+//	  [tx_hash, ...] ]          the evidence transactions' hashes (32-byte
+//	                            byte strings), in block order — present only
+//	                            if the block holds at least one
 //
-// Empty lists are encoded as empty arrays, never null. Because every root
+// A block without evidence transactions has the two-element change set
+// [nonces, records], exactly as before evidence existed, so its root is
+// unchanged; a block with any has the three-element one. Empty nonce and
+// record lists are encoded as empty arrays, never null. Because every root
 // hashes its predecessor, the root at height h commits to the whole history
 // of changes: two nodes with equal roots at a height have applied identical
 // changes in identical order. It cannot prove a single nonce or record to a
@@ -55,21 +63,28 @@
 //	/n/<sender hex>                    last committed nonce, 8 bytes big-endian
 //	/r/<sender hex>/<nonce>            record entry, CBOR [stream, timestamp_ms, tx_hash, height, index]
 //	/s/<sender hex>/<stream hex>/<nonce>  the same record entry, indexed by stream
+//	/e/<offender hex>/<height>/<index hex>  evidence entry: the evidence transaction's
+//	                                   hash, 32 bytes; height 16 hex digits, index in
+//	                                   block 8 hex digits
 //
 // Records queries list keys under /r/<sender> or /s/<sender>/<stream> in
 // key order (pebble iterates in order; for the map datastore the query asks
-// for query.OrderByKey), which is nonce order.
+// for query.OrderByKey), which is nonce order. Evidence lists /e/<offender>
+// the same way, in chain order; Offenders lists the keys under /e.
+// Repeated evidence against one offender is kept; the first entry is the
+// one that matters.
 //
 // # Durability
 //
 // Store.Commit writes everything a block changes — the block, its hash and
-// transaction indexes, nonces, record entries and the new head state — in
-// one datastore batch, and returns only after the batch committed. With
-// OpenPebble the batch is written with pebble.Sync, so a block Commit
-// reported committed survives a crash or kill -9, and a crash never leaves
-// part of a block: pebble applies a batch atomically, and the head state is
-// in the same batch. The in-memory State is updated only after the batch
-// committed. The memory datastore has no durability at all.
+// transaction indexes, nonces, record and evidence entries and the new
+// head state — in one datastore batch, and returns only after the batch
+// committed. With OpenPebble the batch is written with pebble.Sync, so a
+// block Commit reported committed survives a crash or kill -9, and a crash
+// never leaves part of a block: pebble applies a batch atomically, and the
+// head state is in the same batch. The in-memory State is updated only
+// after the batch committed. The memory datastore has no durability at
+// all.
 //
 // Reads (State, Nonce, Block, Records, ...) may run concurrently with
 // Commit; commits are serialised.

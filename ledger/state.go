@@ -31,8 +31,9 @@ type NonceReader interface {
 
 // Changes are the writes one block makes to the state.
 type Changes struct {
-	Nonces  map[identity.PublicKey]uint64 // sender -> new last nonce
-	Records []RecordEntry                 // data records in block order
+	Nonces   map[identity.PublicKey]uint64 // sender -> new last nonce
+	Records  []RecordEntry                 // data records in block order
+	Evidence []EvidenceEntry               // evidence transactions in block order; nil if none
 }
 
 // RecordEntry locates one data record: who sent it, on which stream, with
@@ -45,6 +46,16 @@ type RecordEntry struct {
 	TxHash    types.Hash
 	Height    uint64 // block height
 	Index     uint32 // transaction index in the block
+}
+
+// EvidenceEntry locates one evidence transaction: whose conflicting
+// finality votes it carries and where it sits in the chain. The same
+// offender may have several; the first is the one that matters.
+type EvidenceEntry struct {
+	Offender identity.PublicKey // the voter of both votes
+	TxHash   types.Hash
+	Height   uint64 // block height
+	Index    uint32 // transaction index in the block
 }
 
 // Errors of this package. Block errors also wrap types.ErrBadBlock, and

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -140,8 +141,8 @@ func (s *Store) Nonce(sender identity.PublicKey) (uint64, error) {
 
 // Commit durably appends block b, which must be sealed, with the next
 // state and the changes that Apply(s.State(), s, p, b) returned. It writes
-// the block, its hash and transaction indexes, the nonces, the record
-// entries and the new head in one batch and returns once that batch
+// the block, its hash and transaction indexes, the nonces, the record and
+// evidence entries and the new head in one batch and returns once that batch
 // committed (synced, with OpenPebble); only then does State return next.
 // A block that does not extend the current head is refused with an error
 // wrapping ErrNotNext (ErrWrongHeight or ErrWrongParent).
@@ -182,6 +183,11 @@ func (s *Store) Commit(ctx context.Context, b *types.Block, next State, ch *Chan
 			hashes[i] = tx.Hash()
 		}
 	}
+	for _, e := range ch.Evidence {
+		if e.Height != h.Height || int(e.Index) >= len(b.Txs) || b.Txs[e.Index].Type != types.TxEvidence || hashes[e.Index] != e.TxHash {
+			return fmt.Errorf("ledger: changes do not belong to block %d (evidence %d/%d at height %d)", h.Height, e.Index, len(b.Txs), e.Height)
+		}
+	}
 
 	batch, err := s.d.Batch(ctx)
 	if err != nil {
@@ -205,6 +211,9 @@ func (s *Store) Commit(ctx context.Context, b *types.Block, next State, ch *Chan
 		v := encodeRecord(r)
 		put(recordKey(r.Sender, r.Nonce), v)
 		put(streamKey(r.Sender, r.Stream, r.Nonce), v)
+	}
+	for _, e := range ch.Evidence {
+		put(evidenceKey(e.Offender, e.Height, e.Index), e.TxHash[:])
 	}
 	put(keyHead, encodeHead(next))
 	if len(errs) > 0 {
@@ -407,6 +416,63 @@ func (s *Store) Records(ctx context.Context, sender identity.PublicKey, stream s
 	return out, nil
 }
 
+// Evidence lists the evidence transactions against offender, in chain
+// order (height, then index in the block); the first is the one that
+// matters. It is empty if the chain holds none.
+func (s *Store) Evidence(ctx context.Context, offender identity.PublicKey) ([]EvidenceEntry, error) {
+	prefix := string(evidencePrefix(offender))
+	res, err := s.d.Query(ctx, query.Query{Prefix: prefix, Orders: []query.Order{query.OrderByKey{}}})
+	if err != nil {
+		return nil, fmt.Errorf("ledger: listing evidence: %w", err)
+	}
+	defer res.Close()
+	var out []EvidenceEntry
+	for r := range res.Next() {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if r.Error != nil {
+			return nil, fmt.Errorf("ledger: listing evidence: %w", r.Error)
+		}
+		e, err := decodeEvidenceEntry(r.Key, r.Value)
+		if err != nil {
+			return nil, err
+		}
+		if e.Offender != offender {
+			return nil, fmt.Errorf("ledger: corrupt evidence key %s", r.Key)
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// Offenders lists, in key byte order, every authority against which the
+// chain holds evidence.
+func (s *Store) Offenders(ctx context.Context) ([]identity.PublicKey, error) {
+	res, err := s.d.Query(ctx, query.Query{Prefix: evidenceRoot, KeysOnly: true, Orders: []query.Order{query.OrderByKey{}}})
+	if err != nil {
+		return nil, fmt.Errorf("ledger: listing offenders: %w", err)
+	}
+	defer res.Close()
+	var out []identity.PublicKey
+	for r := range res.Next() {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if r.Error != nil {
+			return nil, fmt.Errorf("ledger: listing offenders: %w", r.Error)
+		}
+		e, err := decodeEvidenceEntry(r.Key, nil)
+		if err != nil {
+			return nil, err
+		}
+		if n := len(out); n == 0 || out[n-1] != e.Offender {
+			out = append(out, e.Offender)
+		}
+	}
+	return out, nil
+}
+
 // Keys.
 
 var (
@@ -452,6 +518,20 @@ func streamPrefix(sender identity.PublicKey, stream string) []byte {
 
 func streamKey(sender identity.PublicKey, stream string, nonce uint64) datastore.Key {
 	return datastore.RawKey(string(appendNonce(append(streamPrefix(sender, stream), '/'), nonce)))
+}
+
+// evidenceRoot is the prefix of all evidence keys.
+const evidenceRoot = "/e"
+
+// evidencePrefix is /e/<offender hex>.
+func evidencePrefix(offender identity.PublicKey) []byte {
+	return hex.AppendEncode(append(make([]byte, 0, 3+64+1+16+1+8), evidenceRoot+"/"...), offender[:])
+}
+
+// evidenceKey is /e/<offender hex>/<height, 16 hex>/<index, 8 hex>.
+func evidenceKey(offender identity.PublicKey, height uint64, index uint32) datastore.Key {
+	b := appendNonce(append(evidencePrefix(offender), '/'), height)
+	return datastore.RawKey(string(hex.AppendEncode(append(b, '/'), binary.BigEndian.AppendUint32(nil, index))))
 }
 
 // Values.
@@ -523,4 +603,29 @@ func decodeRecord(sender identity.PublicKey, stream, prefix, key string, value [
 	}
 	return RecordEntry{Sender: sender, Stream: w.Stream, Nonce: nonce, Timestamp: w.Timestamp, TxHash: w.TxHash,
 		Height: w.Height, Index: w.Index}, nil
+}
+
+// decodeEvidenceEntry decodes the entry at key; value is the transaction
+// hash, or nil for a keys-only listing.
+func decodeEvidenceEntry(key string, value []byte) (EvidenceEntry, error) {
+	var e EvidenceEntry
+	rest, ok := strings.CutPrefix(key, evidenceRoot+"/")
+	if !ok || len(rest) != 64+1+16+1+8 || rest[64] != '/' || rest[64+1+16] != '/' {
+		return e, fmt.Errorf("ledger: corrupt evidence key %s", key)
+	}
+	off, err1 := hex.DecodeString(rest[:64])
+	height, err2 := strconv.ParseUint(rest[65:65+16], 16, 64)
+	index, err3 := strconv.ParseUint(rest[65+17:], 16, 32)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return e, fmt.Errorf("ledger: corrupt evidence key %s", key)
+	}
+	copy(e.Offender[:], off)
+	e.Height, e.Index = height, uint32(index)
+	if value != nil {
+		if len(value) != len(e.TxHash) {
+			return e, fmt.Errorf("ledger: corrupt evidence %s: %d bytes", key, len(value))
+		}
+		copy(e.TxHash[:], value)
+	}
+	return e, nil
 }

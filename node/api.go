@@ -45,7 +45,7 @@ type SubmitResponse struct {
 // TxStatus answers GET /v1/txs/{hash}.
 type TxStatus struct {
 	Hash   types.Hash `json:"hash"`
-	Status string     `json:"status"` // "pending" or "committed"
+	Status string     `json:"status"` // "pending", "included" (in the head chain, not final) or "committed" (final)
 	Height uint64     `json:"height,omitempty"`
 	Index  uint32     `json:"index,omitempty"`
 	Tx     *TxJSON    `json:"tx,omitempty"`
@@ -71,16 +71,38 @@ type RecordPayload struct {
 
 // BlockJSON answers GET /v1/blocks/{height|latest}.
 type BlockJSON struct {
-	Height    uint64         `json:"height"`
-	Hash      types.Hash     `json:"hash"`
-	Parent    types.Hash     `json:"parent"`
-	Time      time.Time      `json:"time"`
-	Proposer  string         `json:"proposer"`
-	TxRoot    types.Hash     `json:"tx_root"`
-	StateRoot types.Hash     `json:"state_root"`
-	TxCount   uint32         `json:"tx_count"`
-	Txs       []TxJSON       `json:"txs"`
-	Raw       types.HexBytes `json:"raw,omitempty"`
+	Height     uint64         `json:"height"`
+	Hash       types.Hash     `json:"hash"`
+	Parent     types.Hash     `json:"parent"`
+	Time       time.Time      `json:"time"`
+	Proposer   string         `json:"proposer"`
+	TxRoot     types.Hash     `json:"tx_root"`
+	StateRoot  types.Hash     `json:"state_root"`
+	TxCount    uint32         `json:"tx_count"`
+	Final      bool           `json:"final"`
+	Difficulty uint8          `json:"difficulty"`
+	Vote       *VoteJSON      `json:"vote,omitempty"`
+	Checkpoint []string       `json:"checkpoint,omitempty"`
+	Txs        []TxJSON       `json:"txs"`
+	Raw        types.HexBytes `json:"raw,omitempty"`
+}
+
+// VoteJSON is an authority vote carried in a header.
+type VoteJSON struct {
+	Target string `json:"target"`
+	Add    bool   `json:"add"`
+}
+
+// FinalityResponse answers GET /v1/finality.
+type FinalityResponse struct {
+	Head          uint64     `json:"head"`
+	HeadHash      types.Hash `json:"head_hash"`
+	Justified     uint64     `json:"justified"`
+	JustifiedHash types.Hash `json:"justified_hash"`
+	Finalized     uint64     `json:"finalized"`
+	FinalizedHash types.Hash `json:"finalized_hash"`
+	Unfinalized   int        `json:"unfinalized_blocks"`
+	Authorities   []string   `json:"authorities"`
 }
 
 // RecordJSON is one entry of GET /v1/records.
@@ -117,8 +139,9 @@ type StatusResponse struct {
 	DID         string     `json:"did"`
 	Role        Role       `json:"role"`
 	Authority   bool       `json:"authority"`
-	Height      uint64     `json:"height"`
+	Height      uint64     `json:"height"` // head
 	HeadHash    types.Hash `json:"head_hash"`
+	Finalized   uint64     `json:"finalized"`
 	HeadTime    time.Time  `json:"head_time"`
 	StateRoot   types.Hash `json:"state_root"`
 	TotalTxs    uint64     `json:"total_txs"`
@@ -153,6 +176,7 @@ func (n *Node) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/proofs/{hash}", n.handleProof)
 	mux.HandleFunc("GET /v1/nonces/{sender}", n.handleNonce)
 	mux.HandleFunc("GET /v1/status", n.handleStatus)
+	mux.HandleFunc("GET /v1/finality", n.handleFinality)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		if n.ctx.Err() != nil {
 			writeError(w, http.StatusServiceUnavailable, ErrClosed, "")
@@ -238,6 +262,11 @@ func (n *Node) handleTx(w http.ResponseWriter, r *http.Request) {
 	}
 	tx, height, index, err := n.store.Tx(r.Context(), h)
 	if errors.Is(err, ledger.ErrNotFound) {
+		if tx, height, index, ok := n.chain.Included(h); ok {
+			j := txJSON(tx)
+			writeJSON(w, http.StatusOK, TxStatus{Hash: h, Status: "included", Height: height, Index: index, Tx: &j})
+			return
+		}
 		writeError(w, http.StatusNotFound, fmt.Errorf("transaction %s is neither pending nor committed", h), "not_found")
 		return
 	}
@@ -272,10 +301,10 @@ func recordPayload(rec *types.DataRecord) RecordPayload {
 
 func (n *Node) handleBlock(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	st := n.store.State()
+	head := n.chain.Head()
 	var height uint64
 	if id == "latest" {
-		height = st.Height
+		height = head.Height
 	} else {
 		h, err := strconv.ParseUint(id, 10, 64)
 		if err != nil {
@@ -284,23 +313,50 @@ func (n *Node) handleBlock(w http.ResponseWriter, r *http.Request) {
 		}
 		height = h
 	}
-	if height == 0 || height > st.Height {
-		writeError(w, http.StatusNotFound, fmt.Errorf("no block at height %d (head is %d)", height, st.Height), "not_found")
+	if height == 0 || height > head.Height {
+		writeError(w, http.StatusNotFound, fmt.Errorf("no block at height %d (head is %d)", height, head.Height), "not_found")
 		return
 	}
-	b, err := n.store.Block(r.Context(), height)
+	b, final, err := n.chain.BlockAt(r.Context(), height)
+	if errors.Is(err, ledger.ErrNotFound) {
+		writeError(w, http.StatusNotFound, fmt.Errorf("no block at height %d on the head chain", height), "not_found")
+		return
+	}
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err, "")
 		return
 	}
-	writeJSON(w, http.StatusOK, BlockToJSON(b, r.URL.Query().Get("raw") == "1"))
+	j := BlockToJSON(b, r.URL.Query().Get("raw") == "1")
+	j.Final = final
+	writeJSON(w, http.StatusOK, j)
+}
+
+func (n *Node) handleFinality(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, n.Finality())
+}
+
+// Finality returns what GET /v1/finality reports.
+func (n *Node) Finality() FinalityResponse {
+	head, fin, just := n.chain.Head(), n.store.State(), n.chain.Justified()
+	f := FinalityResponse{Head: head.Height, HeadHash: head.LastBlockHash, Justified: just.Height, JustifiedHash: just.Hash,
+		Finalized: fin.Height, FinalizedHash: fin.LastBlockHash, Unfinalized: n.chain.Unfinalized()}
+	for _, a := range n.chain.Authorities() {
+		f.Authorities = append(f.Authorities, a.DID())
+	}
+	return f
 }
 
 // BlockToJSON converts a block to its API form.
 func BlockToJSON(b *types.Block, raw bool) BlockJSON {
 	j := BlockJSON{Height: b.Header.Height, Hash: b.Hash(), Parent: b.Header.Parent, Time: b.Header.BlockTime().UTC(),
 		Proposer: b.Header.Proposer.DID(), TxRoot: b.Header.TxRoot, StateRoot: b.Header.StateRoot,
-		TxCount: b.Header.TxCount, Txs: make([]TxJSON, 0, len(b.Txs))}
+		TxCount: b.Header.TxCount, Difficulty: b.Header.Difficulty, Txs: make([]TxJSON, 0, len(b.Txs))}
+	if target, add, ok := b.Header.Vote(); ok {
+		j.Vote = &VoteJSON{Target: target.DID(), Add: add}
+	}
+	for _, k := range b.Header.Checkpoint {
+		j.Checkpoint = append(j.Checkpoint, k.DID())
+	}
 	for _, tx := range b.Txs {
 		j.Txs = append(j.Txs, txJSON(tx))
 	}
@@ -403,10 +459,11 @@ func (n *Node) handleNonce(w http.ResponseWriter, r *http.Request) {
 
 // Status returns what GET /v1/status reports.
 func (n *Node) Status() StatusResponse {
-	st := n.store.State()
+	st := n.chain.Head()
 	s := StatusResponse{Version: Version, ChainID: n.genesis.ChainID, GenesisHash: n.genesis.Hash(),
 		PeerID: n.host.ID().String(), DID: n.key.Public().DID(), Role: n.cfg.Role, Authority: n.IsAuthority(),
 		Height: st.Height, HeadHash: st.LastBlockHash, HeadTime: time.UnixMilli(st.LastBlockTime).UTC(),
+		Finalized: n.store.State().Height,
 		StateRoot: st.StateRoot, TotalTxs: st.TotalTxs, Peers: len(n.host.Network().Peers()), Mempool: n.pool.Len()}
 	for _, a := range n.host.Addrs() {
 		s.ListenAddrs = append(s.ListenAddrs, a.String()+"/p2p/"+n.host.ID().String())

@@ -3,175 +3,143 @@ package node
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
+	lp2pps "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/sixdomain/sixdomain/chain"
 	"github.com/sixdomain/sixdomain/ledger"
 	"github.com/sixdomain/sixdomain/ledger/types"
-	sixps "github.com/sixdomain/sixdomain/pubsub"
 )
 
-// CommitEvent describes a block the node has committed.
+// CommitEvent describes a block that became final on this node and was
+// written to its store.
 type CommitEvent struct {
 	Block    *types.Block
 	State    ledger.State
-	Proposed bool // sealed by this node
-	At       time.Time
+	Proposed bool      // sealed by this node
+	Arrived  time.Time // when this node first had the block
+	At       time.Time // when it became final here
 }
 
-// chainLoop owns the ledger: it seals blocks in this node's turn and
-// applies blocks from gossip and sync, one at a time.
+// chainInput is work for the chain loop: a block, a vote, or a finality
+// certificate from sync.
+type chainInput struct {
+	block *types.Block
+	votes []*types.FinalityVote
+	cert  bool
+	from  peer.ID
+	done  chan error // nil for gossip
+}
+
+// chainLoop is the one goroutine that drives the consensus state machine:
+// it feeds it blocks and votes, wakes it when it may seal, and carries out
+// what it asks (gossip blocks and votes, submit evidence, report commits).
 func (n *Node) chainLoop() {
-	pending := map[uint64]blockInput{}
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	expire := time.NewTicker(5 * time.Second)
 	defer expire.Stop()
 	for {
-		n.resetSealTimer(timer)
+		wait := n.chain.NextWake().Sub(n.cfg.Clock())
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(max(wait, 0))
 		select {
 		case <-n.ctx.Done():
 			return
-		case in := <-n.blockIn:
-			n.receive(in, pending)
+		case in := <-n.chainIn:
+			err := n.feed(in)
+			if in.done != nil {
+				in.done <- err
+			}
 		case <-timer.C:
-			n.maybeSeal()
+			n.chain.Tick()
 		case <-expire.C:
 			if k := n.pool.Expire(n.cfg.Clock(), n.genesis.TimeWindow()); k > 0 {
 				n.log.Debug("expired pending transactions", "count", k)
 			}
 		}
-		// Apply waiting blocks whose parent has arrived.
-		for {
-			next, ok := pending[n.store.State().Height+1]
-			if !ok {
-				break
-			}
-			delete(pending, next.block.Header.Height)
-			n.apply(next)
-		}
-		for h := range pending {
-			if h <= n.store.State().Height {
-				delete(pending, h)
-			}
-		}
+		n.dispatch(n.chain.TakeEvents())
 	}
 }
 
-func (n *Node) resetSealTimer(t *time.Timer) {
-	st := n.store.State()
-	at, ok := n.engine.NextSealTime(n.key.Public(), st.Height, time.UnixMilli(st.LastBlockTime))
-	if !ok {
-		t.Stop()
-		return
-	}
-	wait := at.Sub(n.cfg.Clock())
-	if wait < 0 {
-		wait = 0
-	}
-	t.Stop()
-	select {
-	case <-t.C:
-	default:
-	}
-	t.Reset(wait)
-}
-
-func (n *Node) receive(in blockInput, pending map[uint64]blockInput) {
-	h := in.block.Header.Height
-	head := n.store.State().Height
+func (n *Node) feed(in chainInput) error {
 	switch {
-	case h <= head:
-		reply(in, nil)
-	case h == head+1:
-		n.apply(in)
-	default:
-		if len(pending) < maxPendingBlocks {
-			pending[h] = in
+	case in.block != nil:
+		err := n.chain.AddBlock(in.block)
+		switch {
+		case err == nil, errors.Is(err, chain.ErrKnown), errors.Is(err, chain.ErrStale):
+			return nil
+		case errors.Is(err, chain.ErrUnknownParent):
+			n.kickSync()
+			return nil
 		}
-		reply(in, nil)
-		n.kickSync()
-	}
-}
-
-func reply(in blockInput, err error) {
-	if in.done != nil {
-		in.done <- err
-	}
-}
-
-// apply verifies a block that extends the head and commits it.
-func (n *Node) apply(in blockInput) {
-	err := n.verifyAndCommit(in.block, false)
-	if err != nil {
 		n.log.Warn("block refused", "height", in.block.Header.Height, "from", in.from, "err", err)
 		n.metrics.blockResult("apply_" + types.Reason(err))
-	}
-	reply(in, err)
-}
-
-func (n *Node) verifyAndCommit(b *types.Block, proposed bool) error {
-	st := n.store.State()
-	if !proposed {
-		if err := n.engine.VerifySeal(&b.Header, b.Seal); err != nil {
-			return fmt.Errorf("%w: %w", types.ErrBadBlock, err)
-		}
-		if err := n.engine.VerifyTiming(st.LastBlockTime, &b.Header, n.cfg.Clock()); err != nil {
-			return fmt.Errorf("%w: %w", types.ErrBadBlock, err)
-		}
-		if err := sixps.VerifyBlockTxs(b, n.sigs); err != nil {
-			return err
-		}
-	}
-	next, changes, err := ledger.Apply(st, n.store, n.params, b)
-	if err != nil {
 		return err
+	case in.cert:
+		return n.chain.AddCertificate(in.votes)
 	}
-	if err := n.store.Commit(n.ctx, b, next, changes); err != nil {
-		return fmt.Errorf("commit: %w", err)
+	var first error
+	for _, v := range in.votes {
+		if err := n.chain.AddVote(v); err != nil && first == nil {
+			first = err
+		}
 	}
-	for sender, nonce := range changes.Nonces {
-		n.pool.Committed(sender, nonce)
+	if first != nil {
+		n.log.Debug("vote refused", "from", in.from, "err", first)
 	}
-	n.metrics.committed(b, next)
-	n.commits.publish(CommitEvent{Block: b, State: next, Proposed: proposed, At: n.cfg.Clock()})
-	return nil
+	return first
 }
 
-// maybeSeal seals the next block if it is this node's turn and time.
-func (n *Node) maybeSeal() {
-	st := n.store.State()
+// dispatch carries out the chain's events.
+func (n *Node) dispatch(ev chain.Events) {
+	for _, b := range ev.Blocks {
+		n.publish(n.blkTopic.Publish, b.Encode(), "block")
+	}
+	for _, v := range ev.Votes {
+		n.publish(n.voteTopic.Publish, v.Encode(), "vote")
+	}
+	for _, e := range ev.Evidence {
+		n.submitEvidence(e)
+	}
 	self := n.key.Public()
-	at, ok := n.engine.NextSealTime(self, st.Height, time.UnixMilli(st.LastBlockTime))
-	now := n.cfg.Clock()
-	if !ok || now.Before(at) {
-		return
+	for _, c := range ev.Committed {
+		n.metrics.committed(c.Block, c.State)
+		n.commits.publish(CommitEvent{Block: c.Block, State: c.State, Proposed: c.Block.Header.Proposer == self,
+			Arrived: c.Arrived, At: c.At})
 	}
-	if now.Before(n.genesis.GenesisTime) {
-		return
+	if len(ev.Heads) > 0 {
+		n.metrics.head.Set(float64(ev.Heads[len(ev.Heads)-1].Header.Height))
 	}
-	candidates := n.pool.Select(n.genesis.MaxBlockTxs, types.MaxBlockBytes-64<<10, n.committedNonce)
-	ts := now.UnixMilli()
-	if ts < at.UnixMilli() {
-		ts = at.UnixMilli()
-	}
-	b, _, _, skipped := ledger.Propose(st, n.store, n.params, candidates, ts, self)
-	for _, s := range skipped {
-		n.log.Debug("left out of block", "tx", s.Tx.Hash(), "err", s.Err)
-	}
-	b.Seal = n.key.Sign(b.Header.SealBytes())
-	// Publish before committing: the block validator refuses blocks at or
-	// below the committed height, our own included.
+}
+
+func (n *Node) publish(pub func(context.Context, []byte, ...lp2pps.PubOpt) error, data []byte, what string) {
 	ctx, cancel := context.WithTimeout(n.ctx, 5*time.Second)
-	if err := n.blkTopic.Publish(ctx, b.Encode()); err != nil && !errors.Is(err, context.Canceled) {
-		n.log.Warn("publishing block", "height", b.Header.Height, "err", err)
+	defer cancel()
+	if err := pub(ctx, data); err != nil && n.ctx.Err() == nil {
+		n.log.Warn("publishing "+what, "err", err)
 	}
-	cancel()
-	if err := n.verifyAndCommit(b, true); err != nil {
-		n.log.Error("committing own block", "height", b.Header.Height, "err", err)
+}
+
+// submitEvidence turns two conflicting votes into a transaction signed by
+// this node and submits it like any other.
+func (n *Node) submitEvidence(e *types.Evidence) {
+	self := n.key.Public()
+	nonce := n.pool.PendingNonce(self, n.chain.HeadNonce(self)) + 1
+	tx := types.NewEvidenceTx(n.genesis.ChainID, nonce, n.cfg.Clock().UnixMilli(), e)
+	tx.Sign(n.key)
+	if _, err := n.Submit(n.ctx, tx.Encode()); err != nil {
+		n.log.Warn("submitting evidence", "err", err)
+		return
 	}
+	n.log.Warn("equivocation evidence submitted", "tx", tx.Hash())
 }
 
 func (n *Node) kickSync() {
@@ -181,26 +149,30 @@ func (n *Node) kickSync() {
 	}
 }
 
-// submitBlock hands a synced block to the chain loop and waits for the
-// verdict.
-func (n *Node) submitBlock(ctx context.Context, b *types.Block, from peer.ID) error {
-	done := make(chan error, 1)
+// toChain hands work to the chain loop and, if wait, waits for the verdict.
+func (n *Node) toChain(ctx context.Context, in chainInput, wait bool) error {
+	if wait {
+		in.done = make(chan error, 1)
+	}
 	select {
-	case n.blockIn <- blockInput{block: b, from: from, done: done}:
+	case n.chainIn <- in:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	if !wait {
+		return nil
+	}
 	select {
-	case err := <-done:
+	case err := <-in.done:
 		return err
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 }
 
-// SubscribeCommits returns a channel of committed blocks and a function
-// that ends the subscription. Slow readers miss events rather than stall
-// the chain (the channel holds buf events).
+// SubscribeCommits returns a channel of blocks as they become final and a
+// function that ends the subscription. Slow readers miss events rather than
+// stall the chain (the channel holds buf events).
 func (n *Node) SubscribeCommits(buf int) (<-chan CommitEvent, func()) {
 	return n.commits.subscribe(buf)
 }

@@ -130,10 +130,10 @@ func TestKilledNodeKeepsBlocks(t *testing.T) {
 	waitFor(t, 30*time.Second, "the child to report the transaction committed", func() bool {
 		return getJSON(t, child.api+"/v1/txs/"+tx.Hash().String(), &txs) == 200 && txs.Status == "committed"
 	})
-	waitFor(t, 30*time.Second, "the child to pass height 8", func() bool { return status(child.api).Height >= 8 })
+	waitFor(t, 30*time.Second, "the child to finalize height 8", func() bool { return status(child.api).Finalized >= 8 })
 
-	// Record what the child reports committed, then kill it mid-stream.
-	reported := status(child.api).Height
+	// Record what the child reports committed (final), then kill it mid-stream.
+	reported := status(child.api).Finalized
 	hashes := map[uint64]types.Hash{}
 	for h := uint64(1); h <= reported; h++ {
 		var b BlockJSON
@@ -152,8 +152,8 @@ func TestKilledNodeKeepsBlocks(t *testing.T) {
 
 	child = startChild(t, env)
 	after := status(child.api)
-	if after.Height < reported {
-		t.Fatalf("restarted at height %d, had reported %d committed", after.Height, reported)
+	if after.Finalized < reported {
+		t.Fatalf("restarted with %d final blocks, had reported %d committed", after.Finalized, reported)
 	}
 	for h := uint64(1); h <= reported; h++ {
 		var b BlockJSON
@@ -165,7 +165,7 @@ func TestKilledNodeKeepsBlocks(t *testing.T) {
 		t.Fatalf("committed transaction lost: %+v", txs)
 	}
 	target := c.Nodes[0].State().Height
-	waitFor(t, 30*time.Second, "the restarted node to catch up", func() bool { return status(child.api).Height >= target })
+	waitFor(t, 30*time.Second, "the restarted node to catch up", func() bool { return status(child.api).Finalized >= target })
 	if _, ok, err := c.Agree(context.Background(), target); err != nil || !ok {
 		t.Fatalf("cluster disagrees: %v", err)
 	}

@@ -12,6 +12,8 @@ import (
 )
 
 type metrics struct {
+	head         prometheus.Gauge
+	voteResults  *prometheus.CounterVec
 	height       prometheus.Gauge
 	blocks       prometheus.Counter
 	txsCommitted prometheus.Counter
@@ -23,7 +25,11 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer, n *Node) *metrics {
 	m := &metrics{
 		height: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "sixdomain", Name: "chain_height",
-			Help: "Height of the last committed block."}),
+			Help: "Height of the last final (committed) block."}),
+		head: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "sixdomain", Name: "chain_head_height",
+			Help: "Height of the head block, final or not."}),
+		voteResults: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "sixdomain", Name: "vote_validation_total",
+			Help: "Finality votes checked, by result reason."}, []string{"reason"}),
 		blocks: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "sixdomain", Name: "blocks_committed_total",
 			Help: "Blocks committed by this node."}),
 		txsCommitted: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "sixdomain", Name: "txs_committed_total",
@@ -35,7 +41,7 @@ func newMetrics(reg prometheus.Registerer, n *Node) *metrics {
 		synced: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "sixdomain", Name: "blocks_synced_total",
 			Help: "Blocks fetched with the sync protocol and committed."}),
 	}
-	reg.MustRegister(m.height, m.blocks, m.txsCommitted, m.txResults, m.blockResults, m.synced,
+	reg.MustRegister(m.height, m.head, m.voteResults, m.blocks, m.txsCommitted, m.txResults, m.blockResults, m.synced,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "sixdomain", Name: "mempool_txs",
 			Help: "Transactions waiting in the mempool."}, func() float64 { return float64(n.pool.Len()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "sixdomain", Name: "peers",
@@ -51,6 +57,7 @@ func newMetrics(reg prometheus.Registerer, n *Node) *metrics {
 
 func (m *metrics) txResult(source, reason string) { m.txResults.WithLabelValues(source, reason).Inc() }
 func (m *metrics) blockResult(reason string)      { m.blockResults.WithLabelValues(reason).Inc() }
+func (m *metrics) voteResult(reason string)       { m.voteResults.WithLabelValues(reason).Inc() }
 
 func (m *metrics) committed(b *types.Block, st ledger.State) {
 	m.height.Set(float64(st.Height))

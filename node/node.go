@@ -25,6 +25,7 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sixdomain/sixdomain/chain"
 	"github.com/sixdomain/sixdomain/consensus"
 	"github.com/sixdomain/sixdomain/identity"
 	"github.com/sixdomain/sixdomain/ledger"
@@ -45,8 +46,8 @@ type Node struct {
 	cfg     Config
 	key     *identity.PrivateKey
 	genesis *types.Genesis
-	params  ledger.Params
-	engine  consensus.Engine
+	poa     *consensus.PoA
+	chain   *chain.Chain
 	log     *slog.Logger
 
 	host      host.Host
@@ -54,8 +55,10 @@ type Node struct {
 	ps        *lp2pps.PubSub
 	txTopic   *lp2pps.Topic
 	blkTopic  *lp2pps.Topic
+	voteTopic *lp2pps.Topic
 	txSub     *lp2pps.Subscription
 	blkSub    *lp2pps.Subscription
+	voteSub   *lp2pps.Subscription
 	mdns      mdns.Service
 	ds        datastore.Batching
 	ownsDS    bool
@@ -68,7 +71,7 @@ type Node struct {
 	apiServer *http.Server
 	apiAddr   net.Addr
 
-	blockIn   chan blockInput
+	chainIn   chan chainInput
 	syncKick  chan struct{}
 	commits   *fanout
 	localMu   sync.Mutex
@@ -80,12 +83,6 @@ type Node struct {
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 	closeErr  error
-}
-
-type blockInput struct {
-	block *types.Block
-	from  peer.ID
-	done  chan error // nil for gossip
 }
 
 // New starts a node with the given key and genesis. It returns once the
@@ -106,13 +103,13 @@ func New(ctx context.Context, key *identity.PrivateKey, g *types.Genesis, opts .
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	engine, err := consensus.NewRoundRobin(g)
+	poa, err := consensus.NewPoA(g)
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	n = &Node{cfg: cfg, key: key, genesis: g, params: ledger.ParamsFromGenesis(g), engine: engine,
+	n = &Node{cfg: cfg, key: key, genesis: g, poa: poa,
 		log: cfg.Logger.With("node", key.Public().PeerID().ShortString()), pool: mempool.New(cfg.Mempool),
-		sigs: types.NewSigCache(200_000), blockIn: make(chan blockInput, 64), syncKick: make(chan struct{}, 1),
+		sigs: types.NewSigCache(200_000), chainIn: make(chan chainInput, 256), syncKick: make(chan struct{}, 1),
 		commits: newFanout(), scores: map[peer.ID]float64{}, local: map[types.Hash]localTx{}, registry: cfg.Registry}
 	if n.registry == nil {
 		n.registry = prometheus.NewRegistry()
@@ -141,6 +138,10 @@ func New(ctx context.Context, key *identity.PrivateKey, g *types.Genesis, opts .
 	if n.store, err = ledger.Open(ctx, n.ds, g); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
+	if n.chain, err = chain.New(ctx, chain.Config{Genesis: g, Key: key, Store: n.store, Datastore: n.ds,
+		Pool: n.pool, Sigs: n.sigs, Now: cfg.Clock, Rand: cfg.Rand, Logger: n.log, Proposals: cfg.Proposals}); err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
 
 	// Host.
 	if cfg.Host != nil {
@@ -164,9 +165,12 @@ func New(ctx context.Context, key *identity.PrivateKey, g *types.Genesis, opts .
 	if err := n.ps.RegisterTopicValidator(sixps.TxTopic(g.ChainID), sixps.TxValidator(n.checker, n.host.ID(), n.countTxResult)); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	blockChecker := &sixps.BlockChecker{ChainID: g.ChainID, Engine: engine, Sigs: n.sigs, MaxAhead: 1000,
+	blockChecker := &sixps.BlockChecker{ChainID: g.ChainID, Seals: poa, Sigs: n.sigs, MaxAhead: 20_000,
 		Height: func() uint64 { return n.store.State().Height }}
-	if err := n.ps.RegisterTopicValidator(sixps.BlockTopic(g.ChainID), sixps.BlockValidator(blockChecker, n.countBlockResult)); err != nil {
+	if err := n.ps.RegisterTopicValidator(sixps.BlockTopic(g.ChainID), sixps.BlockValidator(blockChecker, n.host.ID(), n.countBlockResult)); err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	if err := n.ps.RegisterTopicValidator(sixps.VoteTopic(g.ChainID), sixps.VoteValidator(g.ChainID, n.host.ID(), n.countVoteResult)); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	if n.txTopic, err = n.ps.Join(sixps.TxTopic(g.ChainID)); err != nil {
@@ -179,6 +183,12 @@ func New(ctx context.Context, key *identity.PrivateKey, g *types.Genesis, opts .
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	if n.blkSub, err = n.blkTopic.Subscribe(lp2pps.WithBufferSize(256)); err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	if n.voteTopic, err = n.ps.Join(sixps.VoteTopic(g.ChainID)); err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	if n.voteSub, err = n.voteTopic.Subscribe(lp2pps.WithBufferSize(1024)); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
 
@@ -194,6 +204,7 @@ func New(ctx context.Context, key *identity.PrivateKey, g *types.Genesis, opts .
 	n.spawn(n.chainLoop)
 	n.spawn(func() { n.drainTxs() })
 	n.spawn(func() { n.readBlocks() })
+	n.spawn(func() { n.readVotes() })
 	n.spawn(n.syncLoop)
 	n.spawn(n.bootstrapLoop)
 	n.spawn(n.rebroadcastLoop)
@@ -205,8 +216,8 @@ func New(ctx context.Context, key *identity.PrivateKey, g *types.Genesis, opts .
 		}
 	}
 	st := n.store.State()
-	n.log.Info("node started", "peer", n.host.ID(), "did", key.Public().DID(), "height", st.Height,
-		"authority", engine.IsAuthority(key.Public()), "addrs", n.host.Addrs())
+	n.log.Info("node started", "peer", n.host.ID(), "did", key.Public().DID(), "finalized", st.Height,
+		"authority", n.IsAuthority(), "addrs", n.host.Addrs())
 	return n, nil
 }
 
@@ -268,6 +279,9 @@ func (n *Node) Close() error {
 		if n.blkSub != nil {
 			n.blkSub.Cancel()
 		}
+		if n.voteSub != nil {
+			n.voteSub.Cancel()
+		}
 		n.wg.Wait()
 		if n.host != nil {
 			n.host.RemoveStreamHandler(syncProtocol(n.genesis.ChainID))
@@ -296,11 +310,17 @@ func (n *Node) Key() identity.PublicKey { return n.key.Public() }
 // Genesis returns the chain's genesis.
 func (n *Node) Genesis() *types.Genesis { return n.genesis }
 
-// IsAuthority reports whether this node seals blocks.
-func (n *Node) IsAuthority() bool { return n.engine.IsAuthority(n.key.Public()) }
+// IsAuthority reports whether this node is in the head's authority set.
+func (n *Node) IsAuthority() bool { return n.chain.IsAuthority(n.key.Public()) }
 
-// State returns the committed chain state.
+// State returns the state after the last final (committed) block.
 func (n *Node) State() ledger.State { return n.store.State() }
+
+// Head returns the state after the head block, final or not.
+func (n *Node) Head() ledger.State { return n.chain.Head() }
+
+// Chain returns the consensus state machine (for queries).
+func (n *Node) Chain() *chain.Chain { return n.chain }
 
 // Store returns the ledger store (read it; only the node writes it).
 func (n *Node) Store() *ledger.Store { return n.store }
@@ -335,20 +355,19 @@ func (n *Node) Connect(ctx context.Context, info peer.AddrInfo) error {
 // AddrInfo returns the node's peer ID and listen addresses.
 func (n *Node) AddrInfo() peer.AddrInfo { return peer.AddrInfo{ID: n.host.ID(), Addrs: n.host.Addrs()} }
 
-func (n *Node) committedNonce(k identity.PublicKey) uint64 {
-	v, err := n.store.Nonce(k)
-	if err != nil {
-		n.log.Error("reading nonce", "err", err)
-	}
-	return v
-}
+// committedNonce is the sender's last nonce on the head chain: what a new
+// transaction must exceed.
+func (n *Node) committedNonce(k identity.PublicKey) uint64 { return n.chain.HeadNonce(k) }
 
 func (n *Node) knownTx(h types.Hash) bool {
 	if n.pool.Has(h) {
 		return true
 	}
-	_, _, err := n.store.TxLocation(n.ctx, h)
-	return err == nil
+	if _, _, err := n.store.TxLocation(n.ctx, h); err == nil {
+		return true
+	}
+	_, _, _, ok := n.chain.Included(h)
+	return ok
 }
 
 // Submit validates a signed transaction, adds it to the mempool and
@@ -497,11 +516,36 @@ func (n *Node) readBlocks() {
 		if !ok {
 			continue
 		}
-		select {
-		case n.blockIn <- blockInput{block: b, from: m.ReceivedFrom}:
-		case <-n.ctx.Done():
+		if err := n.toChain(n.ctx, chainInput{block: b, from: m.ReceivedFrom}, false); err != nil {
 			return
 		}
+	}
+}
+
+// readVotes hands gossiped finality votes to the chain loop.
+func (n *Node) readVotes() {
+	for {
+		m, err := n.voteSub.Next(n.ctx)
+		if err != nil {
+			return
+		}
+		if m.ReceivedFrom == n.host.ID() {
+			continue
+		}
+		v, ok := m.ValidatorData.(*types.FinalityVote)
+		if !ok {
+			continue
+		}
+		if err := n.toChain(n.ctx, chainInput{votes: []*types.FinalityVote{v}, from: m.ReceivedFrom}, false); err != nil {
+			return
+		}
+	}
+}
+
+func (n *Node) countVoteResult(from peer.ID, reason string, err error) {
+	n.metrics.voteResult(reason)
+	if err != nil {
+		n.log.Debug("rejected vote", "from", from, "reason", reason, "err", err)
 	}
 }
 

@@ -112,7 +112,7 @@ func TestClusterConvergesAndProofVerifies(t *testing.T) {
 	if code := getJSON(t, apiURL(device, "/v1/proofs/"+tx.Hash().String()), &proof); code != 200 {
 		t.Fatalf("proof: %d", code)
 	}
-	header, got, err := consensus.VerifyProof(c.Genesis, &proof)
+	header, got, err := consensus.VerifyProof(c.Genesis, nil, &proof)
 	if err != nil {
 		t.Fatalf("proof does not verify offline: %v", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"time"
 
 	"github.com/ipfs/go-datastore"
@@ -12,6 +13,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sixdomain/sixdomain/identity"
 	"github.com/sixdomain/sixdomain/mempool"
 )
 
@@ -51,6 +53,11 @@ type Config struct {
 	Registry     *prometheus.Registry
 	// SyncInterval is how often the node asks a peer for blocks it lacks.
 	SyncInterval time.Duration
+	// Rand drives the out-of-turn sealing delay; nil seeds one at random.
+	Rand *rand.Rand
+	// Proposals are this authority's standing votes on the authority set
+	// (key → add or drop).
+	Proposals map[identity.PublicKey]bool
 }
 
 // Option changes a Config.
@@ -190,6 +197,15 @@ func WithLogger(l *slog.Logger) Option { return func(c *Config) error { c.Logger
 // registry of the node's own.
 func WithRegistry(r *prometheus.Registry) Option {
 	return func(c *Config) error { c.Registry = r; return nil }
+}
+
+// WithRand injects the random source of the sealing delay.
+func WithRand(r *rand.Rand) Option { return func(c *Config) error { c.Rand = r; return nil } }
+
+// WithProposals sets this authority's votes on the authority set: each key
+// is voted in (true) or out (false) in the blocks it seals, until passed.
+func WithProposals(p map[identity.PublicKey]bool) Option {
+	return func(c *Config) error { c.Proposals = p; return nil }
 }
 
 // WithSyncInterval sets how often the node polls a peer for missing blocks.

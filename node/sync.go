@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
@@ -18,14 +19,19 @@ import (
 
 // The sync protocol, /sixdomain/<chain-id>/sync/1: the client opens a
 // stream and writes one request, the CBOR array [from_height, max_blocks];
-// the server answers with [head_height, [block bytes, ...]] holding up to
-// max_blocks consecutive blocks from from_height (at most syncMaxBlocks and
-// syncMaxBytes), then closes the stream.
+// the server answers [head_height, [block bytes, ...], [vote bytes, ...]]
+// holding up to max_blocks consecutive blocks of its head chain from
+// from_height (at most syncMaxBlocks and syncMaxBytes; final ones first,
+// then unfinalized ones) and the finality certificate of its last final
+// block (the votes of the supermajority link that finalized it), then
+// closes the stream.
 const (
 	syncMaxBlocks      = 64
 	syncMaxBytes       = 16 << 20
 	syncMaxRequest     = 32
+	syncMaxVotes       = 1024
 	syncRequestTimeout = 20 * time.Second
+	syncParallel       = 3
 )
 
 func syncProtocol(chainID string) protocol.ID {
@@ -39,12 +45,13 @@ type syncRequest struct {
 }
 
 type syncResponse struct {
-	_      struct{} `cbor:",toarray"`
-	Head   uint64
-	Blocks [][]byte
+	_           struct{} `cbor:",toarray"`
+	Head        uint64
+	Blocks      [][]byte
+	Certificate [][]byte
 }
 
-var syncDec, _ = cbor.DecOptions{MaxArrayElements: syncMaxBlocks + 16, IndefLength: cbor.IndefLengthForbidden,
+var syncDec, _ = cbor.DecOptions{MaxArrayElements: syncMaxVotes + 16, IndefLength: cbor.IndefLengthForbidden,
 	TagsMd: cbor.TagsForbidden, MaxNestedLevels: 4}.DecMode()
 
 func (n *Node) serveSync(s network.Stream) {
@@ -60,10 +67,12 @@ func (n *Node) serveSync(s network.Stream) {
 		_ = s.Reset()
 		return
 	}
-	head := n.store.State().Height
-	resp := syncResponse{Head: head}
+	final := n.store.State().Height
+	max := int(min(req.Max, syncMaxBlocks))
+	resp := syncResponse{Head: n.chain.Head().Height}
 	size := 0
-	for h := req.From; h <= head && len(resp.Blocks) < int(min(req.Max, syncMaxBlocks)); h++ {
+	h := req.From
+	for ; h <= final && len(resp.Blocks) < max; h++ {
 		b, err := n.store.RawBlock(n.ctx, h)
 		if err != nil {
 			break
@@ -73,6 +82,19 @@ func (n *Node) serveSync(s network.Stream) {
 		}
 		size += len(b)
 		resp.Blocks = append(resp.Blocks, b)
+	}
+	if h > final && len(resp.Blocks) < max {
+		for _, b := range n.chain.HeadBlocks(h, max-len(resp.Blocks)) {
+			enc := b.Encode()
+			if size+len(enc) > syncMaxBytes && len(resp.Blocks) > 0 {
+				break
+			}
+			size += len(enc)
+			resp.Blocks = append(resp.Blocks, enc)
+		}
+	}
+	for _, v := range n.chain.Certificate(n.ctx) {
+		resp.Certificate = append(resp.Certificate, v.Encode())
 	}
 	out, err := cbor.Marshal(resp)
 	if err != nil {
@@ -88,43 +110,54 @@ func (n *Node) serveSync(s network.Stream) {
 var errBadPeer = errors.New("peer served invalid blocks")
 
 // fetchBlocks asks p for blocks from `from`.
-func (n *Node) fetchBlocks(ctx context.Context, p peer.ID, from uint64) (uint64, []*types.Block, error) {
+func (n *Node) fetchBlocks(ctx context.Context, p peer.ID, from uint64) (uint64, []*types.Block, []*types.FinalityVote, error) {
 	ctx, cancel := context.WithTimeout(ctx, syncRequestTimeout)
 	defer cancel()
 	s, err := n.host.NewStream(ctx, p, syncProtocol(n.genesis.ChainID))
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	defer s.Close()
 	deadline, _ := ctx.Deadline()
 	_ = s.SetDeadline(deadline)
 	req, _ := cbor.Marshal(syncRequest{From: from, Max: syncMaxBlocks})
 	if _, err := s.Write(req); err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	if err := s.CloseWrite(); err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	raw, err := io.ReadAll(io.LimitReader(s, syncMaxBytes+64<<10))
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	var resp syncResponse
 	if err := syncDec.Unmarshal(raw, &resp); err != nil {
-		return 0, nil, fmt.Errorf("%w: undecodable response: %v", errBadPeer, err)
+		return 0, nil, nil, fmt.Errorf("%w: undecodable response: %v", errBadPeer, err)
 	}
 	blocks := make([]*types.Block, 0, len(resp.Blocks))
 	for i, rb := range resp.Blocks {
 		b, err := types.DecodeBlock(rb)
 		if err != nil {
-			return 0, nil, fmt.Errorf("%w: block %d: %w", errBadPeer, i, err)
+			return 0, nil, nil, fmt.Errorf("%w: block %d: %w", errBadPeer, i, err)
 		}
 		if b.Header.Height != from+uint64(i) {
-			return 0, nil, fmt.Errorf("%w: asked for %d, got %d", errBadPeer, from+uint64(i), b.Header.Height)
+			return 0, nil, nil, fmt.Errorf("%w: asked for %d, got %d", errBadPeer, from+uint64(i), b.Header.Height)
 		}
 		blocks = append(blocks, b)
 	}
-	return resp.Head, blocks, nil
+	if len(resp.Certificate) > syncMaxVotes {
+		return 0, nil, nil, fmt.Errorf("%w: certificate of %d votes", errBadPeer, len(resp.Certificate))
+	}
+	var cert []*types.FinalityVote
+	for _, raw := range resp.Certificate {
+		v, err := types.DecodeVote(raw)
+		if err != nil {
+			return 0, nil, nil, fmt.Errorf("%w: certificate: %w", errBadPeer, err)
+		}
+		cert = append(cert, v)
+	}
+	return resp.Head, blocks, cert, nil
 }
 
 // syncLoop polls peers for blocks above our head, on a timer and whenever
@@ -144,45 +177,76 @@ func (n *Node) syncLoop() {
 	}
 }
 
+// syncRound fetches consecutive batches from up to syncParallel peers at
+// once (peer i asks for the i-th batch above our head), applies them in
+// order, and repeats while that makes progress.
 func (n *Node) syncRound(banned map[peer.ID]time.Time) {
 	now := n.cfg.Clock()
-	var candidates []peer.ID
+	var peers []peer.ID
 	for _, p := range n.host.Network().Peers() {
 		if until, ok := banned[p]; ok && now.Before(until) {
 			continue
 		}
-		candidates = append(candidates, p)
+		peers = append(peers, p)
 	}
-	rand.Shuffle(len(candidates), func(i, j int) { candidates[i], candidates[j] = candidates[j], candidates[i] })
-	if len(candidates) > 3 {
-		candidates = candidates[:3]
+	if len(peers) == 0 {
+		return
 	}
-	for _, p := range candidates {
-		for n.ctx.Err() == nil {
-			from := n.store.State().Height + 1
-			head, blocks, err := n.fetchBlocks(n.ctx, p, from)
-			if err != nil {
-				if errors.Is(err, errBadPeer) {
-					n.penalise(p, banned, err)
+	rand.Shuffle(len(peers), func(i, j int) { peers[i], peers[j] = peers[j], peers[i] })
+	type result struct {
+		peer   peer.ID
+		head   uint64
+		blocks []*types.Block
+		cert   []*types.FinalityVote
+		err    error
+	}
+	for n.ctx.Err() == nil {
+		from := n.chain.Head().Height + 1
+		k := min(len(peers), syncParallel)
+		results := make([]result, k)
+		var wg sync.WaitGroup
+		for i := 0; i < k; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				r := &results[i]
+				r.peer = peers[i]
+				r.head, r.blocks, r.cert, r.err = n.fetchBlocks(n.ctx, peers[i], from+uint64(i*syncMaxBlocks))
+			}(i)
+		}
+		wg.Wait()
+		applied, maxHead := 0, uint64(0)
+		for _, r := range results {
+			if r.err != nil {
+				if errors.Is(r.err, errBadPeer) {
+					n.penalise(r.peer, banned, r.err)
 				}
-				break
+				break // later batches would not connect
 			}
-			applied := 0
-			for _, b := range blocks {
-				if err := n.submitBlock(n.ctx, b, p); err != nil {
-					if !errors.Is(err, context.Canceled) {
-						n.penalise(p, banned, fmt.Errorf("%w: %w", errBadPeer, err))
+			maxHead = max(maxHead, r.head)
+			for _, b := range r.blocks {
+				if err := n.toChain(n.ctx, chainInput{block: b, from: r.peer}, true); err != nil {
+					if n.ctx.Err() == nil {
+						n.penalise(r.peer, banned, fmt.Errorf("%w: %w", errBadPeer, err))
 					}
 					return
 				}
 				applied++
 			}
-			if applied > 0 {
-				n.metrics.synced.Add(float64(applied))
+			if len(r.cert) > 0 {
+				if err := n.toChain(n.ctx, chainInput{votes: r.cert, cert: true, from: r.peer}, true); err != nil {
+					n.log.Debug("sync certificate not applied", "peer", r.peer, "err", err)
+				}
 			}
-			if applied == 0 || head <= n.store.State().Height {
+			if len(r.blocks) < syncMaxBlocks {
 				break
 			}
+		}
+		if applied > 0 {
+			n.metrics.synced.Add(float64(applied))
+		}
+		if applied == 0 || maxHead <= n.chain.Head().Height {
+			return
 		}
 	}
 }

@@ -6,6 +6,7 @@
 //
 //	/sixdomain/<chain-id>/tx/1      one signed transaction per message (types.Tx encoding)
 //	/sixdomain/<chain-id>/blocks/1  one sealed block per message (types.Block encoding)
+//	/sixdomain/<chain-id>/votes/1   one finality vote per message (types.FinalityVote encoding)
 //
 // Messages are published with the StrictNoSign policy and no author: the
 // transactions and blocks carry their own Ed25519 signatures, and leaving
@@ -29,12 +30,12 @@
 // Scoring is on for both topics (ScoreParams documents each weight). The
 // important term is P4, invalid message deliveries: each rejected message
 // adds one to a counter that is squared and weighted -100 (tx) or -1000
-// (blocks), decaying by 1% a second. One garbage transaction takes a peer
+// (blocks and votes), decaying by 1% a second. One garbage transaction takes a peer
 // to -100; a few dozen past the graylist threshold (-2500), after which
 // its messages are dropped unread. The mesh-delivery-rate term (P3) is off:
 // IoT traffic is sporadic, and P3 would punish quiet but honest peers.
 //
-// Imports: identity, ledger/types, consensus and go-libp2p-pubsub. Never
+// Imports: identity, ledger/types and go-libp2p-pubsub. Never
 // ledger's store or node: state reaches the validators through functions
 // in their configuration.
 package pubsub

@@ -17,6 +17,9 @@ func TxTopic(chainID string) string { return "/sixdomain/" + chainID + "/tx/1" }
 // BlockTopic is the topic on which a chain's sealed blocks are gossiped.
 func BlockTopic(chainID string) string { return "/sixdomain/" + chainID + "/blocks/1" }
 
+// VoteTopic is the topic on which a chain's finality votes are gossiped.
+func VoteTopic(chainID string) string { return "/sixdomain/" + chainID + "/votes/1" }
+
 // MessageID is the SHA-256 of the message data.
 func MessageID(m *pb.Message) string {
 	h := sha256.Sum256(m.Data)
@@ -91,6 +94,7 @@ func ScoreParams(chainID string) (*lp2pps.PeerScoreParams, *lp2pps.PeerScoreThre
 		Topics: map[string]*lp2pps.TopicScoreParams{
 			TxTopic(chainID):    topic(-100),
 			BlockTopic(chainID): topic(-1000),
+			VoteTopic(chainID):  topic(-1000),
 		},
 		TopicScoreCap:     100,
 		AppSpecificScore:  func(peer.ID) float64 { return 0 },

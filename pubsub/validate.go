@@ -9,7 +9,6 @@ import (
 	lp2pps "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/sixdomain/sixdomain/consensus"
 	"github.com/sixdomain/sixdomain/identity"
 	"github.com/sixdomain/sixdomain/ledger/types"
 )
@@ -105,21 +104,29 @@ func TxValidator(c *TxChecker, self peer.ID, onResult func(from peer.ID, reason 
 	}
 }
 
+// SealVerifier checks a header's seal without its parent
+// (consensus.PoA does).
+type SealVerifier interface {
+	VerifySeal(h *types.Header, seal []byte) error
+}
+
 // BlockChecker runs the stateless checks on a gossiped block.
 type BlockChecker struct {
 	ChainID string
-	Engine  consensus.Engine
+	Seals   SealVerifier
 	Sigs    *types.SigCache
-	// Height returns the node's current height.
+	// Height returns the node's finalized height.
 	Height func() uint64
 	// MaxAhead is how far above the current height a block is still taken
 	// (further ones are ignored; sync fetches them).
 	MaxAhead uint64
 }
 
-// Check decodes a block and checks its seal, proposer and transactions'
-// stateless validity and signatures. Blocks at or below the current height,
-// or too far above it, are ErrStale.
+// Check decodes a block and checks its seal and its transactions'
+// stateless validity and signatures. Blocks at or below the finalized
+// height, or too far above it, are ErrStale. Whether the proposer may seal
+// at that height needs the authority snapshot at the parent: package chain
+// checks it.
 func (c *BlockChecker) Check(data []byte) (*types.Block, error) {
 	b, err := types.DecodeBlock(data)
 	if err != nil {
@@ -135,32 +142,23 @@ func (c *BlockChecker) Check(data []byte) (*types.Block, error) {
 	if c.MaxAhead > 0 && b.Header.Height > h+c.MaxAhead {
 		return nil, fmt.Errorf("%w: block %d is more than %d ahead of %d", ErrStale, b.Header.Height, c.MaxAhead, h)
 	}
-	if err := c.Engine.VerifySeal(&b.Header, b.Seal); err != nil {
+	if err := c.Seals.VerifySeal(&b.Header, b.Seal); err != nil {
 		return nil, fmt.Errorf("%w: %w", types.ErrBadBlock, err)
 	}
-	if err := VerifyBlockTxs(b, c.Sigs); err != nil {
+	if err := b.VerifyTxs(c.Sigs); err != nil {
 		return nil, err
 	}
 	return b, nil
 }
 
-// VerifyBlockTxs checks every transaction's fields and signature.
-func VerifyBlockTxs(b *types.Block, sigs *types.SigCache) error {
-	for i, tx := range b.Txs {
-		if err := tx.ValidateBasic(b.Header.ChainID); err != nil {
-			return fmt.Errorf("%w: tx %d: %w", types.ErrBadBlock, i, err)
-		}
-		if err := sigs.Verify(tx); err != nil {
-			return fmt.Errorf("%w: tx %d: %w", types.ErrBadBlock, i, err)
-		}
-	}
-	return nil
-}
-
 // BlockValidator adapts a BlockChecker to a GossipSub validator; accepted
-// messages carry the *types.Block in ValidatorData.
-func BlockValidator(c *BlockChecker, onResult func(from peer.ID, reason string, err error)) lp2pps.ValidatorEx {
+// messages carry the *types.Block in ValidatorData. Blocks that self
+// publishes (sealed here) are accepted unchecked.
+func BlockValidator(c *BlockChecker, self peer.ID, onResult func(from peer.ID, reason string, err error)) lp2pps.ValidatorEx {
 	return func(_ context.Context, from peer.ID, m *lp2pps.Message) lp2pps.ValidationResult {
+		if self != "" && from == self {
+			return lp2pps.ValidationAccept
+		}
 		b, err := c.Check(m.Data)
 		if onResult != nil {
 			onResult(from, reason(err), err)
@@ -173,6 +171,43 @@ func BlockValidator(c *BlockChecker, onResult func(from peer.ID, reason string, 
 			return lp2pps.ValidationIgnore
 		}
 		return lp2pps.ValidationReject
+	}
+}
+
+// CheckVote decodes a finality vote and checks its chain and signature.
+// Whether the voter may vote on its link needs the block tree: package
+// chain checks it.
+func CheckVote(chainID string, data []byte) (*types.FinalityVote, error) {
+	v, err := types.DecodeVote(data)
+	if err != nil {
+		return nil, err
+	}
+	if v.ChainID != chainID {
+		return nil, fmt.Errorf("%w: vote for chain %q", types.ErrWrongChain, v.ChainID)
+	}
+	if err := v.VerifySignature(); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// VoteValidator is the vote topic's validator; accepted messages carry the
+// *types.FinalityVote in ValidatorData. Votes that self publishes are
+// accepted unchecked.
+func VoteValidator(chainID string, self peer.ID, onResult func(from peer.ID, reason string, err error)) lp2pps.ValidatorEx {
+	return func(_ context.Context, from peer.ID, m *lp2pps.Message) lp2pps.ValidationResult {
+		if self != "" && from == self {
+			return lp2pps.ValidationAccept
+		}
+		v, err := CheckVote(chainID, m.Data)
+		if onResult != nil {
+			onResult(from, reason(err), err)
+		}
+		if err != nil {
+			return lp2pps.ValidationReject
+		}
+		m.ValidatorData = v
+		return lp2pps.ValidationAccept
 	}
 }
 

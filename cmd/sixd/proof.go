@@ -15,7 +15,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sixdomain/sixdomain/consensus"
+	"github.com/sixdomain/sixdomain/identity"
 	"github.com/sixdomain/sixdomain/ledger/types"
+	"github.com/sixdomain/sixdomain/node"
 )
 
 // maxProofFile bounds how much of a proof file is read.
@@ -76,13 +78,16 @@ writes it as JSON to --out FILE, or to stdout. Check it offline with
 
 func newProofVerifyCmd() *cobra.Command {
 	var genesisFile, home string
+	var authorities []string
 	cmd := &cobra.Command{
 		Use:   "verify FILE [--genesis GENESIS.toml]",
 		Short: "Verify a transaction inclusion proof offline",
 		Long: `verify checks a proof written by 'sixd proof get' against a genesis file,
 with no network: the transaction's signature, its Merkle path to the block's
-transaction root, the block's seal, and that the sealer was the authority
-whose turn it was. FILE "-" reads stdin.
+transaction root, the block's seal, and that the sealer is an authority:
+one of the genesis authorities, or of the set given with --authority (repeat
+it; needed for blocks sealed by authorities voted in later). FILE "-"
+reads stdin.
 
 It exits 0 and prints what the proof shows if it is valid, and exits 1 with
 the reason otherwise. --genesis defaults to the home directory's genesis.`,
@@ -102,7 +107,15 @@ the reason otherwise. --genesis defaults to the home directory's genesis.`,
 			if err != nil {
 				return err
 			}
-			h, tx, err := consensus.VerifyProof(g, p)
+			var auths []identity.PublicKey
+			for _, a := range authorities {
+				k, err := node.ParseSender(a)
+				if err != nil {
+					return fmt.Errorf("--authority %q: %w", a, err)
+				}
+				auths = append(auths, k)
+			}
+			h, tx, err := consensus.VerifyProof(g, auths, p)
 			if err != nil {
 				if !errors.Is(err, types.ErrBadProof) {
 					err = fmt.Errorf("%w: %w", types.ErrBadProof, err)
@@ -116,6 +129,7 @@ the reason otherwise. --genesis defaults to the home directory's genesis.`,
 		},
 	}
 	cmd.Flags().StringVar(&genesisFile, "genesis", "", "genesis file of the chain (default <home>/genesis.toml)")
+	cmd.Flags().StringArrayVar(&authorities, "authority", nil, "an authority (did:key or peer ID) the sealer may be; repeat; default: the genesis authorities")
 	addHomeFlag(cmd, &home)
 	return cmd
 }

@@ -2,6 +2,7 @@ package types
 
 import (
 	"crypto/sha256"
+	"fmt"
 	"sync"
 )
 
@@ -70,4 +71,18 @@ func (c *SigCache) Len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.set)
+}
+
+// VerifyTxs checks every transaction of b: fields for the block's chain and
+// signature (through the cache).
+func (b *Block) VerifyTxs(sigs *SigCache) error {
+	for i, tx := range b.Txs {
+		if err := tx.ValidateBasic(b.Header.ChainID); err != nil {
+			return fmt.Errorf("%w: tx %d: %w", ErrBadBlock, i, err)
+		}
+		if err := sigs.Verify(tx); err != nil {
+			return fmt.Errorf("%w: tx %d: %w", ErrBadBlock, i, err)
+		}
+	}
+	return nil
 }

@@ -1,0 +1,742 @@
+package chain
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/fxamacker/cbor/v2"
+	"github.com/ipfs/go-datastore"
+
+	"github.com/sixdomain/sixdomain/consensus"
+	"github.com/sixdomain/sixdomain/identity"
+	"github.com/sixdomain/sixdomain/ledger"
+	"github.com/sixdomain/sixdomain/ledger/types"
+	"github.com/sixdomain/sixdomain/mempool"
+)
+
+// Errors of AddBlock that are not the block's fault.
+var (
+	ErrKnown         = errors.New("block already known")
+	ErrStale         = errors.New("block at or below the finalized height")
+	ErrUnknownParent = errors.New("parent unknown")
+	ErrTooDeep       = errors.New("too many unfinalized blocks")
+)
+
+// Config configures a Chain.
+type Config struct {
+	Genesis *types.Genesis
+	// Key is this node's key; it seals and votes when it is an authority.
+	Key   *identity.PrivateKey
+	Store *ledger.Store
+	// Datastore is where the chain keeps snapshot checkpoints, its own last
+	// finality vote and the latest finality certificate (under /chain/);
+	// normally the store's datastore.
+	Datastore datastore.Batching
+	Pool      *mempool.Pool
+	Sigs      *types.SigCache
+	Now       func() time.Time
+	Rand      *rand.Rand
+	Logger    *slog.Logger
+	// Proposals are this authority's standing votes on the authority set:
+	// key → add (true) or drop (false). Authorities with evidence against
+	// them on the ledger are voted out without being listed here.
+	Proposals map[identity.PublicKey]bool
+	// MaxUnfinalized bounds the blocks kept above the finalized one.
+	MaxUnfinalized int
+}
+
+// Committed reports a block that became final and was written to the store.
+type Committed struct {
+	Block   *types.Block
+	State   ledger.State
+	Arrived time.Time // when this node first had the block
+	At      time.Time // when it became final here
+}
+
+// Events is what the chain asks its owner to do or report.
+type Events struct {
+	Blocks    []*types.Block        // sealed here: gossip them
+	Votes     []*types.FinalityVote // cast here: gossip them
+	Evidence  []*types.Evidence     // conflicting votes seen: submit as transactions
+	Committed []Committed           // newly final, in order
+	Heads     []*types.Block        // new heads (the last is current)
+}
+
+type entry struct {
+	block    *types.Block
+	hash     types.Hash
+	parent   *entry // nil when the parent is the finalized tip
+	state    ledger.State
+	changes  *ledger.Changes
+	td       uint64
+	children []*entry
+	arrived  time.Time
+}
+
+// Chain is the consensus state machine. See the package doc.
+type Chain struct {
+	cfg    Config
+	poa    *consensus.PoA
+	snaps  *consensus.Snapshots
+	fin    *consensus.Finality
+	params ledger.Params
+	log    *slog.Logger
+
+	mu        sync.RWMutex
+	tipHeader *types.Header // nil at genesis
+	tipState  ledger.State
+	tipTD     uint64
+	blocks    map[types.Hash]*entry
+	head      *entry // nil when the head is the finalized tip
+	orphans   map[types.Hash][]*types.Block
+	nOrphans  int
+
+	sealFor types.Hash
+	sealAt  time.Time
+	sealOK  bool
+	events  Events
+}
+
+const maxOrphans = 256
+
+var (
+	ownVoteKey = datastore.NewKey("/chain/own-vote")
+	certKey    = datastore.NewKey("/chain/certificate")
+	tdKey      = datastore.NewKey("/chain/tip-td")
+)
+
+// New builds a chain over a store whose committed blocks are final.
+func New(ctx context.Context, cfg Config) (*Chain, error) {
+	if cfg.Genesis == nil || cfg.Key == nil || cfg.Store == nil || cfg.Datastore == nil || cfg.Pool == nil || cfg.Sigs == nil {
+		return nil, errors.New("chain: genesis, key, store, datastore, pool and signature cache are required")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxUnfinalized <= 0 {
+		cfg.MaxUnfinalized = 20_000
+	}
+	poa, err := consensus.NewPoA(cfg.Genesis)
+	if err != nil {
+		return nil, fmt.Errorf("chain: %w", err)
+	}
+	c := &Chain{cfg: cfg, poa: poa, snaps: consensus.NewSnapshots(poa, cfg.Datastore),
+		params: ledger.ParamsFromGenesis(cfg.Genesis), log: cfg.Logger,
+		blocks: map[types.Hash]*entry{}, orphans: map[types.Hash][]*types.Block{}}
+	c.tipState = cfg.Store.State()
+	if c.tipState.Height > 0 {
+		if c.tipHeader, err = cfg.Store.Header(ctx, c.tipState.Height); err != nil {
+			return nil, fmt.Errorf("chain: %w", err)
+		}
+		if raw, err := cfg.Datastore.Get(ctx, tdKey); err == nil {
+			_ = cbor.Unmarshal(raw, &c.tipTD)
+		}
+	}
+	c.fin = consensus.NewFinality(c.tipCheckpoint())
+	if raw, err := cfg.Datastore.Get(ctx, ownVoteKey); err == nil {
+		if v, err := types.DecodeVote(raw); err == nil {
+			c.fin.SetOwnLastVote(*v)
+		}
+	}
+	return c, nil
+}
+
+func (c *Chain) tipCheckpoint() types.Checkpoint {
+	return types.Checkpoint{Height: c.tipState.Height, Hash: c.tipState.LastBlockHash}
+}
+
+// TakeEvents returns and clears the pending events.
+func (c *Chain) TakeEvents() Events {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.events
+	c.events = Events{}
+	return e
+}
+
+// ---- block tree queries used by consensus (call with c.mu held) ----
+
+// Header implements consensus.HeaderReader over the tree and the store.
+func (c *Chain) Header(h types.Hash) (*types.Header, bool) {
+	if e, ok := c.blocks[h]; ok {
+		return &e.block.Header, true
+	}
+	if c.tipHeader != nil && h == c.tipState.LastBlockHash {
+		return c.tipHeader, true
+	}
+	hd, err := c.cfg.Store.HeaderByHash(context.Background(), h)
+	if err != nil {
+		return nil, false
+	}
+	return hd, true
+}
+
+// treeInfo adapts the chain to consensus.BlockInfo. It is used only while
+// c.mu is held.
+type treeInfo struct{ c *Chain }
+
+func (t treeInfo) Known(cp types.Checkpoint) bool {
+	if e, ok := t.c.blocks[cp.Hash]; ok {
+		return e.block.Header.Height == cp.Height
+	}
+	return t.c.finalizedAt(cp)
+}
+
+// finalizedAt reports whether cp is on the finalized chain.
+func (c *Chain) finalizedAt(cp types.Checkpoint) bool {
+	if cp.Height > c.tipState.Height {
+		return false
+	}
+	if cp.Height == 0 {
+		return cp.Hash == c.cfg.Store.GenesisHash()
+	}
+	if cp.Height == c.tipState.Height {
+		return cp.Hash == c.tipState.LastBlockHash
+	}
+	h, err := c.cfg.Store.Header(context.Background(), cp.Height)
+	return err == nil && h.Hash() == cp.Hash
+}
+
+func (t treeInfo) IsAncestor(a, b types.Checkpoint) bool {
+	if a.Height > b.Height {
+		return false
+	}
+	if e, ok := t.c.blocks[b.Hash]; ok {
+		for e != nil && e.block.Header.Height > a.Height {
+			e = e.parent
+		}
+		if e != nil {
+			return e.hash == a.Hash
+		}
+		return t.c.finalizedAt(a)
+	}
+	return t.c.finalizedAt(b) && t.c.finalizedAt(a)
+}
+
+func (t treeInfo) Voters(cp types.Checkpoint) ([]identity.PublicKey, bool) {
+	if !t.Known(cp) {
+		return nil, false
+	}
+	snap, err := t.c.snaps.At(cp.Height, cp.Hash, t.c)
+	if err != nil {
+		return nil, false
+	}
+	return snap.Signers, true
+}
+
+// nonceOf returns sender's last nonce as of block e (nil: the finalized tip).
+func (c *Chain) nonceOf(e *entry, sender identity.PublicKey) uint64 {
+	for ; e != nil; e = e.parent {
+		if n, ok := e.changes.Nonces[sender]; ok {
+			return n
+		}
+	}
+	n, err := c.cfg.Store.Nonce(sender)
+	if err != nil {
+		c.log.Error("reading nonce", "err", err)
+	}
+	return n
+}
+
+type overlay struct {
+	c *Chain
+	e *entry
+}
+
+func (o overlay) Nonce(sender identity.PublicKey) (uint64, error) {
+	return o.c.nonceOf(o.e, sender), nil
+}
+
+func (c *Chain) stateOf(e *entry) (ledger.State, *types.Header, uint64) {
+	if e == nil {
+		return c.tipState, c.tipHeader, c.tipTD
+	}
+	return e.state, &e.block.Header, e.td
+}
+
+// ---- inputs ----
+
+// AddBlock verifies a block and adds it to the tree, then runs fork
+// choice, votes, and finalizes what became final. Blocks whose parent is
+// unknown are kept (bounded) until it arrives, and ErrUnknownParent tells
+// the owner to sync.
+func (c *Chain) AddBlock(b *types.Block) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	err := c.addBlock(b)
+	if err != nil {
+		return err
+	}
+	c.afterChange()
+	return nil
+}
+
+func (c *Chain) addBlock(b *types.Block) error {
+	h := b.Hash()
+	if _, ok := c.blocks[h]; ok {
+		return ErrKnown
+	}
+	if b.Header.Height <= c.tipState.Height {
+		if c.finalizedAt(types.Checkpoint{Height: b.Header.Height, Hash: h}) {
+			return ErrKnown
+		}
+		return fmt.Errorf("%w: block %d, finalized %d", ErrStale, b.Header.Height, c.tipState.Height)
+	}
+	var parent *entry
+	if b.Header.Parent != c.tipState.LastBlockHash {
+		p, ok := c.blocks[b.Header.Parent]
+		if !ok {
+			c.keepOrphan(b)
+			return fmt.Errorf("%w: block %d's parent %s", ErrUnknownParent, b.Header.Height, b.Header.Parent)
+		}
+		parent = p
+	}
+	if len(c.blocks) >= c.cfg.MaxUnfinalized {
+		return fmt.Errorf("%w: %d blocks above finalized height %d", ErrTooDeep, len(c.blocks), c.tipState.Height)
+	}
+	pState, pHeader, pTD := c.stateOf(parent)
+	snap, err := c.snaps.At(pState.Height, pState.LastBlockHash, c)
+	if err != nil {
+		return fmt.Errorf("chain: snapshot at %d: %w", pState.Height, err)
+	}
+	if err := c.poa.VerifyHeader(snap, pHeader, &b.Header, b.Seal, c.cfg.Now()); err != nil {
+		return fmt.Errorf("%w: %w", types.ErrBadBlock, err)
+	}
+	if err := b.VerifyTxs(c.cfg.Sigs); err != nil {
+		return err
+	}
+	next, changes, err := ledger.Apply(pState, overlay{c, parent}, c.params, b)
+	if err != nil {
+		return err
+	}
+	e := &entry{block: b, hash: h, parent: parent, state: next, changes: changes,
+		td: pTD + uint64(b.Header.Difficulty), arrived: c.cfg.Now()}
+	c.blocks[h] = e
+	if parent != nil {
+		parent.children = append(parent.children, e)
+	}
+	// Children that were waiting for this block.
+	if waiting := c.orphans[h]; len(waiting) > 0 {
+		delete(c.orphans, h)
+		c.nOrphans -= len(waiting)
+		for _, o := range waiting {
+			if err := c.addBlock(o); err != nil && !errors.Is(err, ErrKnown) {
+				c.log.Debug("orphan refused", "height", o.Header.Height, "err", err)
+			}
+		}
+	}
+	return nil
+}
+
+func (c *Chain) keepOrphan(b *types.Block) {
+	if c.nOrphans >= maxOrphans {
+		return
+	}
+	for _, o := range c.orphans[b.Header.Parent] {
+		if o.Hash() == b.Hash() {
+			return
+		}
+	}
+	c.orphans[b.Header.Parent] = append(c.orphans[b.Header.Parent], b)
+	c.nOrphans++
+}
+
+// AddVote takes a finality vote from the network (signature checked here).
+func (c *Chain) AddVote(v *types.FinalityVote) error {
+	if v.ChainID != c.cfg.Genesis.ChainID {
+		return fmt.Errorf("%w: vote for chain %q", types.ErrWrongChain, v.ChainID)
+	}
+	if err := v.VerifySignature(); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	upd, err := c.fin.AddVote(v, treeInfo{c})
+	c.handle(upd)
+	c.afterChange()
+	return err
+}
+
+// AddCertificate takes a finality certificate (the votes of a
+// supermajority link) received with synced blocks, and finalizes its source
+// if both ends are known.
+func (c *Chain) AddCertificate(votes []*types.FinalityVote) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, v := range votes {
+		upd, err := c.fin.AddVote(v, treeInfo{c})
+		if err != nil {
+			c.log.Debug("certificate vote", "err", err)
+		}
+		c.handle(upd)
+	}
+	upd, err := c.acceptCertificate(votes)
+	if err != nil {
+		return err
+	}
+	c.handle(upd)
+	c.afterChange()
+	return nil
+}
+
+// afterChange runs fork choice, votes for a new head and retries buffered
+// votes until nothing changes.
+func (c *Chain) afterChange() {
+	for i := 0; i < 8; i++ {
+		moved := c.chooseHead()
+		c.vote()
+		upd := c.fin.Retry(treeInfo{c})
+		c.handle(upd)
+		if !moved && upd.Finalized == nil && len(upd.Justified) == 0 {
+			return
+		}
+	}
+}
+
+// ---- fork choice ----
+
+func better(a, b *entry) bool {
+	if a.td != b.td {
+		return a.td > b.td
+	}
+	if a.block.Header.Height != b.block.Header.Height {
+		return a.block.Header.Height < b.block.Header.Height
+	}
+	return bytes.Compare(a.hash[:], b.hash[:]) < 0
+}
+
+// chooseHead picks the head; it reports whether the head changed.
+func (c *Chain) chooseHead() bool {
+	just := c.fin.Justified()
+	var best *entry
+	for _, e := range c.blocks {
+		if len(e.children) > 0 {
+			continue
+		}
+		if just.Height > c.tipState.Height && !(treeInfo{c}).IsAncestor(just, types.Checkpoint{Height: e.block.Header.Height, Hash: e.hash}) {
+			continue
+		}
+		if best == nil || better(e, best) {
+			best = e
+		}
+	}
+	if best == c.head {
+		return false
+	}
+	old := c.head
+	c.head = best
+	c.onHeadChange(old, best)
+	return true
+}
+
+// onHeadChange keeps the mempool in step with the head: transactions of
+// blocks that left the head chain go back, those of blocks that joined it
+// leave.
+func (c *Chain) onHeadChange(old, cur *entry) {
+	onChain := map[*entry]bool{}
+	for e := cur; e != nil; e = e.parent {
+		onChain[e] = true
+	}
+	for e := old; e != nil && !onChain[e]; e = e.parent {
+		for _, tx := range e.block.Txs {
+			_ = c.cfg.Pool.Add(tx, 0, c.nonceOf(cur, tx.Sender))
+		}
+	}
+	for e := cur; e != nil; e = e.parent {
+		if e == old {
+			break
+		}
+		for sender, n := range e.changes.Nonces {
+			c.cfg.Pool.Committed(sender, n)
+		}
+	}
+	if cur != nil {
+		c.events.Heads = append(c.events.Heads, cur.block)
+	}
+}
+
+// ---- voting and finality ----
+
+func (c *Chain) vote() {
+	if c.head == nil {
+		return
+	}
+	self := c.cfg.Key.Public()
+	head := types.Checkpoint{Height: c.head.block.Header.Height, Hash: c.head.hash}
+	v, ok := c.fin.NextVote(c.cfg.Genesis.ChainID, self, head, treeInfo{c})
+	if !ok {
+		return
+	}
+	voters, ok := treeInfo{c}.Voters(v.Source)
+	if !ok || !slices.Contains(voters, self) {
+		return
+	}
+	v.Sign(c.cfg.Key)
+	// Persist before it leaves: a restarted authority must never sign a
+	// vote that conflicts with this one.
+	ctx := context.Background()
+	if err := c.cfg.Datastore.Put(ctx, ownVoteKey, v.Encode()); err != nil {
+		c.log.Error("persisting own vote", "err", err)
+		return
+	}
+	if err := c.cfg.Datastore.Sync(ctx, ownVoteKey); err != nil {
+		c.log.Error("syncing own vote", "err", err)
+		return
+	}
+	c.fin.SetOwnLastVote(v)
+	upd, err := c.fin.AddVote(&v, treeInfo{c})
+	if err != nil {
+		c.log.Error("own vote refused", "err", err)
+	}
+	c.events.Votes = append(c.events.Votes, &v)
+	c.handle(upd)
+}
+
+func (c *Chain) handle(upd consensus.Update) {
+	c.events.Evidence = append(c.events.Evidence, upd.Evidence...)
+	if upd.Finalized != nil {
+		if err := c.finalize(*upd.Finalized); err != nil {
+			c.log.Error("finalizing", "height", upd.Finalized.Height, "err", err)
+		}
+	}
+}
+
+// finalize writes the blocks up to cp to the store and prunes the tree.
+func (c *Chain) finalize(cp types.Checkpoint) error {
+	if cp.Height <= c.tipState.Height {
+		return nil
+	}
+	e, ok := c.blocks[cp.Hash]
+	if !ok {
+		return fmt.Errorf("finalized block %s unknown", cp.Hash)
+	}
+	var path []*entry
+	for x := e; x != nil; x = x.parent {
+		path = append(path, x)
+	}
+	slices.Reverse(path)
+	ctx := context.Background()
+	now := c.cfg.Now()
+	for _, x := range path {
+		if err := c.cfg.Store.Commit(ctx, x.block, x.state, x.changes); err != nil {
+			return err
+		}
+		c.tipState, c.tipHeader, c.tipTD = x.state, &x.block.Header, x.td
+		c.events.Committed = append(c.events.Committed, Committed{Block: x.block, State: x.state, Arrived: x.arrived, At: now})
+	}
+	if raw, err := cbor.Marshal(c.tipTD); err == nil {
+		_ = c.cfg.Datastore.Put(ctx, tdKey, raw)
+	}
+	// Keep only the descendants of the new tip.
+	keep := map[types.Hash]*entry{}
+	var walk func(*entry)
+	walk = func(x *entry) {
+		for _, ch := range x.children {
+			keep[ch.hash] = ch
+			walk(ch)
+		}
+	}
+	walk(e)
+	for _, ch := range e.children {
+		ch.parent = nil
+	}
+	c.blocks = keep
+	if c.head != nil {
+		if _, ok := keep[c.head.hash]; !ok {
+			c.head = nil
+		}
+	}
+	for h, os := range c.orphans {
+		kept := os[:0]
+		for _, o := range os {
+			if o.Header.Height > c.tipState.Height {
+				kept = append(kept, o)
+			}
+		}
+		c.nOrphans -= len(os) - len(kept)
+		if len(kept) == 0 {
+			delete(c.orphans, h)
+		} else {
+			c.orphans[h] = kept
+		}
+	}
+	c.saveCertificate(ctx)
+	if cp.Height > 2 {
+		c.fin.Prune(cp.Height - 2)
+	}
+	return nil
+}
+
+// certificateWire is the stored (and served) finality certificate.
+type certificateWire struct {
+	_     struct{} `cbor:",toarray"`
+	Votes [][]byte
+}
+
+func (c *Chain) saveCertificate(ctx context.Context) {
+	votes := c.certificateFor(c.tipCheckpoint())
+	if len(votes) == 0 {
+		return
+	}
+	w := certificateWire{}
+	for _, v := range votes {
+		w.Votes = append(w.Votes, v.Encode())
+	}
+	raw, err := cbor.Marshal(w)
+	if err == nil {
+		_ = c.cfg.Datastore.Put(ctx, certKey, raw)
+	}
+}
+
+// certificateFor returns the votes of the supermajority link that finalized
+// cp (the link from cp to its child), if the gadget still has them.
+func (c *Chain) certificateFor(cp types.Checkpoint) []*types.FinalityVote {
+	for _, e := range c.blocks {
+		if e.parent == nil && e.block.Header.Parent == cp.Hash {
+			if votes := c.fin.Certificate(types.Checkpoint{Height: e.block.Header.Height, Hash: e.hash}); len(votes) > 0 {
+				return votes
+			}
+		}
+	}
+	return nil
+}
+
+// Certificate returns the latest stored finality certificate.
+func (c *Chain) Certificate(ctx context.Context) []*types.FinalityVote {
+	raw, err := c.cfg.Datastore.Get(ctx, certKey)
+	if err != nil {
+		return nil
+	}
+	var w certificateWire
+	if err := cbor.Unmarshal(raw, &w); err != nil {
+		return nil
+	}
+	var out []*types.FinalityVote
+	for _, b := range w.Votes {
+		if v, err := types.DecodeVote(b); err == nil {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// acceptCertificate finalizes the source of a verified supermajority link
+// whose target is the source's child, both in the tree.
+func (c *Chain) acceptCertificate(votes []*types.FinalityVote) (consensus.Update, error) {
+	if len(votes) == 0 {
+		return consensus.Update{}, nil
+	}
+	info := treeInfo{c}
+	voters, ok := info.Voters(votes[0].Source)
+	if !ok {
+		return consensus.Update{}, fmt.Errorf("certificate source %d unknown", votes[0].Source.Height)
+	}
+	src, tgt, err := consensus.VerifyCertificate(c.cfg.Genesis.ChainID, votes, voters)
+	if err != nil {
+		return consensus.Update{}, err
+	}
+	if tgt.Height != src.Height+1 || !info.IsAncestor(src, tgt) {
+		return consensus.Update{}, fmt.Errorf("certificate link %d→%d does not finalize", src.Height, tgt.Height)
+	}
+	if src.Height <= c.tipState.Height {
+		return consensus.Update{}, nil
+	}
+	return consensus.Update{Finalized: &src}, nil
+}
+
+// ---- sealing ----
+
+// Tick seals a block if it is this node's time; the block is in Events.
+func (c *Chain) Tick() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.cfg.Now()
+	if !c.updateSealTime() || now.Before(c.sealAt) || now.Before(c.cfg.Genesis.GenesisTime) {
+		return
+	}
+	st, _, _ := c.stateOf(c.head)
+	snap, err := c.snaps.At(st.Height, st.LastBlockHash, c)
+	if err != nil {
+		c.log.Error("snapshot for sealing", "err", err)
+		return
+	}
+	self := c.cfg.Key.Public()
+	head := c.head
+	candidates := c.cfg.Pool.Select(c.cfg.Genesis.MaxBlockTxs, types.MaxBlockBytes-64<<10,
+		func(k identity.PublicKey) uint64 { return c.nonceOf(head, k) })
+	ts := max(now.UnixMilli(), c.sealAt.UnixMilli())
+	b, _, _, skipped := ledger.Propose(st, overlay{c, head}, c.params, candidates, ts, self)
+	for _, s := range skipped {
+		c.log.Debug("left out of block", "tx", s.Tx.Hash(), "err", s.Err)
+	}
+	c.poa.Prepare(snap, &b.Header, c.proposals())
+	b.Seal = c.cfg.Key.Sign(b.Header.SealBytes())
+	if err := c.addBlock(b); err != nil {
+		c.log.Error("own block refused", "height", b.Header.Height, "err", err)
+		c.sealOK = false
+		return
+	}
+	c.events.Blocks = append(c.events.Blocks, b)
+	c.afterChange()
+}
+
+// updateSealTime computes, once per head, when this node may seal on it.
+func (c *Chain) updateSealTime() bool {
+	st, hdr, _ := c.stateOf(c.head)
+	if c.sealFor == st.LastBlockHash && !c.sealFor.IsZero() {
+		return c.sealOK
+	}
+	c.sealFor = st.LastBlockHash
+	snap, err := c.snaps.At(st.Height, st.LastBlockHash, c)
+	if err != nil {
+		c.sealOK = false
+		return false
+	}
+	parentTime := c.cfg.Genesis.GenesisTime
+	if hdr != nil {
+		parentTime = hdr.BlockTime()
+	}
+	c.sealAt, c.sealOK = c.poa.SealTime(snap, c.cfg.Key.Public(), st.Height, parentTime, c.cfg.Rand)
+	return c.sealOK
+}
+
+// NextWake returns when Tick next has something to do.
+func (c *Chain) NextWake() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.updateSealTime() {
+		if c.sealAt.Before(c.cfg.Genesis.GenesisTime) {
+			return c.cfg.Genesis.GenesisTime
+		}
+		return c.sealAt
+	}
+	return c.cfg.Now().Add(c.poa.Slot())
+}
+
+func (c *Chain) proposals() map[identity.PublicKey]bool {
+	out := map[identity.PublicKey]bool{}
+	for k, add := range c.cfg.Proposals {
+		out[k] = add
+	}
+	offenders, err := c.cfg.Store.Offenders(context.Background())
+	if err != nil {
+		c.log.Error("reading offenders", "err", err)
+	}
+	for _, k := range offenders {
+		out[k] = false
+	}
+	return out
+}

@@ -1,0 +1,123 @@
+package chain
+
+import (
+	"context"
+
+	"github.com/sixdomain/sixdomain/identity"
+	"github.com/sixdomain/sixdomain/ledger"
+	"github.com/sixdomain/sixdomain/ledger/types"
+)
+
+// Head returns the state after the head block.
+func (c *Chain) Head() ledger.State {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	st, _, _ := c.stateOf(c.head)
+	return st
+}
+
+// Finalized returns the state after the last final block.
+func (c *Chain) Finalized() ledger.State {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.tipState
+}
+
+// Justified returns the highest justified checkpoint.
+func (c *Chain) Justified() types.Checkpoint {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.fin.Justified()
+}
+
+// Unfinalized returns how many blocks the tree holds above the final one.
+func (c *Chain) Unfinalized() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.blocks)
+}
+
+// HeadNonce returns the sender's last nonce on the head chain.
+func (c *Chain) HeadNonce(sender identity.PublicKey) uint64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.nonceOf(c.head, sender)
+}
+
+// IsAuthority reports whether k is in the head's authority set.
+func (c *Chain) IsAuthority(k identity.PublicKey) bool {
+	return containsKey(c.Authorities(), k)
+}
+
+// Authorities returns the authority set after the head.
+func (c *Chain) Authorities() []identity.PublicKey {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	st, _, _ := c.stateOf(c.head)
+	snap, err := c.snaps.At(st.Height, st.LastBlockHash, c)
+	if err != nil {
+		return nil
+	}
+	return append([]identity.PublicKey(nil), snap.Signers...)
+}
+
+func containsKey(ks []identity.PublicKey, k identity.PublicKey) bool {
+	for _, x := range ks {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
+// BlockAt returns the head chain's block at height and whether it is final.
+func (c *Chain) BlockAt(ctx context.Context, height uint64) (*types.Block, bool, error) {
+	c.mu.RLock()
+	if height > c.tipState.Height {
+		defer c.mu.RUnlock()
+		for e := c.head; e != nil; e = e.parent {
+			if e.block.Header.Height == height {
+				return e.block, false, nil
+			}
+		}
+		return nil, false, ledger.ErrNotFound
+	}
+	c.mu.RUnlock()
+	b, err := c.cfg.Store.Block(ctx, height)
+	return b, err == nil, err
+}
+
+// Included finds a transaction in the unfinalized part of the head chain.
+func (c *Chain) Included(h types.Hash) (*types.Tx, uint64, uint32, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for e := c.head; e != nil; e = e.parent {
+		for i, tx := range e.block.Txs {
+			if tx.Hash() == h {
+				return tx, e.block.Header.Height, uint32(i), true
+			}
+		}
+	}
+	return nil, 0, 0, false
+}
+
+// HeadBlocks returns the unfinalized head-chain blocks from height from
+// upward, at most max (for sync serving).
+func (c *Chain) HeadBlocks(from uint64, max int) []*types.Block {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	var out []*types.Block
+	for e := c.head; e != nil; e = e.parent {
+		if e.block.Header.Height >= from {
+			out = append(out, e.block)
+		}
+	}
+	// out is descending; return ascending and cut.
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	if len(out) > max {
+		out = out[:max]
+	}
+	return out
+}

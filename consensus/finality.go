@@ -1,0 +1,612 @@
+// # Finality (to be moved into doc.go)
+//
+// The Proof-of-Authority producer gives probabilistic, fork-choice
+// finality only: a block can be reverted by a heavier chain. Finality adds
+// a Casper FFG gadget on top of it. Every block is a checkpoint
+// (types.Checkpoint: height and hash). An authority that adopts a new head
+// signs a vote (types.FinalityVote), a link source → target, where target
+// is its head and source is the highest justified checkpoint on the
+// head's chain. The voters of a link are the authority set at its source.
+//
+//   - The genesis is justified and finalized.
+//   - A link s → t is a supermajority link when more than 2/3 of the
+//     voters of s (3·count > 2·|voters|, distinct voters) signed it. When
+//     s is justified and an ancestor of t, t becomes justified.
+//   - When t is justified by a supermajority link from s and t is a child
+//     of s (t.Height == s.Height+1), s is finalized, and with it every
+//     block below it on its chain.
+//
+// An honest authority never signs two votes that break one of the two
+// slashing conditions (types.Conflict): a double vote (two different
+// targets at one height) or a surround vote (one link strictly inside the
+// other). NextVote enforces this: targets strictly increase and sources
+// never decrease, so no later vote can double or surround an earlier one.
+// Any two conflicting votes of one authority are the Evidence of a
+// TxEvidence transaction that anyone can put on the chain.
+//
+// # Why finalized blocks are safe: accountable safety
+//
+// Suppose two conflicting checkpoints (neither an ancestor of the other)
+// were finalized, a at height h_a by the link a → a' (a' a child of a),
+// and b at height h_b ≥ h_a. Follow the chain of supermajority links that
+// justified b, genesis = j_0 → j_1 → ... → j_n = b, all on b's chain and
+// so none equal to a or a'. Take the first j_k with j_k.Height ≥ h_a:
+// its predecessor is below h_a, so the link j_(k-1) → j_k either targets
+// height h_a (a double vote against a's own justifying link: two
+// different targets at one height), height h_a+1 (a double vote against
+// a → a'), or a height above h_a+1 (a surround vote: it strictly contains
+// a → a'). Each of those links has more than 2/3 of the voters; two such
+// sets of one voter set intersect in more than 1/3 of it. So two
+// conflicting finalized checkpoints prove that more than 1/3 of the
+// authorities signed conflicting votes, and the pairs of votes are the
+// proof (types.Evidence). Contrapositive: with fewer than 1/3 byzantine
+// authorities, finalized blocks are never reverted, whatever the network
+// does — delays, partitions, or a fork choice gone wrong. The gadget also
+// refuses, itself, to count a vote that conflicts with one it already
+// holds from the same authority (it reports Evidence instead), and
+// refuses to justify checkpoints that conflict with its finalized one;
+// should a supermajority link ever try to finalize a conflicting
+// checkpoint, it reports ErrConflictingFinality: the safety alarm, which
+// cannot fire unless 1/3 or more of the authorities misbehaved (or the
+// authority set changed too much, below).
+//
+// # What liveness needs
+//
+// Safety needs nothing from the network; progress does:
+//
+//   - More than 2/3 of the authorities (of the voter set in force) must be
+//     online, and connected well enough that their votes reach each other
+//     within a block interval. The PoA producer alone needs only a
+//     majority of authorities to keep the chain growing; finality needs
+//     more, and while it lacks them the chain grows without finalizing.
+//   - The chain must keep growing: a vote needs a target above every
+//     earlier target of its voter, and finalizing s needs a justified
+//     child of s.
+//   - Honest authorities must converge on one head per height for long
+//     enough to justify it: the block interval should exceed vote
+//     propagation, and the fork choice must prefer the chain holding the
+//     highest justified checkpoint and never leave the finalized one.
+//     NextVote declines to vote for heads that do not descend from the
+//     finalized checkpoint, or whose justified ancestor is lower than the
+//     source of self's previous vote (voting there could be slashable).
+//
+// # Authority-set changes
+//
+// The voters of a link are the authority set at its source; a change
+// voted in at some block takes effect for links whose source is at or
+// after that block, and never alters links from earlier sources. The
+// accountable-safety argument above intersects two supermajorities of
+// one voter set. Across a change from set V to V' two supermajorities
+// (of V and of V') intersect in more than 2|V|/3 + 2|V'|/3 − |V ∪ V'|
+// authorities: about one authority fewer than 1/3 per authority added or
+// removed. Changes are EIP-225 votes that need a majority of the current
+// set, so byzantine authorities alone cannot rewrite it, but the bound
+// degrades with each change between a finalized checkpoint and a
+// conflicting link; keep finality ahead of authority changes (finalize
+// between changes). An authority that left the set can no longer be held
+// to its votes by the chain that removed it.
+//
+// # Use
+//
+// Finality is a pure state machine owned by one goroutine (it is not safe
+// for concurrent use). The caller verifies vote signatures and chain ID
+// before AddVote, calls Retry when blocks arrive, NextVote when its head
+// changes (then persists OwnLastVote before signing and broadcasting),
+// and Prune at the finalized height. BlockInfo must know the finalized
+// checkpoint and everything above it.
+
+package consensus
+
+import (
+	"bytes"
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/sixdomain/sixdomain/identity"
+	"github.com/sixdomain/sixdomain/ledger/types"
+)
+
+// Errors of the finality gadget.
+var (
+	// ErrNotVoter: the vote's voter is not in the authority set of its
+	// source.
+	ErrNotVoter = errors.New("voter not in the authority set of the vote's source")
+	// ErrConflictingFinality: a supermajority link would finalize a
+	// checkpoint that conflicts with the finalized one. It is the safety
+	// alarm: it implies that 1/3 or more of the authorities signed
+	// conflicting votes. Stop, alert, and look for evidence.
+	ErrConflictingFinality = errors.New("conflicting finalized checkpoints")
+	// ErrBadCertificate: votes that do not form a supermajority link.
+	ErrBadCertificate = errors.New("invalid finality certificate")
+)
+
+// Default bounds of the vote buffers.
+const (
+	// finalityMaxPending bounds the votes buffered for blocks not yet
+	// known; the oldest is dropped first.
+	finalityMaxPending = 100_000
+	// finalityMaxPerHeight bounds the votes kept per voter and target
+	// height. An honest voter casts one.
+	finalityMaxPerHeight = 4
+)
+
+// BlockInfo is what the gadget needs from the block tree.
+type BlockInfo interface {
+	Known(c types.Checkpoint) bool
+	// IsAncestor reports whether a is b or an ancestor of b (both known).
+	IsAncestor(a, b types.Checkpoint) bool
+	// Voters returns the authority set that votes on links whose source is c.
+	Voters(c types.Checkpoint) ([]identity.PublicKey, bool)
+}
+
+// Update is what one AddVote or Retry changed.
+type Update struct {
+	Justified []types.Checkpoint // newly justified, ascending
+	Finalized *types.Checkpoint  // newly finalized (highest), or nil
+	Evidence  []*types.Evidence  // conflicting vote pairs discovered
+	// Err is non-nil, wrapping ErrConflictingFinality, when a supermajority
+	// link would have finalized a checkpoint conflicting with the finalized
+	// one (it was not finalized). AddVote returns it as its error too.
+	Err error
+}
+
+// ffgVote is a vote the gadget holds: counted on its link, waiting for
+// blocks (pending), or retained for conflict detection only.
+type ffgVote struct {
+	v    *types.FinalityVote
+	hash types.Hash
+}
+
+type ffgLinkKey struct{ s, t types.Checkpoint }
+
+// ffgLink tallies the votes of one source → target link.
+type ffgLink struct {
+	members map[identity.PublicKey]struct{} // Voters(s)
+	voted   map[identity.PublicKey]struct{}
+	votes   []*types.FinalityVote
+	done    bool // processed as a supermajority link with a justified source
+}
+
+func (l *ffgLink) supermajority() bool { return 3*len(l.voted) > 2*len(l.members) }
+
+// ffgJustification records how a checkpoint was justified.
+type ffgJustification struct {
+	source types.Checkpoint
+	votes  []*types.FinalityVote // the certificate; nil for the genesis
+}
+
+// Finality is a Casper FFG finality gadget over block checkpoints (see the
+// package doc). It is not safe for concurrent use.
+type Finality struct {
+	justified map[types.Checkpoint]*ffgJustification
+	highest   types.Checkpoint // highest justified, compatible with finalized
+	finalized types.Checkpoint
+	pruned    uint64 // votes with targets at or below are forgotten
+
+	links    map[ffgLinkKey]*ffgLink
+	bySource map[types.Checkpoint][]ffgLinkKey
+	byVoter  map[identity.PublicKey][]*ffgVote // counted, pending and retained votes
+	seen     map[types.Hash]uint64             // vote hash -> target height
+	pending  []*ffgVote                        // arrival order
+
+	own    types.FinalityVote
+	hasOwn bool
+
+	maxPending, maxPerHeight int
+}
+
+// NewFinality returns a gadget whose genesis checkpoint is justified and
+// finalized.
+func NewFinality(genesis types.Checkpoint) *Finality {
+	return &Finality{
+		justified: map[types.Checkpoint]*ffgJustification{genesis: {source: genesis}},
+		highest:   genesis, finalized: genesis,
+		links: map[ffgLinkKey]*ffgLink{}, bySource: map[types.Checkpoint][]ffgLinkKey{},
+		byVoter: map[identity.PublicKey][]*ffgVote{}, seen: map[types.Hash]uint64{},
+		maxPending: finalityMaxPending, maxPerHeight: finalityMaxPerHeight,
+	}
+}
+
+// Justified returns the highest justified checkpoint (that does not
+// conflict with the finalized one).
+func (f *Finality) Justified() types.Checkpoint { return f.highest }
+
+// Finalized returns the highest finalized checkpoint.
+func (f *Finality) Finalized() types.Checkpoint { return f.finalized }
+
+// IsJustified reports whether c is justified. After Prune it knows only
+// checkpoints above the pruned height, the finalized and the highest
+// justified one.
+func (f *Finality) IsJustified(c types.Checkpoint) bool { return f.justified[c] != nil }
+
+// Certificate returns the votes of the supermajority link that justified
+// c, nil if c is not known to be justified (or is the genesis, justified
+// without votes). VerifyCertificate checks them against Voters(source).
+func (f *Finality) Certificate(c types.Checkpoint) []*types.FinalityVote {
+	j := f.justified[c]
+	if j == nil || len(j.votes) == 0 {
+		return nil
+	}
+	out := make([]*types.FinalityVote, len(j.votes))
+	for i, v := range j.votes {
+		out[i] = ffgCloneVote(v)
+	}
+	return out
+}
+
+// AddVote takes a vote whose signature and chain ID the caller has
+// verified.
+//
+// It refuses (with an error wrapping types.ErrBadVote) a vote whose target
+// is not above its source, or whose source is known but is not an ancestor
+// of its known target, and (with ErrNotVoter) one whose voter is not in
+// Voters(source). A vote that Conflicts with one the gadget holds from the
+// same voter is not counted: the pair is returned as Evidence. Duplicates
+// are ignored, as are votes beyond a few per voter and target height, and
+// votes for targets at or below the pruned height. A vote whose source or
+// target is not known yet is buffered (the oldest is dropped beyond a
+// bound) until Retry finds its blocks; a vote whose source is not yet
+// justified is tallied and takes effect when the source is justified.
+//
+// Besides a refusal, AddVote's error can be the safety alarm
+// ErrConflictingFinality, also in Update.Err; the Update is then still
+// valid.
+func (f *Finality) AddVote(v *types.FinalityVote, info BlockInfo) (Update, error) {
+	var u Update
+	if v == nil {
+		return u, fmt.Errorf("%w: nil vote", types.ErrBadVote)
+	}
+	if v.Target.Height <= v.Source.Height {
+		return u, fmt.Errorf("%w: target height %d not above source %d", types.ErrBadVote, v.Target.Height, v.Source.Height)
+	}
+	h := v.Hash()
+	if _, dup := f.seen[h]; dup {
+		return u, nil
+	}
+	if info.Known(v.Source) {
+		if voters, ok := info.Voters(v.Source); ok && !slices.Contains(voters, v.Voter) {
+			return u, fmt.Errorf("%w: %s for source %d", ErrNotVoter, v.Voter.DID(), v.Source.Height)
+		}
+	}
+	rec := &ffgVote{v: ffgCloneVote(v), hash: h}
+	same := 0
+	for _, old := range f.byVoter[v.Voter] {
+		if _, bad := types.Conflict(old.v, rec.v); bad {
+			if ev, err := types.NewEvidence(old.v, rec.v); err == nil {
+				u.Evidence = append(u.Evidence, ev)
+			}
+			f.seen[h] = v.Target.Height
+			return u, nil
+		}
+		if old.v.Target.Height == v.Target.Height {
+			same++
+		}
+	}
+	if v.Target.Height <= f.pruned || same >= f.maxPerHeight {
+		return u, nil
+	}
+	f.seen[h] = v.Target.Height
+	f.byVoter[v.Voter] = append(f.byVoter[v.Voter], rec)
+	err := f.place(rec, info, &u)
+	f.finish(&u, info)
+	if err == nil {
+		err = u.Err
+	}
+	return u, err
+}
+
+// Retry reconsiders the buffered votes; call it after new blocks arrive.
+func (f *Finality) Retry(info BlockInfo) Update {
+	var u Update
+	old := f.pending
+	f.pending = make([]*ffgVote, 0, len(old))
+	for _, rec := range old {
+		if rec == nil {
+			continue
+		}
+		_ = f.place(rec, info, &u) // refusals only forget the vote
+	}
+	f.finish(&u, info)
+	return u
+}
+
+// place counts rec on its link, or buffers it until its blocks are known.
+func (f *Finality) place(rec *ffgVote, info BlockInfo, u *Update) error {
+	v := rec.v
+	if !info.Known(v.Source) || !info.Known(v.Target) {
+		f.buffer(rec)
+		return nil
+	}
+	voters, ok := info.Voters(v.Source)
+	if !ok {
+		f.buffer(rec)
+		return nil
+	}
+	if !slices.Contains(voters, v.Voter) {
+		f.forget(rec)
+		return fmt.Errorf("%w: %s for source %d", ErrNotVoter, v.Voter.DID(), v.Source.Height)
+	}
+	if !info.IsAncestor(v.Source, v.Target) {
+		// Kept for conflict detection, never counted.
+		return fmt.Errorf("%w: source %d is not an ancestor of target %d", types.ErrBadVote, v.Source.Height, v.Target.Height)
+	}
+	k := ffgLinkKey{v.Source, v.Target}
+	l := f.links[k]
+	if l == nil {
+		l = &ffgLink{members: make(map[identity.PublicKey]struct{}, len(voters)), voted: map[identity.PublicKey]struct{}{}}
+		for _, p := range voters {
+			l.members[p] = struct{}{}
+		}
+		f.links[k] = l
+		f.bySource[k.s] = append(f.bySource[k.s], k)
+	}
+	if _, dup := l.voted[v.Voter]; dup {
+		return nil
+	}
+	l.voted[v.Voter] = struct{}{}
+	if !l.done {
+		l.votes = append(l.votes, v)
+		f.resolve(k, info, u)
+	}
+	return nil
+}
+
+// buffer appends rec to the pending votes, dropping the oldest beyond the
+// bound.
+func (f *Finality) buffer(rec *ffgVote) {
+	for len(f.pending) >= f.maxPending && len(f.pending) > 0 {
+		old := f.pending[0]
+		f.pending[0] = nil
+		f.pending = f.pending[1:]
+		if old != nil {
+			f.forget(old)
+		}
+	}
+	f.pending = append(f.pending, rec)
+}
+
+// forget drops rec from the per-voter index and the seen set.
+func (f *Finality) forget(rec *ffgVote) {
+	voter := rec.v.Voter
+	recs := slices.DeleteFunc(f.byVoter[voter], func(r *ffgVote) bool { return r == rec })
+	if len(recs) == 0 {
+		delete(f.byVoter, voter)
+	} else {
+		f.byVoter[voter] = recs
+	}
+	delete(f.seen, rec.hash)
+}
+
+// resolve processes the link k, if it is a supermajority link from a
+// justified source, and then every link its justification enables.
+func (f *Finality) resolve(k ffgLinkKey, info BlockInfo, u *Update) {
+	work := []ffgLinkKey{k}
+	for len(work) > 0 {
+		k, work = work[0], work[1:]
+		l := f.links[k]
+		if l == nil || l.done || !l.supermajority() || f.justified[k.s] == nil {
+			continue
+		}
+		l.done = true
+		s, t := k.s, k.t
+		if t.Height == s.Height+1 {
+			fin := f.finalized
+			switch {
+			case s == fin || s.Height < fin.Height && info.IsAncestor(s, fin):
+				// Already final.
+			case s.Height > fin.Height && info.IsAncestor(fin, s):
+				f.finalized = s
+				u.Finalized = &s
+			default:
+				u.Err = errors.Join(u.Err, fmt.Errorf("%w: link %d/%s → %d/%s finalizes %d/%s, finalized is %d/%s",
+					ErrConflictingFinality, s.Height, s.Hash, t.Height, t.Hash, s.Height, s.Hash, fin.Height, fin.Hash))
+				continue
+			}
+		}
+		if f.justified[t] != nil || !f.compatible(t, info) {
+			continue
+		}
+		f.justified[t] = &ffgJustification{source: s, votes: slices.Clone(l.votes)}
+		u.Justified = append(u.Justified, t)
+		if t.Height > f.highest.Height {
+			f.highest = t
+		}
+		work = append(work, f.bySource[t]...)
+	}
+}
+
+// compatible reports whether c is on the finalized checkpoint's chain:
+// the finalized checkpoint, an ancestor or a descendant of it.
+func (f *Finality) compatible(c types.Checkpoint, info BlockInfo) bool {
+	fin := f.finalized
+	switch {
+	case c == fin:
+		return true
+	case c.Height > fin.Height:
+		return info.IsAncestor(fin, c)
+	case c.Height < fin.Height:
+		return info.IsAncestor(c, fin)
+	}
+	return false
+}
+
+// finish sorts the update and keeps the highest justified checkpoint on
+// the finalized chain.
+func (f *Finality) finish(u *Update, info BlockInfo) {
+	slices.SortStableFunc(u.Justified, func(a, b types.Checkpoint) int { return cmp.Compare(a.Height, b.Height) })
+	if u.Finalized == nil || f.compatible(f.highest, info) {
+		return
+	}
+	best := f.finalized
+	for c := range f.justified {
+		if (c.Height > best.Height || c.Height == best.Height && bytes.Compare(c.Hash[:], best.Hash[:]) < 0) &&
+			c.Height > f.finalized.Height && f.compatible(c, info) {
+			best = c
+		}
+	}
+	f.highest = best
+}
+
+// NextVote returns the (unsigned) vote an honest authority self casts when
+// its head becomes head: source is the highest justified checkpoint that
+// is a proper ancestor of head, target is head. ok is false if head is not
+// known, does not descend from the finalized checkpoint, is not above the
+// target of self's last vote, if that source is lower than the source of
+// self's last vote, or if self is not a voter of that source: votes that
+// could conflict with self's earlier ones are never returned. A returned
+// vote is recorded as self's last vote (OwnLastVote); persist it before
+// signing and broadcasting it, then AddVote the signed vote.
+func (f *Finality) NextVote(chainID string, self identity.PublicKey, head types.Checkpoint, info BlockInfo) (types.FinalityVote, bool) {
+	var none types.FinalityVote
+	if head.Height <= f.finalized.Height || !info.Known(head) || !info.IsAncestor(f.finalized, head) {
+		return none, false
+	}
+	if f.hasOwn && head.Height <= f.own.Target.Height {
+		return none, false
+	}
+	var src types.Checkpoint
+	found := false
+	for c := range f.justified {
+		if c.Height >= head.Height || found && c.Height <= src.Height || c.Height < f.finalized.Height {
+			continue
+		}
+		if info.Known(c) && info.IsAncestor(c, head) {
+			src, found = c, true
+		}
+	}
+	if !found || f.hasOwn && src.Height < f.own.Source.Height {
+		return none, false
+	}
+	if voters, ok := info.Voters(src); !ok || !slices.Contains(voters, self) {
+		return none, false
+	}
+	v := types.FinalityVote{ChainID: chainID, Source: src, Target: head, Voter: self}
+	// Defence in depth: self's votes the gadget has seen, e.g. from a
+	// previous run.
+	for _, old := range f.byVoter[self] {
+		if _, bad := types.Conflict(old.v, &v); bad {
+			return none, false
+		}
+	}
+	f.own, f.hasOwn = v, true
+	return v, true
+}
+
+// OwnLastVote returns the last vote NextVote returned (or SetOwnLastVote
+// set), for the caller to persist.
+func (f *Finality) OwnLastVote() (types.FinalityVote, bool) {
+	if !f.hasOwn {
+		return types.FinalityVote{}, false
+	}
+	return *ffgCloneVote(&f.own), true
+}
+
+// SetOwnLastVote restores self's last vote after a restart, so that
+// NextVote never returns a vote conflicting with it. It replaces the
+// recorded one.
+func (f *Finality) SetOwnLastVote(v types.FinalityVote) {
+	f.own, f.hasOwn = *ffgCloneVote(&v), true
+}
+
+// Prune forgets votes, tallies and justifications for targets at or below
+// height, keeping the justified and finalized pointers (and their
+// certificates). height is capped at the finalized height: what lies
+// above it is still needed.
+func (f *Finality) Prune(height uint64) {
+	height = min(height, f.finalized.Height)
+	if height <= f.pruned {
+		return
+	}
+	f.pruned = height
+	for voter, recs := range f.byVoter {
+		recs = slices.DeleteFunc(recs, func(r *ffgVote) bool { return r.v.Target.Height <= height })
+		if len(recs) == 0 {
+			delete(f.byVoter, voter)
+		} else {
+			f.byVoter[voter] = recs
+		}
+	}
+	for h, th := range f.seen {
+		if th <= height {
+			delete(f.seen, h)
+		}
+	}
+	f.pending = slices.DeleteFunc(f.pending, func(r *ffgVote) bool { return r == nil || r.v.Target.Height <= height })
+	for k := range f.links {
+		if k.t.Height <= height {
+			delete(f.links, k)
+		}
+	}
+	for s, ks := range f.bySource {
+		ks = slices.DeleteFunc(ks, func(k ffgLinkKey) bool { return k.t.Height <= height })
+		if len(ks) == 0 {
+			delete(f.bySource, s)
+		} else {
+			f.bySource[s] = ks
+		}
+	}
+	for c := range f.justified {
+		if c.Height <= height && c != f.finalized && c != f.highest {
+			delete(f.justified, c)
+		}
+	}
+}
+
+// VerifyCertificate checks, standalone, that votes form a supermajority
+// link source → target under voters: every vote is for chainID and that
+// one link, from a distinct member of voters, with a valid signature, and
+// more than 2/3 of voters signed. Syncing nodes use it on certificates
+// (Finality.Certificate) with the voters of the source.
+func VerifyCertificate(chainID string, votes []*types.FinalityVote, voters []identity.PublicKey) (source, target types.Checkpoint, err error) {
+	var none types.Checkpoint
+	members := make(map[identity.PublicKey]struct{}, len(voters))
+	for _, p := range voters {
+		members[p] = struct{}{}
+	}
+	if len(votes) == 0 || votes[0] == nil {
+		return none, none, fmt.Errorf("%w: no votes", ErrBadCertificate)
+	}
+	if len(votes) > len(members) {
+		return none, none, fmt.Errorf("%w: %d votes for %d voters", ErrBadCertificate, len(votes), len(members))
+	}
+	source, target = votes[0].Source, votes[0].Target
+	if target.Height <= source.Height {
+		return none, none, fmt.Errorf("%w: %w: target height %d not above source %d", ErrBadCertificate, types.ErrBadVote, target.Height, source.Height)
+	}
+	signed := make(map[identity.PublicKey]struct{}, len(votes))
+	for i, v := range votes {
+		switch {
+		case v == nil:
+			return none, none, fmt.Errorf("%w: vote %d is nil", ErrBadCertificate, i)
+		case v.ChainID != chainID:
+			return none, none, fmt.Errorf("%w: %w: vote %d is for chain %q", ErrBadCertificate, types.ErrWrongChain, i, v.ChainID)
+		case v.Source != source || v.Target != target:
+			return none, none, fmt.Errorf("%w: vote %d is for link %d → %d, vote 0 for %d → %d",
+				ErrBadCertificate, i, v.Source.Height, v.Target.Height, source.Height, target.Height)
+		}
+		if _, ok := members[v.Voter]; !ok {
+			return none, none, fmt.Errorf("%w: %w: vote %d by %s", ErrBadCertificate, ErrNotVoter, i, v.Voter.DID())
+		}
+		if _, dup := signed[v.Voter]; dup {
+			return none, none, fmt.Errorf("%w: two votes by %s", ErrBadCertificate, v.Voter.DID())
+		}
+		signed[v.Voter] = struct{}{}
+	}
+	if 3*len(signed) <= 2*len(members) {
+		return none, none, fmt.Errorf("%w: %d of %d voters, more than 2/3 needed", ErrBadCertificate, len(signed), len(members))
+	}
+	for i, v := range votes {
+		if err := v.VerifySignature(); err != nil {
+			return none, none, fmt.Errorf("%w: vote %d: %w", ErrBadCertificate, i, err)
+		}
+	}
+	return source, target, nil
+}
+
+func ffgCloneVote(v *types.FinalityVote) *types.FinalityVote {
+	c := *v
+	c.Signature = bytes.Clone(v.Signature)
+	return &c
+}
