@@ -40,20 +40,24 @@ type Options struct {
 
 // Summary is what `sixd devnet` measures; --json writes it.
 type Summary struct {
-	Authorities   int     `json:"authorities"`
-	Devices       int     `json:"devices"`
-	SlotMillis    int64   `json:"slot_ms"`
-	OfferedRate   float64 `json:"offered_tx_per_s"`
-	DurationSec   float64 `json:"duration_s"`
-	Blocks        uint64  `json:"blocks"`
-	Submitted     int     `json:"submitted"`
-	Refused       int     `json:"refused"`
-	Committed     int     `json:"committed"`
-	Uncommitted   int     `json:"uncommitted"`
-	TxPerSec      float64 `json:"committed_tx_per_s"`
-	LatencyP50Ms  float64 `json:"latency_p50_ms"`
-	LatencyP99Ms  float64 `json:"latency_p99_ms"`
-	LatencyMaxMs  float64 `json:"latency_max_ms"`
+	Authorities  int     `json:"authorities"`
+	Devices      int     `json:"devices"`
+	SlotMillis   int64   `json:"slot_ms"`
+	OfferedRate  float64 `json:"offered_tx_per_s"`
+	DurationSec  float64 `json:"duration_s"`
+	Blocks       uint64  `json:"blocks"`
+	Submitted    int     `json:"submitted"`
+	Refused      int     `json:"refused"`
+	Committed    int     `json:"committed"`
+	Uncommitted  int     `json:"uncommitted"`
+	TxPerSec     float64 `json:"committed_tx_per_s"`
+	LatencyP50Ms float64 `json:"latency_p50_ms"`
+	LatencyP99Ms float64 `json:"latency_p99_ms"`
+	LatencyMaxMs float64 `json:"latency_max_ms"`
+	// FinalityP50Ms and FinalityP99Ms: from a block's time to the moment
+	// the observer (node 0) finalized it.
+	FinalityP50Ms float64 `json:"time_to_finality_p50_ms"`
+	FinalityP99Ms float64 `json:"time_to_finality_p99_ms"`
 	Height        uint64  `json:"height"`
 	HeadHash      string  `json:"head_hash"`
 	NodesAgree    bool    `json:"nodes_agree"`
@@ -113,12 +117,14 @@ func Run(ctx context.Context, o Options, out, errOut io.Writer) (Summary, error)
 		fmt.Fprintf(out, "  node %d  %-7s %s  %s\n", i, c.Role(i), n.ID(), n.Key().DID())
 	}
 
-	// One line per block, from the first authority's point of view.
+	// One line per block as it becomes final, from the first authority's
+	// point of view.
 	observer := c.Nodes[0]
 	events, unsubscribe := observer.SubscribeCommits(1024)
 	defer unsubscribe()
 	var printWG sync.WaitGroup
 	var maxBlockTxs int
+	var toFinality []time.Duration
 	printWG.Add(1)
 	go func() {
 		defer printWG.Done()
@@ -126,9 +132,16 @@ func Run(ctx context.Context, o Options, out, errOut io.Writer) (Summary, error)
 			if len(e.Block.Txs) > maxBlockTxs {
 				maxBlockTxs = len(e.Block.Txs)
 			}
+			lag := e.At.Sub(e.Block.Header.BlockTime())
+			toFinality = append(toFinality, lag)
 			if !o.Quiet {
-				fmt.Fprintf(out, "block %6d  txs %5d  proposer %s  peers %d  hash %s\n", e.Block.Header.Height,
-					len(e.Block.Txs), shortDID(e.Block.Header.Proposer), len(observer.Host().Network().Peers()), short(e.Block.Hash().String()))
+				turn := "in turn"
+				if e.Block.Header.Difficulty != types.DiffInTurn {
+					turn = "out of turn"
+				}
+				fmt.Fprintf(out, "block %6d  txs %5d  proposer %s (%s)  final after %4d ms  peers %d  hash %s\n", e.Block.Header.Height,
+					len(e.Block.Txs), shortDID(e.Block.Header.Proposer), turn, lag.Milliseconds(),
+					len(observer.Host().Network().Peers()), short(e.Block.Hash().String()))
 			}
 		}
 	}()
@@ -155,6 +168,7 @@ func Run(ctx context.Context, o Options, out, errOut io.Writer) (Summary, error)
 	s.Blocks = height - startHeight
 	s.Height, s.HeadHash, s.NodesAgree = height, head.String(), agree
 	s.MaxBlockTxs = maxBlockTxs
+	s.FinalityP50Ms, s.FinalityP99Ms = percentileMs(toFinality, 0.50), percentileMs(toFinality, 0.99)
 	s.GenesisHash, s.ChainID, s.StoreOnDisk = c.Genesis.Hash().String(), c.Genesis.ChainID, true
 	printSummary(out, s)
 	if o.JSONOut != "" {
@@ -345,16 +359,22 @@ func (l *load) summary() Summary {
 		if span := l.last.Sub(l.first).Seconds(); span > 0 {
 			s.TxPerSec = float64(s.Committed) / span
 		}
-		lat := slices.Clone(l.latency)
-		slices.Sort(lat)
-		pct := func(p float64) float64 {
-			i := int(math.Ceil(p*float64(len(lat)))) - 1
-			i = max(0, min(i, len(lat)-1))
-			return float64(lat[i].Microseconds()) / 1000
-		}
-		s.LatencyP50Ms, s.LatencyP99Ms, s.LatencyMaxMs = pct(0.50), pct(0.99), pct(1)
+		s.LatencyP50Ms, s.LatencyP99Ms, s.LatencyMaxMs = percentileMs(l.latency, 0.50), percentileMs(l.latency, 0.99), percentileMs(l.latency, 1)
 	}
 	return s
+}
+
+// percentileMs returns the p-th percentile (nearest rank) of ds in
+// milliseconds, 0 for none.
+func percentileMs(ds []time.Duration, p float64) float64 {
+	if len(ds) == 0 {
+		return 0
+	}
+	sorted := slices.Clone(ds)
+	slices.Sort(sorted)
+	i := int(math.Ceil(p*float64(len(sorted)))) - 1
+	i = max(0, min(i, len(sorted)-1))
+	return float64(sorted[i].Microseconds()) / 1000
 }
 
 func printSummary(out io.Writer, s Summary) {
@@ -369,12 +389,13 @@ summary
   blocks                %d (largest %d txs)
   transactions          %d committed of %d submitted (%d uncommitted, %d refused)
   committed rate        %.1f tx/s
-  submit->commit        p50 %.0f ms  p99 %.0f ms  max %.0f ms
-  head                  height %d  %s
+  submit->final         p50 %.0f ms  p99 %.0f ms  max %.0f ms
+  block->final          p50 %.0f ms  p99 %.0f ms
+  final head            height %d  %s
   all nodes agree       %s
 `, s.Authorities, s.Devices, s.SlotMillis, s.OfferedRate, s.DurationSec, s.Blocks, s.MaxBlockTxs,
 		s.Committed, s.Submitted, s.Uncommitted, s.Refused, s.TxPerSec, s.LatencyP50Ms, s.LatencyP99Ms, s.LatencyMaxMs,
-		s.Height, s.HeadHash, agree)
+		s.FinalityP50Ms, s.FinalityP99Ms, s.Height, s.HeadHash, agree)
 	if s.SubmitErrorEx != "" {
 		fmt.Fprintf(out, "  first refusal         %s\n", s.SubmitErrorEx)
 	}

@@ -1,0 +1,1040 @@
+package consensus
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/sixdomain/sixdomain/identity"
+	"github.com/sixdomain/sixdomain/ledger/types"
+)
+
+const ffgChain = "ffg-test"
+
+// ffgKeys returns n deterministic keys; tag keeps sets apart.
+func ffgKeys(tb testing.TB, tag string, n int) []*identity.PrivateKey {
+	tb.Helper()
+	out := make([]*identity.PrivateKey, n)
+	for i := range out {
+		seed := sha256.Sum256(fmt.Appendf(nil, "finality test key %s %d", tag, i))
+		k, err := identity.FromSeed(seed[:])
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out[i] = k
+	}
+	return out
+}
+
+func ffgPubs(ks []*identity.PrivateKey) []identity.PublicKey {
+	out := make([]identity.PublicKey, len(ks))
+	for i, k := range ks {
+		out[i] = k.Public()
+	}
+	return out
+}
+
+// ffgTree is an in-memory block tree implementing BlockInfo. Every block
+// has the same voters unless votersAt says otherwise.
+type ffgTree struct {
+	genesis  types.Checkpoint
+	parent   map[types.Checkpoint]types.Checkpoint
+	children map[types.Checkpoint][]types.Checkpoint
+	voters   []identity.PublicKey
+	votersAt map[types.Checkpoint][]identity.PublicKey
+	n        int
+}
+
+func newFFGTree(voters []identity.PublicKey) *ffgTree {
+	g := types.Checkpoint{Height: 0, Hash: sha256.Sum256([]byte("genesis"))}
+	return &ffgTree{genesis: g, parent: map[types.Checkpoint]types.Checkpoint{g: {}},
+		children: map[types.Checkpoint][]types.Checkpoint{}, voters: voters, votersAt: map[types.Checkpoint][]identity.PublicKey{}}
+}
+
+// add returns a new child of p.
+func (t *ffgTree) add(p types.Checkpoint) types.Checkpoint {
+	t.n++
+	c := types.Checkpoint{Height: p.Height + 1, Hash: sha256.Sum256(fmt.Appendf(p.Hash[:], "%d", t.n))}
+	t.parent[c] = p
+	t.children[p] = append(t.children[p], c)
+	return c
+}
+
+// chain returns n new blocks, each a child of the previous, from p.
+func (t *ffgTree) chain(p types.Checkpoint, n int) []types.Checkpoint {
+	out := make([]types.Checkpoint, n)
+	for i := range out {
+		p = t.add(p)
+		out[i] = p
+	}
+	return out
+}
+
+func (t *ffgTree) Known(c types.Checkpoint) bool { _, ok := t.parent[c]; return ok }
+
+func (t *ffgTree) IsAncestor(a, b types.Checkpoint) bool {
+	if !t.Known(a) || !t.Known(b) {
+		return false
+	}
+	for b.Height > a.Height {
+		b = t.parent[b]
+	}
+	return a == b
+}
+
+func (t *ffgTree) Voters(c types.Checkpoint) ([]identity.PublicKey, bool) {
+	if !t.Known(c) {
+		return nil, false
+	}
+	if v, ok := t.votersAt[c]; ok {
+		return v, true
+	}
+	return t.voters, true
+}
+
+// ffgView is one node's view of a tree: the blocks it has received.
+type ffgView struct {
+	tree  *ffgTree
+	known map[types.Checkpoint]bool
+}
+
+func newFFGView(t *ffgTree) *ffgView {
+	return &ffgView{tree: t, known: map[types.Checkpoint]bool{t.genesis: true}}
+}
+
+func (v *ffgView) Known(c types.Checkpoint) bool { return v.known[c] }
+
+func (v *ffgView) IsAncestor(a, b types.Checkpoint) bool {
+	return v.known[a] && v.known[b] && v.tree.IsAncestor(a, b)
+}
+
+func (v *ffgView) Voters(c types.Checkpoint) ([]identity.PublicKey, bool) {
+	if !v.known[c] {
+		return nil, false
+	}
+	return v.tree.Voters(c)
+}
+
+func ffgSign(k *identity.PrivateKey, s, t types.Checkpoint) *types.FinalityVote {
+	v := &types.FinalityVote{ChainID: ffgChain, Source: s, Target: t}
+	v.Sign(k)
+	return v
+}
+
+// ffgAdd adds the votes of keys for s → t and returns the merged update.
+func ffgAdd(tb testing.TB, f *Finality, info BlockInfo, keys []*identity.PrivateKey, s, t types.Checkpoint) Update {
+	tb.Helper()
+	var all Update
+	for _, k := range keys {
+		u, err := f.AddVote(ffgSign(k, s, t), info)
+		if err != nil {
+			tb.Fatalf("vote of %s for %d → %d: %v", k.Public().DID(), s.Height, t.Height, err)
+		}
+		all.Justified = append(all.Justified, u.Justified...)
+		all.Evidence = append(all.Evidence, u.Evidence...)
+		if u.Finalized != nil {
+			all.Finalized = u.Finalized
+		}
+	}
+	return all
+}
+
+func TestFinalityThreshold(t *testing.T) {
+	for _, c := range []struct{ voters, need int }{{1, 1}, {3, 3}, {4, 3}, {5, 4}, {6, 5}, {7, 5}, {10, 7}} {
+		t.Run(fmt.Sprintf("%d voters", c.voters), func(t *testing.T) {
+			ks := ffgKeys(t, "threshold", c.voters)
+			tree := newFFGTree(ffgPubs(ks))
+			b1 := tree.add(tree.genesis)
+			f := NewFinality(tree.genesis)
+			if f.Justified() != tree.genesis || f.Finalized() != tree.genesis || !f.IsJustified(tree.genesis) {
+				t.Fatal("genesis is not justified and finalized")
+			}
+			if u := ffgAdd(t, f, tree, ks[:c.need-1], tree.genesis, b1); len(u.Justified) != 0 || f.IsJustified(b1) {
+				t.Fatalf("%d of %d votes justified", c.need-1, c.voters)
+			}
+			u := ffgAdd(t, f, tree, ks[c.need-1:c.need], tree.genesis, b1)
+			if !slices.Equal(u.Justified, []types.Checkpoint{b1}) || !f.IsJustified(b1) || f.Justified() != b1 {
+				t.Fatalf("%d of %d votes: update %+v", c.need, c.voters, u)
+			}
+			// The genesis was final already.
+			if u.Finalized != nil || f.Finalized() != tree.genesis {
+				t.Fatalf("finalized %+v", u.Finalized)
+			}
+			// Later votes change nothing.
+			if u := ffgAdd(t, f, tree, ks[c.need:], tree.genesis, b1); len(u.Justified) != 0 || u.Finalized != nil {
+				t.Fatalf("late votes: %+v", u)
+			}
+			if cert := f.Certificate(b1); len(cert) != c.need {
+				t.Fatalf("certificate of %d votes", len(cert))
+			}
+		})
+	}
+}
+
+func TestFinalityDirectAndSkipLinks(t *testing.T) {
+	ks := ffgKeys(t, "links", 4)
+	tree := newFFGTree(ffgPubs(ks))
+	g := tree.genesis
+	b := append([]types.Checkpoint{g}, tree.chain(g, 6)...)
+	f := NewFinality(g)
+	three := ks[:3]
+
+	ffgAdd(t, f, tree, three, g, b[1])
+	// Skip link b1 → b3: justifies b3, finalizes nothing.
+	u := ffgAdd(t, f, tree, three, b[1], b[3])
+	if !slices.Equal(u.Justified, []types.Checkpoint{b[3]}) || u.Finalized != nil || f.Finalized() != g {
+		t.Fatalf("skip link: %+v, finalized %d", u, f.Finalized().Height)
+	}
+	// Direct link b3 → b4: finalizes b3.
+	u = ffgAdd(t, f, tree, three, b[3], b[4])
+	if !slices.Equal(u.Justified, []types.Checkpoint{b[4]}) || u.Finalized == nil || *u.Finalized != b[3] || f.Finalized() != b[3] {
+		t.Fatalf("direct link: %+v", u)
+	}
+	if f.Justified() != b[4] {
+		t.Fatalf("justified %d", f.Justified().Height)
+	}
+	// A direct link into a checkpoint justified already (b4 → b6 first,
+	// then b5 ... no: b4 → b6 justifies b6; b5 is never justified, so
+	// b5 → b6 cannot finalize b5).
+	ffgAdd(t, f, tree, three, b[4], b[6])
+	if u := ffgAdd(t, f, tree, ks[1:], b[5], b[6]); u.Finalized != nil || f.Finalized() != b[3] {
+		t.Fatalf("link from an unjustified source finalized %+v", u.Finalized)
+	}
+}
+
+// TestFinalityDirectLinkIntoJustified: a direct link finalizes its source
+// even if its target was justified before by a skip link.
+func TestFinalityDirectLinkIntoJustified(t *testing.T) {
+	ks := ffgKeys(t, "into", 4)
+	tree := newFFGTree(ffgPubs(ks))
+	g := tree.genesis
+	b := append([]types.Checkpoint{g}, tree.chain(g, 2)...)
+	f := NewFinality(g)
+	ffgAdd(t, f, tree, ks[:3], g, b[1])
+	ffgAdd(t, f, tree, ks[1:], g, b[2])
+	if !f.IsJustified(b[2]) || f.Finalized() != g {
+		t.Fatal("setup")
+	}
+	u := ffgAdd(t, f, tree, ks[:3], b[1], b[2])
+	if len(u.Justified) != 0 || u.Finalized == nil || *u.Finalized != b[1] {
+		t.Fatalf("update %+v", u)
+	}
+	if len(u.Evidence) != 0 {
+		t.Fatal("same-target votes reported as conflicting")
+	}
+	// The certificate stays the one of the first justification.
+	if cert := f.Certificate(b[2]); len(cert) != 3 || cert[0].Source != g {
+		t.Fatalf("certificate of b2: %+v", cert)
+	}
+}
+
+func TestFinalityChainOf100(t *testing.T) {
+	ks := ffgKeys(t, "chain", 4)
+	tree := newFFGTree(ffgPubs(ks))
+	b := append([]types.Checkpoint{tree.genesis}, tree.chain(tree.genesis, 100)...)
+	f := NewFinality(tree.genesis)
+	for h := 1; h <= 100; h++ {
+		// A different 3 of 4 each time.
+		voters := slices.Delete(slices.Clone(ks), h%4, h%4+1)
+		u := ffgAdd(t, f, tree, voters, b[h-1], b[h])
+		if !slices.Equal(u.Justified, []types.Checkpoint{b[h]}) {
+			t.Fatalf("height %d: justified %+v", h, u.Justified)
+		}
+		if h > 1 && (u.Finalized == nil || *u.Finalized != b[h-1]) {
+			t.Fatalf("height %d: finalized %+v", h, u.Finalized)
+		}
+		if f.Justified() != b[h] || f.Finalized() != b[h-1] {
+			t.Fatalf("height %d: justified %d, finalized %d", h, f.Justified().Height, f.Finalized().Height)
+		}
+	}
+}
+
+func TestFinalityBuffersVotesBeforeBlocks(t *testing.T) {
+	ks := ffgKeys(t, "buffer", 4)
+	tree := newFFGTree(ffgPubs(ks))
+	g := tree.genesis
+	b := append([]types.Checkpoint{g}, tree.chain(g, 3)...)
+	view := newFFGView(tree)
+	f := NewFinality(g)
+
+	// Votes for g → b1 and b1 → b2 arrive before either block.
+	for _, l := range [][2]types.Checkpoint{{b[1], b[2]}, {g, b[1]}} {
+		if u := ffgAdd(t, f, view, ks[:3], l[0], l[1]); len(u.Justified) != 0 {
+			t.Fatalf("justified unknown blocks: %+v", u)
+		}
+	}
+	if u := f.Retry(view); len(u.Justified) != 0 {
+		t.Fatal("Retry without blocks justified")
+	}
+	view.known[b[1]] = true
+	u := f.Retry(view)
+	if !slices.Equal(u.Justified, []types.Checkpoint{b[1]}) || u.Finalized != nil {
+		t.Fatalf("after b1: %+v", u)
+	}
+	view.known[b[2]] = true
+	u = f.Retry(view)
+	if !slices.Equal(u.Justified, []types.Checkpoint{b[2]}) || u.Finalized == nil || *u.Finalized != b[1] {
+		t.Fatalf("after b2: %+v", u)
+	}
+	if len(f.pending) != 0 {
+		t.Fatalf("%d votes still pending", len(f.pending))
+	}
+
+	// Votes whose blocks are known but whose source is not justified yet
+	// wait for the source, then cascade in one update.
+	view.known[b[3]] = true
+	ffgAdd(t, f, view, ks[1:], b[3], b[3+0]) // not a link: target not above source
+	g2 := NewFinality(g)
+	if u := ffgAdd(t, g2, view, ks[:3], b[2], b[3]); len(u.Justified) != 0 {
+		t.Fatal("link from an unjustified source justified")
+	}
+	if u := ffgAdd(t, g2, view, ks[:3], b[1], b[2]); len(u.Justified) != 0 {
+		t.Fatal("link from an unjustified source justified")
+	}
+	u = ffgAdd(t, g2, view, ks[:3], g, b[1])
+	if !slices.Equal(u.Justified, b[1:4]) || u.Finalized == nil || *u.Finalized != b[2] {
+		t.Fatalf("cascade: justified %v, finalized %+v", u.Justified, u.Finalized)
+	}
+}
+
+func TestFinalityPendingBounds(t *testing.T) {
+	ks := ffgKeys(t, "bounds", 10)
+	tree := newFFGTree(ffgPubs(ks))
+	g := tree.genesis
+	b1 := tree.add(g)
+	view := newFFGView(tree)
+	f := NewFinality(g)
+	f.maxPending = 5
+	// 10 votes for an unknown block: the 5 oldest are dropped.
+	for _, k := range ks {
+		if _, err := f.AddVote(ffgSign(k, g, b1), view); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(f.pending) != 5 {
+		t.Fatalf("%d pending", len(f.pending))
+	}
+	view.known[b1] = true
+	f.Retry(view)
+	if l := f.links[ffgLinkKey{g, b1}]; l == nil || len(l.voted) != 5 || f.IsJustified(b1) {
+		t.Fatal("dropped votes counted, or 5 of 10 justified")
+	}
+	for _, k := range ks[:5] {
+		if _, ok := f.links[ffgLinkKey{g, b1}].voted[k.Public()]; ok {
+			t.Fatal("an old vote survived")
+		}
+	}
+	// Dropped votes may come again.
+	u := ffgAdd(t, f, view, ks[:2], g, b1)
+	if !slices.Equal(u.Justified, []types.Checkpoint{b1}) {
+		t.Fatalf("re-sent votes: %+v", u)
+	}
+
+	// Per voter and target height: a few, then ignored.
+	f = NewFinality(g)
+	k := ks[0]
+	for i := range 10 {
+		s := types.Checkpoint{Height: 1, Hash: types.Hash{byte(i)}}
+		tgt := types.Checkpoint{Height: 7, Hash: types.Hash{0xee}}
+		if _, err := f.AddVote(ffgSign(k, s, tgt), view); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(f.pending) != finalityMaxPerHeight || len(f.byVoter[k.Public()]) != finalityMaxPerHeight {
+		t.Fatalf("%d pending for one voter and height", len(f.pending))
+	}
+}
+
+func TestFinalityRefusesNonVoters(t *testing.T) {
+	ks := ffgKeys(t, "voters", 4)
+	stranger := ffgKeys(t, "stranger", 1)[0]
+	tree := newFFGTree(ffgPubs(ks))
+	g := tree.genesis
+	b := append([]types.Checkpoint{g}, tree.chain(g, 2)...)
+	f := NewFinality(g)
+	if _, err := f.AddVote(ffgSign(stranger, g, b[1]), tree); !errors.Is(err, ErrNotVoter) {
+		t.Fatalf("stranger's vote: %v", err)
+	}
+	ffgAdd(t, f, tree, ks[:2], g, b[1])
+	if f.IsJustified(b[1]) {
+		t.Fatal("stranger counted")
+	}
+	// Voters are those of the source: an authority added at b1 votes on
+	// links from b1, not from g.
+	tree.votersAt[b[1]] = append(ffgPubs(ks), stranger.Public())
+	if _, err := f.AddVote(ffgSign(stranger, g, b[1]), tree); !errors.Is(err, ErrNotVoter) {
+		t.Fatalf("stranger's vote from g: %v", err)
+	}
+	ffgAdd(t, f, tree, ks[2:3], g, b[1])
+	if u := ffgAdd(t, f, tree, append([]*identity.PrivateKey{stranger}, ks[:3]...), b[1], b[2]); u.Finalized == nil {
+		t.Fatal("4 of 5 voters of b1 did not finalize it")
+	}
+
+	// A stranger's vote buffered before its source is known is dropped on
+	// Retry.
+	view := newFFGView(tree)
+	f = NewFinality(g)
+	ffgAdd(t, f, view, append([]*identity.PrivateKey{stranger}, ks[:2]...), g, b[1])
+	view.known[b[1]] = true
+	if u := f.Retry(view); len(u.Justified) != 0 || len(f.byVoter) != 2 {
+		t.Fatalf("stranger counted after Retry: %+v", u)
+	}
+
+	// Malformed links.
+	if _, err := f.AddVote(ffgSign(ks[0], b[1], b[1]), tree); !errors.Is(err, types.ErrBadVote) {
+		t.Fatalf("target = source: %v", err)
+	}
+	fork := tree.add(g)
+	fork2 := tree.add(fork)
+	if _, err := f.AddVote(ffgSign(ks[0], b[1], fork2), tree); !errors.Is(err, types.ErrBadVote) {
+		t.Fatalf("source not an ancestor: %v", err)
+	}
+	if _, err := f.AddVote(nil, tree); !errors.Is(err, types.ErrBadVote) {
+		t.Fatal("nil vote")
+	}
+}
+
+func checkEvidence(t *testing.T, u Update, offender identity.PublicKey, kind string) {
+	t.Helper()
+	if len(u.Evidence) != 1 {
+		t.Fatalf("%d pieces of evidence", len(u.Evidence))
+	}
+	off, a, b, err := types.DecodeEvidence(ffgChain, u.Evidence[0].Encode())
+	if err != nil || off != offender {
+		t.Fatalf("evidence: %v", err)
+	}
+	if k, _ := types.Conflict(a, b); k != kind {
+		t.Fatalf("evidence of a %q vote, want %q", k, kind)
+	}
+	// It is a valid ledger transaction.
+	tx := types.NewEvidenceTx(ffgChain, 1, 1_767_225_600_000, u.Evidence[0])
+	tx.Sign(ffgKeys(t, "reporter", 1)[0])
+	if err := tx.ValidateBasic(ffgChain); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFinalityEvidence(t *testing.T) {
+	ks := ffgKeys(t, "evidence", 4)
+	tree := newFFGTree(ffgPubs(ks))
+	g := tree.genesis
+	b := append([]types.Checkpoint{g}, tree.chain(g, 3)...)
+	fork := tree.add(g)
+
+	t.Run("double", func(t *testing.T) {
+		f := NewFinality(g)
+		ffgAdd(t, f, tree, ks[:1], g, b[1])
+		u, err := f.AddVote(ffgSign(ks[0], g, fork), tree)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkEvidence(t, u, ks[0].Public(), "double")
+		// Not counted: two more votes for the fork do not justify it.
+		if u := ffgAdd(t, f, tree, ks[1:3], g, fork); len(u.Justified) != 0 || f.IsJustified(fork) {
+			t.Fatal("double vote counted")
+		}
+		// Re-sent, it yields no new evidence.
+		if u, err := f.AddVote(ffgSign(ks[0], g, fork), tree); err != nil || len(u.Evidence) != 0 {
+			t.Fatalf("re-sent double vote: %+v, %v", u, err)
+		}
+		// The first vote still counts.
+		if u := ffgAdd(t, f, tree, ks[1:3], g, b[1]); !slices.Equal(u.Justified, []types.Checkpoint{b[1]}) {
+			t.Fatal("first vote not counted")
+		}
+	})
+	t.Run("surrounded", func(t *testing.T) {
+		f := NewFinality(g)
+		ffgAdd(t, f, tree, ks[:3], g, b[1])
+		ffgAdd(t, f, tree, ks[:1], g, b[3])
+		u, err := f.AddVote(ffgSign(ks[0], b[1], b[2]), tree)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkEvidence(t, u, ks[0].Public(), "surround")
+		if u := ffgAdd(t, f, tree, ks[1:3], b[1], b[2]); u.Finalized != nil || f.IsJustified(b[2]) {
+			t.Fatal("surrounded vote counted")
+		}
+	})
+	t.Run("surrounding", func(t *testing.T) {
+		f := NewFinality(g)
+		ffgAdd(t, f, tree, ks[:3], g, b[1])
+		ffgAdd(t, f, tree, ks[3:], b[1], b[2])
+		u, err := f.AddVote(ffgSign(ks[3], g, b[3]), tree)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkEvidence(t, u, ks[3].Public(), "surround")
+		if u := ffgAdd(t, f, tree, ks[:2], g, b[3]); len(u.Justified) != 0 {
+			t.Fatal("surrounding vote counted")
+		}
+	})
+	t.Run("pending", func(t *testing.T) {
+		// Conflicts are found among buffered votes too.
+		view := newFFGView(tree)
+		f := NewFinality(g)
+		ffgAdd(t, f, view, ks[:1], g, b[1])
+		u, err := f.AddVote(ffgSign(ks[0], g, fork), view)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkEvidence(t, u, ks[0].Public(), "double")
+	})
+}
+
+// TestFinalityConflictingFinality reaches the safety alarm the only way
+// an observer that sees all votes can: a change of the voter set (here a
+// fork whose b-side keeps the old authorities and whose a-side replaced
+// them all), so that no single voter signed conflicting votes.
+func TestFinalityConflictingFinality(t *testing.T) {
+	old := ffgKeys(t, "old", 4)
+	fresh := ffgKeys(t, "fresh", 4)
+	tree := newFFGTree(ffgPubs(old))
+	g := tree.genesis
+	a := tree.chain(g, 2)
+	bs := tree.chain(g, 4)
+	tree.votersAt[a[0]] = ffgPubs(fresh)
+	tree.votersAt[a[1]] = ffgPubs(fresh)
+	f := NewFinality(g)
+
+	ffgAdd(t, f, tree, old[:3], g, a[0])
+	ffgAdd(t, f, tree, old[:3], g, bs[2])
+	if !f.IsJustified(a[0]) || !f.IsJustified(bs[2]) || f.Justified() != bs[2] {
+		t.Fatal("setup")
+	}
+	u := ffgAdd(t, f, tree, fresh[:3], a[0], a[1])
+	if u.Finalized == nil || *u.Finalized != a[0] {
+		t.Fatalf("a1 not finalized: %+v", u)
+	}
+	// The highest justified checkpoint follows the finalized chain.
+	if f.Justified() != a[1] {
+		t.Fatalf("justified %d/%s after finalizing a1", f.Justified().Height, f.Justified().Hash)
+	}
+	// A checkpoint conflicting with the finalized one is not justified.
+	if u := ffgAdd(t, f, tree, old[:3], g, bs[1]); len(u.Justified) != 0 || f.IsJustified(bs[1]) {
+		t.Fatal("justified a checkpoint conflicting with the finalized one")
+	}
+	// b3 → b4 would finalize b3: the alarm.
+	var err error
+	for _, k := range old[:3] {
+		if u, err = f.AddVote(ffgSign(k, bs[2], bs[3]), tree); err != nil {
+			break
+		}
+	}
+	if !errors.Is(err, ErrConflictingFinality) || !errors.Is(u.Err, ErrConflictingFinality) {
+		t.Fatalf("no alarm: %v", err)
+	}
+	if f.Finalized() != a[0] || f.IsJustified(bs[3]) || u.Finalized != nil {
+		t.Fatal("conflicting checkpoint finalized or justified")
+	}
+	if len(u.Evidence) != 0 {
+		t.Fatal("evidence without conflicting votes")
+	}
+	// Retry reports the alarm in the update.
+	view := newFFGView(tree)
+	for c := range tree.parent {
+		view.known[c] = true
+	}
+	delete(view.known, bs[3])
+	f = NewFinality(g)
+	ffgAdd(t, f, view, old[:3], g, a[0])
+	ffgAdd(t, f, view, old[:3], g, bs[2])
+	ffgAdd(t, f, view, fresh[:3], a[0], a[1])
+	ffgAdd(t, f, view, old[:3], bs[2], bs[3])
+	view.known[bs[3]] = true
+	if u := f.Retry(view); !errors.Is(u.Err, ErrConflictingFinality) {
+		t.Fatalf("Retry: %+v", u)
+	}
+}
+
+func TestNextVote(t *testing.T) {
+	ks := ffgKeys(t, "next", 4)
+	self := ks[0].Public()
+	tree := newFFGTree(ffgPubs(ks))
+	g := tree.genesis
+	b := append([]types.Checkpoint{g}, tree.chain(g, 6)...)
+	fork := tree.chain(b[1], 5) // heights 2..6
+	f := NewFinality(g)
+
+	if _, ok := f.NextVote(ffgChain, self, g, tree); ok {
+		t.Fatal("voted for the finalized checkpoint")
+	}
+	if _, ok := f.NextVote(ffgChain, self, types.Checkpoint{Height: 9}, tree); ok {
+		t.Fatal("voted for an unknown head")
+	}
+	if _, ok := f.NextVote(ffgChain, ffgKeys(t, "stranger", 1)[0].Public(), b[1], tree); ok {
+		t.Fatal("a non-voter voted")
+	}
+	v, ok := f.NextVote(ffgChain, self, b[2], tree)
+	if !ok || v.Source != g || v.Target != b[2] || v.Voter != self || v.ChainID != ffgChain || v.Signature != nil {
+		t.Fatalf("first vote %+v, %v", v, ok)
+	}
+	if last, ok := f.OwnLastVote(); !ok || last.Hash() != v.Hash() {
+		t.Fatal("OwnLastVote")
+	}
+	if _, ok := f.NextVote(ffgChain, self, b[2], tree); ok {
+		t.Fatal("voted twice for one target")
+	}
+	if _, ok := f.NextVote(ffgChain, self, fork[0], tree); ok {
+		t.Fatal("double vote at height 2")
+	}
+	if _, ok := f.NextVote(ffgChain, self, b[1], tree); ok {
+		t.Fatal("voted for a lower target")
+	}
+	// Justify b3 (by others) and b1: the source follows the head's chain.
+	ffgAdd(t, f, tree, ks[1:], g, b[1])
+	ffgAdd(t, f, tree, ks[1:], b[1], b[3])
+	v, ok = f.NextVote(ffgChain, self, b[4], tree)
+	if !ok || v.Source != b[3] || v.Target != b[4] {
+		t.Fatalf("vote %+v, %v", v, ok)
+	}
+	// Switching to the fork: its highest justified ancestor is b1, below
+	// the last source b3: voting could surround, so no vote.
+	if _, ok := f.NextVote(ffgChain, self, fork[4], tree); ok {
+		t.Fatal("voted on a fork with a lower source")
+	}
+
+	// After a restart, the persisted last vote keeps NextVote safe.
+	last, _ := f.OwnLastVote()
+	r := NewFinality(g)
+	ffgAdd(t, r, tree, ks[1:], g, b[1])
+	r.SetOwnLastVote(last)
+	if _, ok := r.NextVote(ffgChain, self, b[4], tree); ok {
+		t.Fatal("restarted authority voted for its last target height again")
+	}
+	if _, ok := r.NextVote(ffgChain, self, b[5], tree); ok {
+		t.Fatal("restarted authority voted with a lower source (b1 < b3)")
+	}
+	ffgAdd(t, r, tree, ks[1:], b[1], b[3])
+	if v, ok := r.NextVote(ffgChain, self, b[5], tree); !ok || v.Source != b[3] {
+		t.Fatalf("restarted vote %+v, %v", v, ok)
+	}
+	// Without SetOwnLastVote, self's own votes seen by the gadget still
+	// guard it.
+	r = NewFinality(g)
+	if _, err := r.AddVote(ffgSign(ks[0], g, b[4]), tree); err != nil {
+		t.Fatal(err)
+	}
+	ffgAdd(t, r, tree, ks[1:], g, b[1])
+	ffgAdd(t, r, tree, ks[1:], b[1], b[2])
+	if _, ok := r.NextVote(ffgChain, self, b[3], tree); ok {
+		t.Fatal("voted b2 → b3 inside its own g → b4")
+	}
+
+	// Heads that leave the finalized chain get no vote.
+	ffgAdd(t, f, tree, ks[1:], b[3], b[4])
+	if f.Finalized() != b[3] {
+		t.Fatal("setup")
+	}
+	if _, ok := f.NextVote(ffgChain, self, fork[4], tree); ok {
+		t.Fatal("voted for a head that conflicts with the finalized checkpoint")
+	}
+	if v, ok := f.NextVote(ffgChain, self, b[6], tree); !ok || v.Source != b[4] {
+		t.Fatalf("vote %+v, %v", v, ok)
+	}
+}
+
+// ffgConflict is types.Conflict for one voter on one chain, without
+// hashing.
+func ffgConflict(a, b *types.FinalityVote) bool {
+	if a.Source == b.Source && a.Target == b.Target {
+		return false
+	}
+	if a.Target.Height == b.Target.Height && a.Target.Hash != b.Target.Hash {
+		return true
+	}
+	return a.Source.Height < b.Source.Height && b.Target.Height < a.Target.Height ||
+		b.Source.Height < a.Source.Height && a.Target.Height < b.Target.Height
+}
+
+// TestNextVoteNeverConflicts: over random trees with forks, random
+// justified sets, finalizations, restarts and random heads, no two votes
+// NextVote returns for one authority conflict.
+func TestNextVoteNeverConflicts(t *testing.T) {
+	ks := ffgKeys(t, "property", 4)
+	self := ks[0].Public()
+	for seed := range uint64(3) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(seed, 42))
+			tree := newFFGTree(ffgPubs(ks))
+			blocks := []types.Checkpoint{tree.genesis}
+			f := NewFinality(tree.genesis)
+			var votes []*types.FinalityVote
+			for step := range 10_000 {
+				switch x := r.IntN(100); {
+				case x < 30: // a block on a random recent block: forks
+					p := blocks[max(0, len(blocks)-1-r.IntN(min(len(blocks), 20)))]
+					blocks = append(blocks, tree.add(p))
+				case x < 45: // some checkpoint above the finalized one becomes justified
+					c := blocks[len(blocks)-1-r.IntN(min(len(blocks), 30))]
+					if f.compatible(c, tree) {
+						f.justified[c] = &ffgJustification{}
+						if c.Height > f.highest.Height {
+							f.highest = c
+						}
+					}
+				case x < 47: // a justified checkpoint becomes finalized
+					for c := range f.justified {
+						if c.Height > f.finalized.Height && tree.IsAncestor(f.finalized, c) && r.IntN(2) == 0 {
+							f.finalized = c
+							f.finish(&Update{Finalized: &c}, tree)
+							f.Prune(c.Height)
+							break
+						}
+					}
+				case x < 49: // restart with the persisted last vote
+					last, ok := f.OwnLastVote()
+					g := NewFinality(f.finalized)
+					for c, j := range f.justified {
+						g.justified[c] = j
+					}
+					g.highest = f.highest
+					if ok {
+						g.SetOwnLastVote(last)
+					}
+					f = g
+				default: // a new head, often on another branch
+					head := blocks[len(blocks)-1-r.IntN(min(len(blocks), 40))]
+					v, ok := f.NextVote(ffgChain, self, head, tree)
+					if !ok {
+						continue
+					}
+					if v.Target != head || v.Target.Height <= v.Source.Height || !f.IsJustified(v.Source) ||
+						!tree.IsAncestor(v.Source, v.Target) || !tree.IsAncestor(f.Finalized(), v.Target) {
+						t.Fatalf("step %d: bad vote %d → %d", step, v.Source.Height, v.Target.Height)
+					}
+					for _, old := range votes {
+						if ffgConflict(old, &v) {
+							t.Fatalf("step %d: vote %d → %d conflicts with %d → %d", step,
+								v.Source.Height, v.Target.Height, old.Source.Height, old.Target.Height)
+						}
+					}
+					if n := len(votes); n > 0 {
+						if _, bad := types.Conflict(votes[n-1], &v); bad {
+							t.Fatalf("step %d: types.Conflict disagrees", step)
+						}
+					}
+					votes = append(votes, &v)
+				}
+			}
+			if len(votes) < 300 || f.Finalized().Height < 100 {
+				t.Fatalf("only %d votes, finalized %d: the test exercised little", len(votes), f.Finalized().Height)
+			}
+			t.Logf("%d blocks, %d votes, finalized at %d", len(blocks), len(votes), f.Finalized().Height)
+		})
+	}
+}
+
+// ffgMsg is a vote in flight to one node.
+type ffgMsg struct{ v *types.FinalityVote }
+
+// ffgNode is an honest authority with its own view and gadget.
+type ffgNode struct {
+	key   *identity.PrivateKey
+	view  *ffgView
+	fin   *Finality
+	inbox []ffgMsg
+}
+
+// TestFinalityByzantineSafety: 3f+1 authorities, f of them byzantine and
+// equivocating freely (double and surround votes, different votes to
+// different nodes); honest authorities follow NextVote on their own,
+// partial views with a partly random fork choice, and receive votes late
+// and out of order. No two honest nodes ever finalize conflicting
+// checkpoints, no alarm fires, and all evidence names byzantine
+// authorities.
+func TestFinalityByzantineSafety(t *testing.T) {
+	for _, fByz := range []int{1, 2} {
+		for seed := range uint64(3) {
+			t.Run(fmt.Sprintf("f=%d/seed=%d", fByz, seed), func(t *testing.T) {
+				ffgSafetyRun(t, fByz, seed, 1500)
+			})
+		}
+	}
+}
+
+func ffgSafetyRun(t *testing.T, fByz int, seed uint64, steps int) {
+	r := rand.New(rand.NewPCG(seed, uint64(fByz)))
+	n := 3*fByz + 1
+	ks := ffgKeys(t, fmt.Sprintf("safety-%d", fByz), n)
+	byz, honest := ks[:fByz], ks[fByz:]
+	isByz := map[identity.PublicKey]bool{}
+	for _, k := range byz {
+		isByz[k.Public()] = true
+	}
+	tree := newFFGTree(ffgPubs(ks))
+	blocks := []types.Checkpoint{tree.genesis}
+	nodes := make([]*ffgNode, len(honest))
+	for i, k := range honest {
+		nodes[i] = &ffgNode{key: k, view: newFFGView(tree), fin: NewFinality(tree.genesis)}
+	}
+	// everFinal collects every checkpoint any honest node finalized.
+	everFinal := map[types.Checkpoint]bool{tree.genesis: true}
+	evidence := 0
+	check := func(step int, who int, u Update, err error) {
+		if err != nil && !errors.Is(err, ErrNotVoter) && !errors.Is(err, types.ErrBadVote) {
+			t.Fatalf("step %d, node %d: %v", step, who, err)
+		}
+		if u.Err != nil {
+			t.Fatalf("step %d, node %d: alarm %v", step, who, u.Err)
+		}
+		for _, e := range u.Evidence {
+			off, _, _, err := types.DecodeEvidence(ffgChain, e.Encode())
+			if err != nil || !isByz[off] {
+				t.Fatalf("step %d, node %d: evidence against an honest authority (%v)", step, who, err)
+			}
+			evidence++
+		}
+		if u.Finalized != nil {
+			c := *u.Finalized
+			for o := range everFinal {
+				if !tree.IsAncestor(o, c) && !tree.IsAncestor(c, o) {
+					t.Fatalf("step %d, node %d: finalized %d/%s conflicts with %d/%s", step, who, c.Height, c.Hash, o.Height, o.Hash)
+				}
+			}
+			everFinal[c] = true
+		}
+	}
+	deliver := func(to *ffgNode, v *types.FinalityVote) { to.inbox = append(to.inbox, ffgMsg{v}) }
+	leaves := func(v *ffgView, from types.Checkpoint) []types.Checkpoint {
+		var out []types.Checkpoint
+		for c := range v.known {
+			if c.Height > from.Height && v.tree.IsAncestor(from, c) && !slices.ContainsFunc(v.tree.children[c], func(x types.Checkpoint) bool { return v.known[x] }) {
+				out = append(out, c)
+			}
+		}
+		slices.SortFunc(out, func(a, b types.Checkpoint) int { // deterministic order
+			if a.Height != b.Height {
+				return int(a.Height) - int(b.Height)
+			}
+			return slices.Compare(a.Hash[:], b.Hash[:])
+		})
+		return out
+	}
+	for step := range steps {
+		// Blocks: mostly on the tip, often forks.
+		if r.IntN(3) > 0 {
+			p := blocks[len(blocks)-1]
+			if r.IntN(3) == 0 {
+				p = blocks[len(blocks)-1-r.IntN(min(len(blocks), 6))]
+			}
+			blocks = append(blocks, tree.add(p))
+		}
+		for i, nd := range nodes {
+			// Receive some blocks whose parent is known.
+			grew := false
+			for _, c := range blocks[max(0, len(blocks)-12):] {
+				if !nd.view.known[c] && nd.view.known[tree.parent[c]] && r.IntN(3) > 0 {
+					nd.view.known[c] = true
+					grew = true
+				}
+			}
+			if grew {
+				u := nd.fin.Retry(nd.view)
+				check(step, i, u, nil)
+			}
+			// Receive some votes, out of order.
+			r.Shuffle(len(nd.inbox), func(a, b int) { nd.inbox[a], nd.inbox[b] = nd.inbox[b], nd.inbox[a] })
+			keep := nd.inbox[:0]
+			for _, m := range nd.inbox {
+				if r.IntN(4) == 0 {
+					keep = append(keep, m)
+					continue
+				}
+				u, err := nd.fin.AddVote(m.v, nd.view)
+				check(step, i, u, err)
+			}
+			nd.inbox = keep
+			// Fork choice: usually the highest leaf above the highest
+			// justified checkpoint, sometimes any leaf above the
+			// finalized one.
+			from := nd.fin.Justified()
+			if r.IntN(4) == 0 {
+				from = nd.fin.Finalized()
+			}
+			ls := leaves(nd.view, from)
+			if len(ls) == 0 {
+				continue
+			}
+			head := ls[len(ls)-1]
+			if r.IntN(3) == 0 {
+				head = ls[r.IntN(len(ls))]
+			}
+			v, ok := nd.fin.NextVote(ffgChain, nd.key.Public(), head, nd.view)
+			if !ok {
+				continue
+			}
+			v.Sign(nd.key)
+			for _, to := range nodes {
+				deliver(to, &v)
+			}
+			nd.fin.Prune(nd.fin.Finalized().Height)
+		}
+		// Byzantine authorities: random links between a checkpoint some
+		// node justified and a random later block, sent to random nodes.
+		for _, k := range byz {
+			for range 2 {
+				src := nodes[r.IntN(len(nodes))].fin.Justified()
+				if r.IntN(3) == 0 {
+					src = blocks[len(blocks)-1-r.IntN(min(len(blocks), 10))]
+				}
+				var cands []types.Checkpoint
+				for _, c := range blocks[max(0, len(blocks)-12):] {
+					if c.Height > src.Height && tree.IsAncestor(src, c) {
+						cands = append(cands, c)
+					}
+				}
+				if len(cands) == 0 {
+					continue
+				}
+				v := ffgSign(k, src, cands[r.IntN(len(cands))])
+				for _, to := range nodes {
+					if r.IntN(2) == 0 {
+						deliver(to, v)
+					}
+				}
+			}
+		}
+	}
+	maxFinal := uint64(0)
+	for c := range everFinal {
+		maxFinal = max(maxFinal, c.Height)
+	}
+	t.Logf("%d blocks, finalized up to %d, %d pieces of evidence", len(blocks), maxFinal, evidence)
+	if maxFinal < 20 {
+		t.Fatalf("finalized only up to %d: the run exercised little", maxFinal)
+	}
+}
+
+func TestVerifyCertificate(t *testing.T) {
+	ks := ffgKeys(t, "cert", 4)
+	voters := ffgPubs(ks)
+	tree := newFFGTree(voters)
+	g := tree.genesis
+	b := append([]types.Checkpoint{g}, tree.chain(g, 2)...)
+	f := NewFinality(g)
+	ffgAdd(t, f, tree, ks[:3], g, b[1])
+	ffgAdd(t, f, tree, ks[3:], g, b[1]) // late, not in the certificate
+	cert := f.Certificate(b[1])
+	if len(cert) != 3 {
+		t.Fatalf("certificate of %d votes", len(cert))
+	}
+	s, tg, err := VerifyCertificate(ffgChain, cert, voters)
+	if err != nil || s != g || tg != b[1] {
+		t.Fatalf("VerifyCertificate = %d → %d, %v", s.Height, tg.Height, err)
+	}
+	if f.Certificate(g) != nil || f.Certificate(b[2]) != nil {
+		t.Fatal("certificate of the genesis or of an unjustified block")
+	}
+	// Certificates are copies.
+	cert[0].Signature[0] ^= 1
+	if _, _, err := VerifyCertificate(ffgChain, f.Certificate(b[1]), voters); err != nil {
+		t.Fatal("Certificate returned the gadget's own votes")
+	}
+	cert = f.Certificate(b[1])
+
+	others := ffgPubs(ffgKeys(t, "cert-others", 4))
+	bigger := append(slices.Clone(voters), ffgPubs(ffgKeys(t, "cert-more", 2))...)
+	flipped := slices.Clone(cert)
+	bad := *cert[1]
+	bad.Signature = slices.Clone(bad.Signature)
+	bad.Signature[5] ^= 1
+	flipped[1] = &bad
+	mixed := slices.Clone(cert)
+	mixed[2] = ffgSign(ks[2], g, b[2])
+	otherSource := slices.Clone(cert)
+	otherSource[2] = ffgSign(ks[2], b[1], b[2])
+	wrongChain := slices.Clone(cert)
+	wc := &types.FinalityVote{ChainID: "other", Source: g, Target: b[1]}
+	wc.Sign(ks[2])
+	wrongChain[2] = wc
+	inverted := []*types.FinalityVote{{ChainID: ffgChain, Source: b[1], Target: g}}
+	cases := []struct {
+		name   string
+		votes  []*types.FinalityVote
+		voters []identity.PublicKey
+		want   error
+	}{
+		{"too few", cert[:2], voters, nil},
+		{"none", nil, voters, nil},
+		{"wrong voters", cert, others, ErrNotVoter},
+		{"too few of a bigger set", cert, bigger, nil},
+		{"duplicate voter", append(slices.Clone(cert), cert[0]), voters, nil},
+		{"bad signature", flipped, voters, types.ErrBadSignature},
+		{"mixed targets", mixed, voters, nil},
+		{"mixed sources", otherSource, voters, nil},
+		{"wrong chain", wrongChain, voters, types.ErrWrongChain},
+		{"inverted link", inverted, voters, types.ErrBadVote},
+		{"nil vote", append(slices.Clone(cert[:2]), nil), voters, nil},
+		{"no voters", cert, nil, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s, tg, err := VerifyCertificate(ffgChain, c.votes, c.voters)
+			if !errors.Is(err, ErrBadCertificate) || c.want != nil && !errors.Is(err, c.want) {
+				t.Fatalf("VerifyCertificate: %v, want %v", err, c.want)
+			}
+			if s != (types.Checkpoint{}) || tg != (types.Checkpoint{}) {
+				t.Fatal("checkpoints returned with an error")
+			}
+		})
+	}
+	if _, _, err := VerifyCertificate("other", cert, voters); !errors.Is(err, types.ErrWrongChain) {
+		t.Fatalf("certificate of another chain: %v", err)
+	}
+	// All four votes also make a certificate.
+	all := append(slices.Clone(cert), ffgSign(ks[3], g, b[1]))
+	if _, _, err := VerifyCertificate(ffgChain, all, voters); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFinalityPrune(t *testing.T) {
+	ks := ffgKeys(t, "prune", 4)
+	tree := newFFGTree(ffgPubs(ks))
+	b := append([]types.Checkpoint{tree.genesis}, tree.chain(tree.genesis, 100)...)
+	f := NewFinality(tree.genesis)
+	for h := 1; h <= 100; h++ {
+		// A fourth, late vote for an old link, and a skip link that never
+		// completes, leave bookkeeping for Prune.
+		ffgAdd(t, f, tree, ks[:3], b[h-1], b[h])
+		if h >= 3 {
+			ffgAdd(t, f, tree, ks[3:], b[h-3], b[h-1])
+		}
+		if f.Finalized() != b[max(h-1, 0)] || f.Justified() != b[h] {
+			t.Fatalf("height %d: finalized %d, justified %d", h, f.Finalized().Height, f.Justified().Height)
+		}
+		f.Prune(f.Finalized().Height)
+		if len(f.links) > 3 || len(f.seen) > 8 || len(f.justified) > 3 || len(f.byVoter[ks[0].Public()]) > 2 {
+			t.Fatalf("height %d: %d links, %d seen, %d justified after Prune", h, len(f.links), len(f.seen), len(f.justified))
+		}
+	}
+	if f.IsJustified(b[50]) || !f.IsJustified(b[99]) || !f.IsJustified(b[100]) {
+		t.Fatal("IsJustified after Prune")
+	}
+	if cert := f.Certificate(f.Finalized()); len(cert) != 3 {
+		t.Fatal("the finalized checkpoint lost its certificate")
+	}
+	// Votes for pruned targets are ignored; Prune above the finalized
+	// height is capped.
+	if u, err := f.AddVote(ffgSign(ks[3], b[10], b[20]), tree); err != nil || len(u.Justified) != 0 {
+		t.Fatalf("pruned vote: %+v, %v", u, err)
+	}
+	f.Prune(1000)
+	if f.pruned != 99 || !f.IsJustified(b[100]) {
+		t.Fatalf("Prune(1000) pruned to %d", f.pruned)
+	}
+	more := tree.chain(b[100], 2)
+	ffgAdd(t, f, tree, ks[:3], b[100], more[0])
+	if f.Finalized() != b[100] {
+		t.Fatal("no finality after Prune")
+	}
+	// A vote that conflicts with a pruned one is not detected: pruning
+	// bounds memory at that price (votes below the finalized height).
+	f.Prune(f.Finalized().Height)
+	if u, _ := f.AddVote(ffgSign(ks[0], b[98], more[1]), tree); len(u.Evidence) != 0 {
+		t.Log("evidence found against a pruned vote")
+	}
+}
