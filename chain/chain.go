@@ -35,8 +35,8 @@ type Config struct {
 	// Key is this node's key; it seals and votes when it is an authority.
 	Key   *identity.PrivateKey
 	Store *ledger.Store
-	// Datastore is where the chain keeps snapshot checkpoints, its own last
-	// finality vote and the latest finality certificate (under /chain/);
+	// Datastore is where the chain keeps snapshot checkpoints and its own
+	// last finality vote (under /chain/ and /consensus/);
 	// normally the store's datastore.
 	Datastore datastore.Batching
 	Pool      *mempool.Pool
@@ -62,11 +62,14 @@ type Committed struct {
 
 // Events is what the chain asks its owner to do or report.
 type Events struct {
-	Blocks    []*types.Block        // sealed here: gossip them
-	Votes     []*types.FinalityVote // cast here: gossip them
-	Evidence  []*types.Evidence     // conflicting votes seen: submit as transactions
-	Committed []Committed           // newly final, in order
-	Heads     []*types.Block        // new heads (the last is current)
+	Blocks []*types.Block        // sealed here: gossip them
+	Votes  []*types.FinalityVote // cast here: gossip them
+	// Certificates of newly justified blocks: gossip them, so that nodes
+	// that missed votes reach the same justified checkpoints.
+	Certificates [][]*types.FinalityVote
+	Evidence     []*types.Evidence // conflicting votes seen: submit as transactions
+	Committed    []Committed       // newly final, in order
+	Heads        []*types.Block    // new heads (the last is current)
 }
 
 type entry struct {
@@ -108,7 +111,6 @@ const maxOrphans = 256
 
 var (
 	ownVoteKey = datastore.NewKey("/chain/own-vote")
-	certKey    = datastore.NewKey("/chain/certificate")
 	tdKey      = datastore.NewKey("/chain/tip-td")
 )
 
@@ -370,26 +372,25 @@ func (c *Chain) AddVote(v *types.FinalityVote) error {
 	return err
 }
 
-// AddCertificate takes a finality certificate (the votes of a
-// supermajority link) received with synced blocks, and finalizes its source
-// if both ends are known.
+// AddCertificate takes a finality certificate (the votes of one
+// supermajority link) from sync or gossip. Its votes count even where they
+// conflict with votes the gadget holds, which reconciles nodes whose views
+// of justification diverged (lost votes, restarts, an equivocator).
 func (c *Chain) AddCertificate(votes []*types.FinalityVote) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, v := range votes {
-		upd, err := c.fin.AddVote(v, treeInfo{c})
-		if err != nil {
-			c.log.Debug("certificate vote", "err", err)
-		}
-		c.handle(upd)
-	}
-	upd, err := c.acceptCertificate(votes)
-	if err != nil {
-		return err
-	}
+	upd, err := c.fin.AddCertificate(c.cfg.Genesis.ChainID, votes, treeInfo{c})
 	c.handle(upd)
 	c.afterChange()
-	return nil
+	return err
+}
+
+// Certificates returns the certificate that finalized the last final block
+// and those of the justified blocks above it, in height order.
+func (c *Chain) Certificates() [][]*types.FinalityVote {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.fin.Certificates()
 }
 
 // afterChange runs fork choice, votes for a new head and retries buffered
@@ -451,6 +452,9 @@ func (c *Chain) onHeadChange(old, cur *entry) {
 		onChain[e] = true
 	}
 	for e := old; e != nil && !onChain[e]; e = e.parent {
+		for sender := range e.changes.Nonces {
+			c.cfg.Pool.Rewind(sender, c.nonceOf(cur, sender))
+		}
 		for _, tx := range e.block.Txs {
 			_ = c.cfg.Pool.Add(tx, 0, c.nonceOf(cur, tx.Sender))
 		}
@@ -507,6 +511,14 @@ func (c *Chain) vote() {
 
 func (c *Chain) handle(upd consensus.Update) {
 	c.events.Evidence = append(c.events.Evidence, upd.Evidence...)
+	if upd.Err != nil {
+		c.log.Error("SAFETY ALARM: a supermajority link conflicts with the finalized chain", "err", upd.Err)
+	}
+	for _, j := range upd.Justified {
+		if cert := c.fin.Certificate(j); len(cert) > 0 {
+			c.events.Certificates = append(c.events.Certificates, cert)
+		}
+	}
 	if upd.Finalized != nil {
 		if err := c.finalize(*upd.Finalized); err != nil {
 			c.log.Error("finalizing", "height", upd.Finalized.Height, "err", err)
@@ -573,88 +585,8 @@ func (c *Chain) finalize(cp types.Checkpoint) error {
 			c.orphans[h] = kept
 		}
 	}
-	c.saveCertificate(ctx)
-	if cp.Height > 2 {
-		c.fin.Prune(cp.Height - 2)
-	}
+	c.fin.Prune(cp.Height)
 	return nil
-}
-
-// certificateWire is the stored (and served) finality certificate.
-type certificateWire struct {
-	_     struct{} `cbor:",toarray"`
-	Votes [][]byte
-}
-
-func (c *Chain) saveCertificate(ctx context.Context) {
-	votes := c.certificateFor(c.tipCheckpoint())
-	if len(votes) == 0 {
-		return
-	}
-	w := certificateWire{}
-	for _, v := range votes {
-		w.Votes = append(w.Votes, v.Encode())
-	}
-	raw, err := cbor.Marshal(w)
-	if err == nil {
-		_ = c.cfg.Datastore.Put(ctx, certKey, raw)
-	}
-}
-
-// certificateFor returns the votes of the supermajority link that finalized
-// cp (the link from cp to its child), if the gadget still has them.
-func (c *Chain) certificateFor(cp types.Checkpoint) []*types.FinalityVote {
-	for _, e := range c.blocks {
-		if e.parent == nil && e.block.Header.Parent == cp.Hash {
-			if votes := c.fin.Certificate(types.Checkpoint{Height: e.block.Header.Height, Hash: e.hash}); len(votes) > 0 {
-				return votes
-			}
-		}
-	}
-	return nil
-}
-
-// Certificate returns the latest stored finality certificate.
-func (c *Chain) Certificate(ctx context.Context) []*types.FinalityVote {
-	raw, err := c.cfg.Datastore.Get(ctx, certKey)
-	if err != nil {
-		return nil
-	}
-	var w certificateWire
-	if err := cbor.Unmarshal(raw, &w); err != nil {
-		return nil
-	}
-	var out []*types.FinalityVote
-	for _, b := range w.Votes {
-		if v, err := types.DecodeVote(b); err == nil {
-			out = append(out, v)
-		}
-	}
-	return out
-}
-
-// acceptCertificate finalizes the source of a verified supermajority link
-// whose target is the source's child, both in the tree.
-func (c *Chain) acceptCertificate(votes []*types.FinalityVote) (consensus.Update, error) {
-	if len(votes) == 0 {
-		return consensus.Update{}, nil
-	}
-	info := treeInfo{c}
-	voters, ok := info.Voters(votes[0].Source)
-	if !ok {
-		return consensus.Update{}, fmt.Errorf("certificate source %d unknown", votes[0].Source.Height)
-	}
-	src, tgt, err := consensus.VerifyCertificate(c.cfg.Genesis.ChainID, votes, voters)
-	if err != nil {
-		return consensus.Update{}, err
-	}
-	if tgt.Height != src.Height+1 || !info.IsAncestor(src, tgt) {
-		return consensus.Update{}, fmt.Errorf("certificate link %d→%d does not finalize", src.Height, tgt.Height)
-	}
-	if src.Height <= c.tipState.Height {
-		return consensus.Update{}, nil
-	}
-	return consensus.Update{Finalized: &src}, nil
 }
 
 // ---- sealing ----

@@ -42,12 +42,13 @@
 // proof (types.Evidence). Contrapositive: with fewer than 1/3 byzantine
 // authorities, finalized blocks are never reverted, whatever the network
 // does — delays, partitions, or a fork choice gone wrong. The gadget also
-// refuses, itself, to count a vote that conflicts with one it already
-// holds from the same authority (it reports Evidence instead), and
-// refuses to justify checkpoints that conflict with its finalized one;
+// declines to count a vote that conflicts with one it already holds from
+// the same authority (it reports Evidence instead; certificates are the
+// exception, see liveness), and refuses to justify checkpoints that
+// conflict with its finalized one;
 // should a supermajority link ever try to finalize a conflicting
 // checkpoint, it reports ErrConflictingFinality: the safety alarm, which
-// cannot fire unless 1/3 or more of the authorities misbehaved (or the
+// cannot fire unless more than 1/3 of the authorities misbehaved (or the
 // authority set changed too much, below).
 //
 // # What liveness needs
@@ -69,6 +70,19 @@
 //     NextVote declines to vote for heads that do not descend from the
 //     finalized checkpoint, or whose justified ancestor is lower than the
 //     source of self's previous vote (voting there could be slashable).
+//   - Honest nodes must end up with the same justified checkpoints, or
+//     they vote from different sources and stall for good. Votes get
+//     lost (drops, partitions), a restarted node forgets what it had
+//     justified, and which of an equivocator's two conflicting votes a
+//     node counts depends on arrival order, so views drift apart;
+//     nothing in the votes alone brings them back. Certificates do:
+//     gossip Certificate(c) for every newly justified c and, as
+//     anti-entropy, Certificates() once in a while (and persist them for
+//     restarts); pass what arrives to AddCertificate. A certificate's
+//     votes count even where they conflict with votes already held, and
+//     its source counts as justified (a supermajority link proves that,
+//     unless 2/3 or more of the authorities are byzantine), so a node
+//     that lagged behind catches up from a peer's certificates.
 //
 // # Authority-set changes
 //
@@ -78,8 +92,9 @@
 // accountable-safety argument above intersects two supermajorities of
 // one voter set. Across a change from set V to V' two supermajorities
 // (of V and of V') intersect in more than 2|V|/3 + 2|V'|/3 − |V ∪ V'|
-// authorities: about one authority fewer than 1/3 per authority added or
-// removed. Changes are EIP-225 votes that need a majority of the current
+// authorities: with n = |V|, more than (n−k)/3 after k additions and
+// (n−2k)/3 after k removals, instead of n/3. Changes are EIP-225 votes
+// that need a majority of the current
 // set, so byzantine authorities alone cannot rewrite it, but the bound
 // degrades with each change between a finalized checkpoint and a
 // conflicting link; keep finality ahead of authority changes (finalize
@@ -90,10 +105,15 @@
 //
 // Finality is a pure state machine owned by one goroutine (it is not safe
 // for concurrent use). The caller verifies vote signatures and chain ID
-// before AddVote, calls Retry when blocks arrive, NextVote when its head
-// changes (then persists OwnLastVote before signing and broadcasting),
-// and Prune at the finalized height. BlockInfo must know the finalized
-// checkpoint and everything above it.
+// before AddVote; gossips the certificates of newly justified checkpoints
+// and, now and then, Certificates(), and feeds received ones to
+// AddCertificate; calls Retry when blocks arrive, NextVote when its head
+// changes (then persists OwnLastVote, with Certificates(), before signing
+// and broadcasting); and Prune at the finalized height. After a restart
+// it starts a gadget at the finalized checkpoint, then SetOwnLastVote and
+// AddCertificate the persisted certificates. BlockInfo must know the
+// finalized checkpoint and everything above it. Evidence from any Update
+// goes on the chain as a TxEvidence transaction.
 
 package consensus
 
@@ -115,11 +135,15 @@ var (
 	ErrNotVoter = errors.New("voter not in the authority set of the vote's source")
 	// ErrConflictingFinality: a supermajority link would finalize a
 	// checkpoint that conflicts with the finalized one. It is the safety
-	// alarm: it implies that 1/3 or more of the authorities signed
-	// conflicting votes. Stop, alert, and look for evidence.
+	// alarm: it implies that more than 1/3 of the authorities signed
+	// conflicting votes (or that the authority set changed too much).
+	// Stop, alert, and look for evidence.
 	ErrConflictingFinality = errors.New("conflicting finalized checkpoints")
 	// ErrBadCertificate: votes that do not form a supermajority link.
 	ErrBadCertificate = errors.New("invalid finality certificate")
+	// ErrUnknownCheckpoint: a certificate's source or target block is not
+	// known yet; offer it again once it is.
+	ErrUnknownCheckpoint = errors.New("checkpoint not known")
 )
 
 // Default bounds of the vote buffers.
@@ -141,7 +165,7 @@ type BlockInfo interface {
 	Voters(c types.Checkpoint) ([]identity.PublicKey, bool)
 }
 
-// Update is what one AddVote or Retry changed.
+// Update is what one AddVote, AddCertificate or Retry changed.
 type Update struct {
 	Justified []types.Checkpoint // newly justified, ascending
 	Finalized *types.Checkpoint  // newly finalized (highest), or nil
@@ -155,8 +179,9 @@ type Update struct {
 // ffgVote is a vote the gadget holds: counted on its link, waiting for
 // blocks (pending), or retained for conflict detection only.
 type ffgVote struct {
-	v    *types.FinalityVote
-	hash types.Hash
+	v       *types.FinalityVote
+	hash    types.Hash
+	pending bool // in Finality.pending
 }
 
 type ffgLinkKey struct{ s, t types.Checkpoint }
@@ -173,8 +198,9 @@ func (l *ffgLink) supermajority() bool { return 3*len(l.voted) > 2*len(l.members
 
 // ffgJustification records how a checkpoint was justified.
 type ffgJustification struct {
-	source types.Checkpoint
-	votes  []*types.FinalityVote // the certificate; nil for the genesis
+	// votes is the certificate; nil for the checkpoint the gadget started
+	// from and for sources of certificates (see AddCertificate).
+	votes []*types.FinalityVote
 }
 
 // Finality is a Casper FFG finality gadget over block checkpoints (see the
@@ -183,7 +209,8 @@ type Finality struct {
 	justified map[types.Checkpoint]*ffgJustification
 	highest   types.Checkpoint // highest justified, compatible with finalized
 	finalized types.Checkpoint
-	pruned    uint64 // votes with targets at or below are forgotten
+	finCert   []*types.FinalityVote // the link that finalized it; nil for the start
+	pruned    uint64                // votes with targets at or below are forgotten
 
 	links    map[ffgLinkKey]*ffgLink
 	bySource map[types.Checkpoint][]ffgLinkKey
@@ -201,7 +228,7 @@ type Finality struct {
 // finalized.
 func NewFinality(genesis types.Checkpoint) *Finality {
 	return &Finality{
-		justified: map[types.Checkpoint]*ffgJustification{genesis: {source: genesis}},
+		justified: map[types.Checkpoint]*ffgJustification{genesis: {}},
 		highest:   genesis, finalized: genesis,
 		links: map[ffgLinkKey]*ffgLink{}, bySource: map[types.Checkpoint][]ffgLinkKey{},
 		byVoter: map[identity.PublicKey][]*ffgVote{}, seen: map[types.Hash]uint64{},
@@ -222,16 +249,48 @@ func (f *Finality) Finalized() types.Checkpoint { return f.finalized }
 func (f *Finality) IsJustified(c types.Checkpoint) bool { return f.justified[c] != nil }
 
 // Certificate returns the votes of the supermajority link that justified
-// c, nil if c is not known to be justified (or is the genesis, justified
-// without votes). VerifyCertificate checks them against Voters(source).
+// c, nil if c is not known to be justified or was justified without votes
+// here (the checkpoint NewFinality started from, the source of a
+// certificate). VerifyCertificate checks them against Voters(source).
 func (f *Finality) Certificate(c types.Checkpoint) []*types.FinalityVote {
 	j := f.justified[c]
 	if j == nil || len(j.votes) == 0 {
 		return nil
 	}
-	out := make([]*types.FinalityVote, len(j.votes))
-	for i, v := range j.votes {
-		out[i] = ffgCloneVote(v)
+	return ffgCloneVotes(j.votes)
+}
+
+// Certificates returns what a peer needs to reach this gadget's
+// justified checkpoints from its finalized one: the certificate of the
+// link that finalized it (none for the checkpoint NewFinality started
+// from), then those of the justified checkpoints above it, by ascending
+// height. Passed to AddCertificate in that order, they justify on the
+// peer what they justify here — including on a peer that restarted from
+// the same finalized checkpoint and lost its justifications, or that
+// missed votes. Gossip them now and then (anti-entropy), and persist
+// them with the own last vote to feed them back after a restart:
+// otherwise honest views can drift apart for good (see the package doc).
+func (f *Finality) Certificates() [][]*types.FinalityVote {
+	var out [][]*types.FinalityVote
+	var finLink ffgLinkKey
+	if len(f.finCert) > 0 {
+		out = append(out, ffgCloneVotes(f.finCert))
+		finLink = ffgLinkKey{f.finCert[0].Source, f.finCert[0].Target}
+	}
+	var above []types.Checkpoint
+	for c, j := range f.justified {
+		if c.Height > f.finalized.Height && len(j.votes) > 0 && (ffgLinkKey{j.votes[0].Source, c}) != finLink {
+			above = append(above, c)
+		}
+	}
+	slices.SortFunc(above, func(a, b types.Checkpoint) int {
+		if a.Height != b.Height {
+			return cmp.Compare(a.Height, b.Height)
+		}
+		return bytes.Compare(a.Hash[:], b.Hash[:])
+	})
+	for _, c := range above {
+		out = append(out, ffgCloneVotes(f.justified[c].votes))
 	}
 	return out
 }
@@ -273,7 +332,7 @@ func (f *Finality) AddVote(v *types.FinalityVote, info BlockInfo) (Update, error
 	rec := &ffgVote{v: ffgCloneVote(v), hash: h}
 	same := 0
 	for _, old := range f.byVoter[v.Voter] {
-		if _, bad := types.Conflict(old.v, rec.v); bad {
+		if ffgConflict(old.v, rec.v) {
 			if ev, err := types.NewEvidence(old.v, rec.v); err == nil {
 				u.Evidence = append(u.Evidence, ev)
 			}
@@ -297,6 +356,94 @@ func (f *Finality) AddVote(v *types.FinalityVote, info BlockInfo) (Update, error
 	return u, err
 }
 
+// AddCertificate takes a certificate — the votes of a supermajority link,
+// as Certificate returns them — from a peer. It checks it with
+// VerifyCertificate against Voters(source), signatures included, and that
+// the source is an ancestor of the target, then adds its votes like
+// AddVote, except that a vote conflicting with one the gadget holds from
+// the same voter counts all the same (the conflict is reported as
+// Evidence unless it was before), and the per-voter bound does not apply.
+//
+// The certificate's source counts as justified even if this gadget never
+// saw it justified (it lagged, restarted, or missed votes), provided it
+// is on the finalized chain: honest authorities vote only from sources
+// they saw justified, and unless 2/3 or more of the authorities are
+// byzantine every supermajority holds an honest vote, so by induction
+// a supermajority link proves a chain of supermajority links into its
+// source. A direct-link certificate thus finalizes its source on a
+// gadget that is behind.
+//
+// Certificates keep honest views from diverging: which of an
+// equivocator's conflicting votes AddVote counts depends on arrival
+// order, and lost votes or a restart leave a node without justifications
+// others have; honest nodes then vote from different sources and stall
+// for good. A node should gossip Certificate(c) for each checkpoint c it
+// newly justifies, gossip Certificates now and then, and feed what it
+// receives here.
+//
+// It fails with ErrUnknownCheckpoint while the source or target block is
+// not known, and with ErrBadCertificate if the certificate is invalid.
+func (f *Finality) AddCertificate(chainID string, votes []*types.FinalityVote, info BlockInfo) (Update, error) {
+	var u Update
+	if len(votes) == 0 || votes[0] == nil {
+		return u, fmt.Errorf("%w: no votes", ErrBadCertificate)
+	}
+	s, t := votes[0].Source, votes[0].Target
+	if l := f.links[ffgLinkKey{s, t}]; l != nil && l.done || f.justified[t] != nil && t.Height != s.Height+1 || t.Height <= f.pruned {
+		return u, nil // nothing to learn from it
+	}
+	if !info.Known(s) || !info.Known(t) {
+		return u, fmt.Errorf("%w: certificate %d → %d", ErrUnknownCheckpoint, s.Height, t.Height)
+	}
+	voters, ok := info.Voters(s)
+	if !ok {
+		return u, fmt.Errorf("%w: voters of %d", ErrUnknownCheckpoint, s.Height)
+	}
+	if _, _, err := VerifyCertificate(chainID, votes, voters); err != nil {
+		return u, err
+	}
+	if !info.IsAncestor(s, t) {
+		return u, fmt.Errorf("%w: %w: source %d is not an ancestor of target %d", ErrBadCertificate, types.ErrBadVote, s.Height, t.Height)
+	}
+	if f.justified[s] == nil && f.compatible(s, info) {
+		// The link proves its source justified (see above).
+		f.justified[s] = &ffgJustification{}
+		u.Justified = append(u.Justified, s)
+		if s.Height > f.highest.Height {
+			f.highest = s
+		}
+	}
+	for _, v := range votes {
+		h := v.Hash()
+		if i := slices.IndexFunc(f.byVoter[v.Voter], func(r *ffgVote) bool { return r.hash == h }); i >= 0 {
+			// Held: counted, or waiting for a Retry that its blocks,
+			// known now, have not had yet.
+			if rec := f.byVoter[v.Voter][i]; rec.pending {
+				f.pending[slices.Index(f.pending, rec)] = nil
+				rec.pending = false
+				_ = f.place(rec, info, &u)
+			}
+			continue
+		}
+		rec := &ffgVote{v: ffgCloneVote(v), hash: h}
+		if _, reported := f.seen[h]; !reported {
+			for _, old := range f.byVoter[v.Voter] {
+				if ffgConflict(old.v, rec.v) {
+					if ev, err := types.NewEvidence(old.v, rec.v); err == nil {
+						u.Evidence = append(u.Evidence, ev)
+					}
+					break
+				}
+			}
+		}
+		f.seen[h] = t.Height
+		f.byVoter[v.Voter] = append(f.byVoter[v.Voter], rec)
+		_ = f.place(rec, info, &u) // verified above: members, ancestor, known blocks
+	}
+	f.finish(&u, info)
+	return u, u.Err
+}
+
 // Retry reconsiders the buffered votes; call it after new blocks arrive.
 func (f *Finality) Retry(info BlockInfo) Update {
 	var u Update
@@ -306,6 +453,7 @@ func (f *Finality) Retry(info BlockInfo) Update {
 		if rec == nil {
 			continue
 		}
+		rec.pending = false
 		_ = f.place(rec, info, &u) // refusals only forget the vote
 	}
 	f.finish(&u, info)
@@ -361,9 +509,11 @@ func (f *Finality) buffer(rec *ffgVote) {
 		f.pending[0] = nil
 		f.pending = f.pending[1:]
 		if old != nil {
+			old.pending = false
 			f.forget(old)
 		}
 	}
+	rec.pending = true
 	f.pending = append(f.pending, rec)
 }
 
@@ -397,7 +547,7 @@ func (f *Finality) resolve(k ffgLinkKey, info BlockInfo, u *Update) {
 			case s == fin || s.Height < fin.Height && info.IsAncestor(s, fin):
 				// Already final.
 			case s.Height > fin.Height && info.IsAncestor(fin, s):
-				f.finalized = s
+				f.finalized, f.finCert = s, slices.Clone(l.votes)
 				u.Finalized = &s
 			default:
 				u.Err = errors.Join(u.Err, fmt.Errorf("%w: link %d/%s → %d/%s finalizes %d/%s, finalized is %d/%s",
@@ -408,7 +558,7 @@ func (f *Finality) resolve(k ffgLinkKey, info BlockInfo, u *Update) {
 		if f.justified[t] != nil || !f.compatible(t, info) {
 			continue
 		}
-		f.justified[t] = &ffgJustification{source: s, votes: slices.Clone(l.votes)}
+		f.justified[t] = &ffgJustification{votes: slices.Clone(l.votes)}
 		u.Justified = append(u.Justified, t)
 		if t.Height > f.highest.Height {
 			f.highest = t
@@ -486,7 +636,7 @@ func (f *Finality) NextVote(chainID string, self identity.PublicKey, head types.
 	// Defence in depth: self's votes the gadget has seen, e.g. from a
 	// previous run.
 	for _, old := range f.byVoter[self] {
-		if _, bad := types.Conflict(old.v, &v); bad {
+		if ffgConflict(old.v, &v) {
 			return none, false
 		}
 	}
@@ -603,6 +753,25 @@ func VerifyCertificate(chainID string, votes []*types.FinalityVote, voters []ide
 		}
 	}
 	return source, target, nil
+}
+
+// ffgConflict is types.Conflict, with a cheap test of the heights first.
+func ffgConflict(a, b *types.FinalityVote) bool {
+	if a.Target.Height != b.Target.Height &&
+		!(a.Source.Height < b.Source.Height && b.Target.Height < a.Target.Height) &&
+		!(b.Source.Height < a.Source.Height && a.Target.Height < b.Target.Height) {
+		return false
+	}
+	_, bad := types.Conflict(a, b)
+	return bad
+}
+
+func ffgCloneVotes(vs []*types.FinalityVote) []*types.FinalityVote {
+	out := make([]*types.FinalityVote, len(vs))
+	for i, v := range vs {
+		out[i] = ffgCloneVote(v)
+	}
+	return out
 }
 
 func ffgCloneVote(v *types.FinalityVote) *types.FinalityVote {

@@ -286,7 +286,6 @@ func TestFinalityBuffersVotesBeforeBlocks(t *testing.T) {
 	// Votes whose blocks are known but whose source is not justified yet
 	// wait for the source, then cascade in one update.
 	view.known[b[3]] = true
-	ffgAdd(t, f, view, ks[1:], b[3], b[3+0]) // not a link: target not above source
 	g2 := NewFinality(g)
 	if u := ffgAdd(t, g2, view, ks[:3], b[2], b[3]); len(u.Justified) != 0 {
 		t.Fatal("link from an unjustified source justified")
@@ -375,11 +374,14 @@ func TestFinalityRefusesNonVoters(t *testing.T) {
 
 	// A stranger's vote buffered before its source is known is dropped on
 	// Retry.
+	other := ffgKeys(t, "stranger", 2)[1]
 	view := newFFGView(tree)
 	f = NewFinality(g)
-	ffgAdd(t, f, view, append([]*identity.PrivateKey{stranger}, ks[:2]...), g, b[1])
+	ffgAdd(t, f, view, ks[:3], g, b[1])
+	ffgAdd(t, f, view, append([]*identity.PrivateKey{other}, ks[:2]...), b[1], b[2])
 	view.known[b[1]] = true
-	if u := f.Retry(view); len(u.Justified) != 0 || len(f.byVoter) != 2 {
+	view.known[b[2]] = true
+	if u := f.Retry(view); !slices.Equal(u.Justified, []types.Checkpoint{b[1]}) || len(f.byVoter[other.Public()]) != 0 {
 		t.Fatalf("stranger counted after Retry: %+v", u)
 	}
 
@@ -389,7 +391,7 @@ func TestFinalityRefusesNonVoters(t *testing.T) {
 	}
 	fork := tree.add(g)
 	fork2 := tree.add(fork)
-	if _, err := f.AddVote(ffgSign(ks[0], b[1], fork2), tree); !errors.Is(err, types.ErrBadVote) {
+	if _, err := f.AddVote(ffgSign(ks[3], b[1], fork2), tree); !errors.Is(err, types.ErrBadVote) {
 		t.Fatalf("source not an ancestor: %v", err)
 	}
 	if _, err := f.AddVote(nil, tree); !errors.Is(err, types.ErrBadVote) {
@@ -441,8 +443,11 @@ func TestFinalityEvidence(t *testing.T) {
 			t.Fatalf("re-sent double vote: %+v, %v", u, err)
 		}
 		// The first vote still counts.
-		if u := ffgAdd(t, f, tree, ks[1:3], g, b[1]); !slices.Equal(u.Justified, []types.Checkpoint{b[1]}) {
+		if l := f.links[ffgLinkKey{g, b[1]}]; l == nil || len(l.voted) != 1 {
 			t.Fatal("first vote not counted")
+		}
+		if l := f.links[ffgLinkKey{g, fork}]; l == nil || len(l.voted) != 2 {
+			t.Fatal("double vote counted")
 		}
 	})
 	t.Run("surrounded", func(t *testing.T) {
@@ -636,9 +641,9 @@ func TestNextVote(t *testing.T) {
 	}
 }
 
-// ffgConflict is types.Conflict for one voter on one chain, without
+// ffgTestConflict is types.Conflict for one voter on one chain, without
 // hashing.
-func ffgConflict(a, b *types.FinalityVote) bool {
+func ffgTestConflict(a, b *types.FinalityVote) bool {
 	if a.Source == b.Source && a.Target == b.Target {
 		return false
 	}
@@ -664,18 +669,21 @@ func TestNextVoteNeverConflicts(t *testing.T) {
 			var votes []*types.FinalityVote
 			for step := range 10_000 {
 				switch x := r.IntN(100); {
-				case x < 30: // a block on a random recent block: forks
-					p := blocks[max(0, len(blocks)-1-r.IntN(min(len(blocks), 20)))]
+				case x < 35: // a block on a random recent block (forks) that keeps the finalized one
+					p := blocks[max(0, len(blocks)-1-r.IntN(min(len(blocks), 6)))]
+					if !tree.IsAncestor(f.Finalized(), p) {
+						p = f.Finalized()
+					}
 					blocks = append(blocks, tree.add(p))
-				case x < 45: // some checkpoint above the finalized one becomes justified
-					c := blocks[len(blocks)-1-r.IntN(min(len(blocks), 30))]
+				case x < 48: // some checkpoint on the finalized chain becomes justified
+					c := blocks[len(blocks)-1-r.IntN(min(len(blocks), 20))]
 					if f.compatible(c, tree) {
 						f.justified[c] = &ffgJustification{}
 						if c.Height > f.highest.Height {
 							f.highest = c
 						}
 					}
-				case x < 47: // a justified checkpoint becomes finalized
+				case x < 50: // a justified checkpoint becomes finalized
 					for c := range f.justified {
 						if c.Height > f.finalized.Height && tree.IsAncestor(f.finalized, c) && r.IntN(2) == 0 {
 							f.finalized = c
@@ -684,7 +692,7 @@ func TestNextVoteNeverConflicts(t *testing.T) {
 							break
 						}
 					}
-				case x < 49: // restart with the persisted last vote
+				case x < 52: // restart with the persisted last vote
 					last, ok := f.OwnLastVote()
 					g := NewFinality(f.finalized)
 					for c, j := range f.justified {
@@ -696,7 +704,7 @@ func TestNextVoteNeverConflicts(t *testing.T) {
 					}
 					f = g
 				default: // a new head, often on another branch
-					head := blocks[len(blocks)-1-r.IntN(min(len(blocks), 40))]
+					head := blocks[len(blocks)-1-r.IntN(min(len(blocks), 12))]
 					v, ok := f.NextVote(ffgChain, self, head, tree)
 					if !ok {
 						continue
@@ -706,7 +714,7 @@ func TestNextVoteNeverConflicts(t *testing.T) {
 						t.Fatalf("step %d: bad vote %d → %d", step, v.Source.Height, v.Target.Height)
 					}
 					for _, old := range votes {
-						if ffgConflict(old, &v) {
+						if ffgTestConflict(old, &v) {
 							t.Fatalf("step %d: vote %d → %d conflicts with %d → %d", step,
 								v.Source.Height, v.Target.Height, old.Source.Height, old.Target.Height)
 						}
@@ -719,7 +727,7 @@ func TestNextVoteNeverConflicts(t *testing.T) {
 					votes = append(votes, &v)
 				}
 			}
-			if len(votes) < 300 || f.Finalized().Height < 100 {
+			if len(votes) < 300 || f.Finalized().Height < 50 {
 				t.Fatalf("only %d votes, finalized %d: the test exercised little", len(votes), f.Finalized().Height)
 			}
 			t.Logf("%d blocks, %d votes, finalized at %d", len(blocks), len(votes), f.Finalized().Height)
@@ -727,35 +735,117 @@ func TestNextVoteNeverConflicts(t *testing.T) {
 	}
 }
 
-// ffgMsg is a vote in flight to one node.
-type ffgMsg struct{ v *types.FinalityVote }
-
-// ffgNode is an honest authority with its own view and gadget.
+// ffgNode is an honest authority with its own view and gadget, and the
+// blocks and votes in flight to it.
 type ffgNode struct {
-	key   *identity.PrivateKey
-	view  *ffgView
-	fin   *Finality
-	inbox []ffgMsg
+	key    *identity.PrivateKey
+	group  int // side of the partition, while there is one
+	view   *ffgView
+	fin    *Finality
+	leaves map[types.Checkpoint]bool // known blocks without known children
+	blocks []ffgInFlight
+	votes  []ffgInFlight // votes and certificates
 }
 
-// TestFinalityByzantineSafety: 3f+1 authorities, f of them byzantine and
-// equivocating freely (double and surround votes, different votes to
-// different nodes); honest authorities follow NextVote on their own,
-// partial views with a partly random fork choice, and receive votes late
-// and out of order. No two honest nodes ever finalize conflicting
-// checkpoints, no alarm fires, and all evidence names byzantine
-// authorities.
+// ffgInFlight is a block, a vote or a certificate due at a step.
+type ffgInFlight struct {
+	due   int
+	block types.Checkpoint
+	vote  *types.FinalityVote
+	cert  []*types.FinalityVote
+}
+
+// head is the node's fork choice: the highest leaf above its highest
+// justified checkpoint (lowest hash first among equals), or, if chaos, a
+// random leaf above its finalized one.
+func (nd *ffgNode) head(r *rand.Rand, chaos bool) (types.Checkpoint, bool) {
+	fin, from := nd.fin.Finalized(), nd.fin.Justified()
+	if chaos {
+		from = fin
+	}
+	var cands []types.Checkpoint
+	for c := range nd.leaves {
+		if c.Height < fin.Height {
+			delete(nd.leaves, c) // never again a head
+			continue
+		}
+		if c.Height >= from.Height && nd.view.IsAncestor(from, c) {
+			cands = append(cands, c)
+		}
+	}
+	if len(cands) == 0 {
+		return types.Checkpoint{}, false
+	}
+	slices.SortFunc(cands, func(a, b types.Checkpoint) int {
+		if a.Height != b.Height {
+			return cmpHeight(b.Height, a.Height)
+		}
+		return slices.Compare(a.Hash[:], b.Hash[:])
+	})
+	if from == fin && len(cands) > 1 {
+		return cands[r.IntN(len(cands))], true
+	}
+	return cands[0], true
+}
+
+func cmpHeight(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// TestFinalityByzantineSafety: 3f+1 authorities, f of them byzantine:
+// they equivocate freely (double and surround votes, different votes to
+// different nodes), back honest votes (during the partition, each side's
+// on that side) and fork the chain. Honest authorities follow NextVote on
+// their own partial views, gossip the certificates of what they justify,
+// and get blocks, votes and certificates late and out of order. The run
+// has three phases: chaos (a random fork choice one time in four), a
+// partition of the honest nodes into two groups that see different
+// forks, and calm (a sane fork choice, one random choice in 50). No two
+// honest nodes ever finalize conflicting checkpoints, no alarm fires, all
+// evidence names byzantine authorities, and in the calm phase finality
+// keeps up with the chain. (With f+1 byzantine authorities the same runs
+// do finalize conflicting checkpoints: the check has teeth.)
 func TestFinalityByzantineSafety(t *testing.T) {
-	for _, fByz := range []int{1, 2} {
+	for _, fByz := range []int{1, 2, 3} {
 		for seed := range uint64(3) {
 			t.Run(fmt.Sprintf("f=%d/seed=%d", fByz, seed), func(t *testing.T) {
-				ffgSafetyRun(t, fByz, seed, 1500)
+				ffgSafetyRun(t, fByz, seed, 1200, ffgSimOpts{})
 			})
 		}
 	}
 }
 
-func ffgSafetyRun(t *testing.T, fByz int, seed uint64, steps int) {
+// TestFinalityLossyNetwork: the same, but votes and certificates are lost
+// (one in ten, and all that cross the partition) and honest nodes restart
+// from their finalized checkpoint, restoring only their last vote and
+// their Certificates. Anti-entropy — each node gossips its Certificates
+// once per block — keeps the honest views together, so that finality
+// resumes after the partition.
+func TestFinalityLossyNetwork(t *testing.T) {
+	for _, fByz := range []int{1, 2} {
+		for seed := range uint64(3) {
+			t.Run(fmt.Sprintf("f=%d/seed=%d", fByz, seed), func(t *testing.T) {
+				ffgSafetyRun(t, fByz, seed+10, 1200, ffgSimOpts{drop: 0.1, restarts: true, antiEntropy: true})
+			})
+		}
+	}
+}
+
+// ffgSimOpts are the network faults of a simulation run.
+type ffgSimOpts struct {
+	drop        float64 // votes and certificates lost, besides those crossing the partition
+	restarts    bool    // honest nodes restart now and then
+	antiEntropy bool    // nodes gossip their Certificates once per block
+}
+
+func ffgSafetyRun(t *testing.T, fByz int, seed uint64, steps int, opts ffgSimOpts) {
+	const blockEvery = 6 // steps per block; delays are 0-2 steps
 	r := rand.New(rand.NewPCG(seed, uint64(fByz)))
 	n := 3*fByz + 1
 	ks := ffgKeys(t, fmt.Sprintf("safety-%d", fByz), n)
@@ -768,14 +858,52 @@ func ffgSafetyRun(t *testing.T, fByz int, seed uint64, steps int) {
 	blocks := []types.Checkpoint{tree.genesis}
 	nodes := make([]*ffgNode, len(honest))
 	for i, k := range honest {
-		nodes[i] = &ffgNode{key: k, view: newFFGView(tree), fin: NewFinality(tree.genesis)}
+		nodes[i] = &ffgNode{key: k, group: i % 2, view: newFFGView(tree), fin: NewFinality(tree.genesis),
+			leaves: map[types.Checkpoint]bool{tree.genesis: true}}
 	}
-	// everFinal collects every checkpoint any honest node finalized.
+	// The partition: steps [partFrom, partTo).
+	partFrom, partTo := steps/3, steps/2
+	partitioned := func(step int) bool { return step >= partFrom && step < partTo }
+	// send schedules something for a node: 0-2 steps late, or after the
+	// partition if it is sent across it.
+	send := func(step int, from int, to *ffgNode, x ffgInFlight) {
+		x.due = step + r.IntN(3)
+		lossy := x.block == (types.Checkpoint{}) && opts.drop > 0 // blocks come by sync
+		if from >= 0 && partitioned(step) && nodes[from].group != to.group {
+			if lossy {
+				return
+			}
+			x.due = partTo + r.IntN(3)
+		}
+		if lossy && r.Float64() < opts.drop {
+			return
+		}
+		if x.vote != nil || x.cert != nil {
+			to.votes = append(to.votes, x)
+		} else {
+			to.blocks = append(to.blocks, x)
+		}
+	}
+
 	everFinal := map[types.Checkpoint]bool{tree.genesis: true}
-	evidence := 0
-	check := func(step int, who int, u Update, err error) {
+	evidence, finalizedAfterPartition := 0, 0
+	var calmFrom uint64 // highest finalized when the partition ends
+	certs, restarts := 0, 0
+	check := func(step, who int, u Update, err error) {
 		if err != nil && !errors.Is(err, ErrNotVoter) && !errors.Is(err, types.ErrBadVote) {
 			t.Fatalf("step %d, node %d: %v", step, who, err)
+		}
+		// Gossip the certificate of every newly justified checkpoint.
+		for _, c := range u.Justified {
+			cert := nodes[who].fin.Certificate(c)
+			if cert == nil {
+				continue // justified as the source of a certificate
+			}
+			for j, to := range nodes {
+				if j != who {
+					send(step, who, to, ffgInFlight{cert: cert})
+				}
+			}
 		}
 		if u.Err != nil {
 			t.Fatalf("step %d, node %d: alarm %v", step, who, u.Err)
@@ -787,101 +915,157 @@ func ffgSafetyRun(t *testing.T, fByz int, seed uint64, steps int) {
 			}
 			evidence++
 		}
-		if u.Finalized != nil {
-			c := *u.Finalized
-			for o := range everFinal {
-				if !tree.IsAncestor(o, c) && !tree.IsAncestor(c, o) {
-					t.Fatalf("step %d, node %d: finalized %d/%s conflicts with %d/%s", step, who, c.Height, c.Hash, o.Height, o.Hash)
-				}
-			}
-			everFinal[c] = true
+		if u.Finalized == nil {
+			return
 		}
-	}
-	deliver := func(to *ffgNode, v *types.FinalityVote) { to.inbox = append(to.inbox, ffgMsg{v}) }
-	leaves := func(v *ffgView, from types.Checkpoint) []types.Checkpoint {
-		var out []types.Checkpoint
-		for c := range v.known {
-			if c.Height > from.Height && v.tree.IsAncestor(from, c) && !slices.ContainsFunc(v.tree.children[c], func(x types.Checkpoint) bool { return v.known[x] }) {
-				out = append(out, c)
+		c := *u.Finalized
+		for o := range everFinal {
+			if !tree.IsAncestor(o, c) && !tree.IsAncestor(c, o) {
+				t.Fatalf("step %d, node %d: finalized %d/%s conflicts with %d/%s", step, who, c.Height, c.Hash, o.Height, o.Hash)
 			}
 		}
-		slices.SortFunc(out, func(a, b types.Checkpoint) int { // deterministic order
-			if a.Height != b.Height {
-				return int(a.Height) - int(b.Height)
-			}
-			return slices.Compare(a.Hash[:], b.Hash[:])
-		})
-		return out
+		everFinal[c] = true
+		if step >= partTo {
+			finalizedAfterPartition++
+		}
 	}
+
 	for step := range steps {
-		// Blocks: mostly on the tip, often forks.
-		if r.IntN(3) > 0 {
-			p := blocks[len(blocks)-1]
-			if r.IntN(3) == 0 {
-				p = blocks[len(blocks)-1-r.IntN(min(len(blocks), 6))]
+		if step == partTo {
+			for c := range everFinal {
+				calmFrom = max(calmFrom, c.Height)
 			}
-			blocks = append(blocks, tree.add(p))
+		}
+		// A new block every blockEvery steps: by an honest proposer on its
+		// fork choice, or by a byzantine one on any recent block.
+		if step%blockEvery == 0 {
+			proposer := r.IntN(n)
+			var parent types.Checkpoint
+			from := -1
+			if proposer < fByz {
+				parent = blocks[len(blocks)-1-r.IntN(min(len(blocks), 8))]
+			} else if h, ok := nodes[proposer-fByz].head(r, false); ok {
+				parent, from = h, proposer-fByz
+			} else {
+				parent, from = nodes[proposer-fByz].fin.Finalized(), proposer-fByz
+			}
+			c := tree.add(parent)
+			blocks = append(blocks, c)
+			for _, to := range nodes {
+				send(step, from, to, ffgInFlight{block: c})
+			}
 		}
 		for i, nd := range nodes {
-			// Receive some blocks whose parent is known.
-			grew := false
-			for _, c := range blocks[max(0, len(blocks)-12):] {
-				if !nd.view.known[c] && nd.view.known[tree.parent[c]] && r.IntN(3) > 0 {
-					nd.view.known[c] = true
-					grew = true
+			if opts.restarts && r.IntN(300) == 0 {
+				// Restart from the finalized checkpoint with the persisted
+				// last vote and certificates.
+				own, ok := nd.fin.OwnLastVote()
+				certs := nd.fin.Certificates()
+				nd.fin = NewFinality(nd.fin.Finalized())
+				if ok {
+					nd.fin.SetOwnLastVote(own)
+				}
+				for _, c := range certs {
+					if _, err := nd.fin.AddCertificate(ffgChain, c, nd.view); err != nil {
+						t.Fatalf("step %d, node %d: restoring a certificate: %v", step, i, err)
+					}
+				}
+				restarts++
+			}
+			if opts.antiEntropy && step%blockEvery == i%blockEvery {
+				for _, c := range nd.fin.Certificates() {
+					for j, to := range nodes {
+						if j != i {
+							send(step, i, to, ffgInFlight{cert: c})
+						}
+					}
 				}
 			}
-			if grew {
-				u := nd.fin.Retry(nd.view)
-				check(step, i, u, nil)
+			// Blocks due whose parent is known.
+			grew := true
+			for grew {
+				grew = false
+				rest := nd.blocks[:0]
+				for _, x := range nd.blocks {
+					if x.due > step || !nd.view.known[tree.parent[x.block]] {
+						rest = append(rest, x)
+						continue
+					}
+					if !nd.view.known[x.block] {
+						nd.view.known[x.block] = true
+						nd.leaves[x.block] = true
+						delete(nd.leaves, tree.parent[x.block])
+						grew = true
+					}
+				}
+				nd.blocks = rest
+				if grew {
+					check(step, i, nd.fin.Retry(nd.view), nil)
+				}
 			}
-			// Receive some votes, out of order.
-			r.Shuffle(len(nd.inbox), func(a, b int) { nd.inbox[a], nd.inbox[b] = nd.inbox[b], nd.inbox[a] })
-			keep := nd.inbox[:0]
-			for _, m := range nd.inbox {
-				if r.IntN(4) == 0 {
-					keep = append(keep, m)
+			// Votes due, in random order.
+			r.Shuffle(len(nd.votes), func(a, b int) { nd.votes[a], nd.votes[b] = nd.votes[b], nd.votes[a] })
+			rest := nd.votes[:0]
+			for _, x := range nd.votes {
+				if x.due > step {
+					rest = append(rest, x)
 					continue
 				}
-				u, err := nd.fin.AddVote(m.v, nd.view)
+				if x.cert != nil {
+					u, err := nd.fin.AddCertificate(ffgChain, x.cert, nd.view)
+					if errors.Is(err, ErrUnknownCheckpoint) {
+						x.due = step + 1 // again once the blocks are in
+						rest = append(rest, x)
+						continue
+					}
+					if err != nil {
+						t.Fatalf("step %d, node %d: certificate: %v", step, i, err)
+					}
+					certs++
+					check(step, i, u, nil)
+					continue
+				}
+				u, err := nd.fin.AddVote(x.vote, nd.view)
 				check(step, i, u, err)
 			}
-			nd.inbox = keep
-			// Fork choice: usually the highest leaf above the highest
-			// justified checkpoint, sometimes any leaf above the
-			// finalized one.
-			from := nd.fin.Justified()
-			if r.IntN(4) == 0 {
-				from = nd.fin.Finalized()
-			}
-			ls := leaves(nd.view, from)
-			if len(ls) == 0 {
-				continue
-			}
-			head := ls[len(ls)-1]
-			if r.IntN(3) == 0 {
-				head = ls[r.IntN(len(ls))]
-			}
-			v, ok := nd.fin.NextVote(ffgChain, nd.key.Public(), head, nd.view)
-			if !ok {
-				continue
-			}
-			v.Sign(nd.key)
-			for _, to := range nodes {
-				deliver(to, &v)
+			nd.votes = rest
+			// Vote for the head.
+			chaos := step < partFrom && r.IntN(4) == 0 || r.IntN(50) == 0
+			if head, ok := nd.head(r, chaos); ok {
+				if v, ok := nd.fin.NextVote(ffgChain, nd.key.Public(), head, nd.view); ok {
+					v.Sign(nd.key)
+					for _, to := range nodes {
+						send(step, i, to, ffgInFlight{vote: &v})
+					}
+					// Byzantine authorities often back it, on its side of the
+					// partition: while there is one, they vote for both sides'
+					// links (double and surround votes) to help each side.
+					for _, k := range byz {
+						if partitioned(step) || r.IntN(3) > 0 {
+							m := ffgSign(k, v.Source, v.Target)
+							for _, to := range nodes {
+								send(step, i, to, ffgInFlight{vote: m})
+							}
+						}
+					}
+				}
 			}
 			nd.fin.Prune(nd.fin.Finalized().Height)
 		}
-		// Byzantine authorities: random links between a checkpoint some
-		// node justified and a random later block, sent to random nodes.
+		// Outside the partition, byzantine votes also go for random links
+		// from checkpoints some node justified (or any recent block) to
+		// any later recent block.
 		for _, k := range byz {
+			if partitioned(step) {
+				break
+			}
 			for range 2 {
 				src := nodes[r.IntN(len(nodes))].fin.Justified()
-				if r.IntN(3) == 0 {
+				if r.IntN(4) == 0 {
 					src = blocks[len(blocks)-1-r.IntN(min(len(blocks), 10))]
 				}
 				var cands []types.Checkpoint
-				for _, c := range blocks[max(0, len(blocks)-12):] {
+				for _, c := range blocks[max(0, len(blocks)-10):] {
 					if c.Height > src.Height && tree.IsAncestor(src, c) {
 						cands = append(cands, c)
 					}
@@ -889,10 +1073,15 @@ func ffgSafetyRun(t *testing.T, fByz int, seed uint64, steps int) {
 				if len(cands) == 0 {
 					continue
 				}
+				// Sent to a random half at once; gossip relays it to the
+				// others a little later.
 				v := ffgSign(k, src, cands[r.IntN(len(cands))])
 				for _, to := range nodes {
+					x := ffgInFlight{vote: v}
 					if r.IntN(2) == 0 {
-						deliver(to, v)
+						send(step, -1, to, x)
+					} else {
+						send(step+1+r.IntN(4), -1, to, x)
 					}
 				}
 			}
@@ -902,9 +1091,10 @@ func ffgSafetyRun(t *testing.T, fByz int, seed uint64, steps int) {
 	for c := range everFinal {
 		maxFinal = max(maxFinal, c.Height)
 	}
-	t.Logf("%d blocks, finalized up to %d, %d pieces of evidence", len(blocks), maxFinal, evidence)
-	if maxFinal < 20 {
-		t.Fatalf("finalized only up to %d: the run exercised little", maxFinal)
+	t.Logf("%d blocks, tip at %d, finalized %d at the end of the partition and %d at the end (%d finalizations after it), %d pieces of evidence, %d certificates, %d restarts",
+		len(blocks), blocks[len(blocks)-1].Height, calmFrom, maxFinal, finalizedAfterPartition, evidence, certs, restarts)
+	if maxFinal < calmFrom+uint64(steps-partTo)/blockEvery/2 {
+		t.Fatalf("finality did not keep up in the calm phase: from %d to %d in %d blocks", calmFrom, maxFinal, (steps-partTo)/blockEvery)
 	}
 }
 
@@ -991,6 +1181,172 @@ func TestVerifyCertificate(t *testing.T) {
 	}
 }
 
+// TestFinalityCertificateHealsSplitViews: a byzantine authority's double
+// vote, seen in different orders, leaves two honest nodes with different
+// justified checkpoints; a certificate reconciles them.
+func TestFinalityCertificateHealsSplitViews(t *testing.T) {
+	ks := ffgKeys(t, "split", 4)
+	byz, h := ks[0], ks[1:]
+	voters := ffgPubs(ks)
+	tree := newFFGTree(voters)
+	g := tree.genesis
+	b1, fork := tree.add(g), tree.add(g)
+	b2 := tree.add(b1)
+	x, y := NewFinality(g), NewFinality(g)
+	v, vFork := ffgSign(byz, g, b1), ffgSign(byz, g, fork)
+
+	// x: two honest votes and the byzantine one justify b1. y saw the
+	// byzantine vote for the fork first, so it refuses the one for b1.
+	ffgAdd(t, x, tree, h[:2], g, b1)
+	if u, _ := x.AddVote(v, tree); !slices.Equal(u.Justified, []types.Checkpoint{b1}) {
+		t.Fatal("x did not justify b1")
+	}
+	y.AddVote(vFork, tree)
+	ffgAdd(t, y, tree, h[:2], g, b1)
+	if u, _ := y.AddVote(v, tree); len(u.Evidence) != 1 || y.IsJustified(b1) {
+		t.Fatal("y counted the conflicting vote")
+	}
+	// The third honest authority had already moved on to b2: without help,
+	// x votes b1 → b2 and y g → b2 forever.
+	if v, ok := y.NextVote(ffgChain, h[2].Public(), b2, tree); !ok || v.Source != g {
+		t.Fatal("setup")
+	}
+
+	cert := x.Certificate(b1)
+	// Errors first: blocks unknown, too few votes, a bad signature.
+	view := newFFGView(tree)
+	if _, err := y.AddCertificate(ffgChain, cert, view); !errors.Is(err, ErrUnknownCheckpoint) {
+		t.Fatalf("unknown blocks: %v", err)
+	}
+	if _, err := y.AddCertificate(ffgChain, cert[:2], tree); !errors.Is(err, ErrBadCertificate) {
+		t.Fatalf("two votes: %v", err)
+	}
+	forged := slices.Clone(cert)
+	bad := *cert[0]
+	bad.Signature = slices.Clone(bad.Signature)
+	bad.Signature[0] ^= 1
+	forged[0] = &bad
+	if _, err := y.AddCertificate(ffgChain, forged, tree); !errors.Is(err, types.ErrBadSignature) {
+		t.Fatalf("forged vote: %v", err)
+	}
+	if _, err := y.AddCertificate("other", cert, tree); !errors.Is(err, types.ErrWrongChain) {
+		t.Fatalf("other chain: %v", err)
+	}
+	if y.IsJustified(b1) {
+		t.Fatal("a bad certificate justified b1")
+	}
+
+	u, err := y.AddCertificate(ffgChain, cert, tree)
+	if err != nil || !slices.Equal(u.Justified, []types.Checkpoint{b1}) || !y.IsJustified(b1) {
+		t.Fatalf("certificate: %+v, %v", u, err)
+	}
+	if len(u.Evidence) != 0 {
+		t.Fatal("the double vote was reported twice")
+	}
+	// Again: nothing new.
+	if u, err := y.AddCertificate(ffgChain, cert, tree); err != nil || len(u.Justified) != 0 {
+		t.Fatalf("certificate again: %+v, %v", u, err)
+	}
+	// A direct-link certificate finalizes.
+	ffgAdd(t, x, tree, h, b1, b2)
+	u, err = y.AddCertificate(ffgChain, x.Certificate(b2), tree)
+	if err != nil || u.Finalized == nil || *u.Finalized != b1 || y.Finalized() != b1 {
+		t.Fatalf("direct-link certificate: %+v, %v", u, err)
+	}
+	// Votes of the certificate held as pending count at once, even before
+	// the Retry their blocks' arrival calls for.
+	w := NewFinality(g)
+	wv := newFFGView(tree)
+	ffgAdd(t, w, wv, []*identity.PrivateKey{h[0]}, g, b1)
+	w.AddVote(v, wv)
+	wv.known[b1] = true
+	if u, err := w.AddCertificate(ffgChain, cert, wv); err != nil || !slices.Equal(u.Justified, []types.Checkpoint{b1}) {
+		t.Fatalf("certificate over pending votes: %+v, %v", u, err)
+	}
+	if u := w.Retry(wv); len(u.Justified) != 0 || slices.ContainsFunc(w.pending, func(r *ffgVote) bool { return r != nil }) {
+		t.Fatal("votes left pending")
+	}
+	if l := w.links[ffgLinkKey{g, b1}]; l == nil || len(l.voted) != 3 {
+		t.Fatal("certificate votes not counted once each")
+	}
+	// A certificate with a non-voter fails.
+	z := NewFinality(g)
+	tree.votersAt[g] = voters[1:]
+	if _, err := z.AddCertificate(ffgChain, cert, tree); !errors.Is(err, ErrNotVoter) {
+		t.Fatalf("certificate with a non-voter: %v", err)
+	}
+}
+
+// TestFinalityCertificates: Certificates lets a restarted gadget regain
+// its justified checkpoints and a lagging one catch up.
+func TestFinalityCertificates(t *testing.T) {
+	ks := ffgKeys(t, "certs", 4)
+	tree := newFFGTree(ffgPubs(ks))
+	g := tree.genesis
+	b := append([]types.Checkpoint{g}, tree.chain(g, 8)...)
+	f := NewFinality(g)
+	if len(f.Certificates()) != 0 {
+		t.Fatal("certificates of a fresh gadget")
+	}
+	lagging := NewFinality(g)
+	for h := 1; h <= 5; h++ {
+		ffgAdd(t, f, tree, ks[:3], b[h-1], b[h])
+		if h <= 2 {
+			ffgAdd(t, lagging, tree, ks[:3], b[h-1], b[h])
+		}
+	}
+	// A skip link above: b5 → b7 justifies b7 and finalizes nothing.
+	ffgAdd(t, f, tree, ks[:3], b[5], b[7])
+	if f.Finalized() != b[4] || f.Justified() != b[7] {
+		t.Fatalf("setup: finalized %d, justified %d", f.Finalized().Height, f.Justified().Height)
+	}
+	certs := f.Certificates()
+	if len(certs) != 2 || certs[0][0].Source != b[4] || certs[0][0].Target != b[5] || certs[1][0].Target != b[7] {
+		t.Fatalf("%d certificates", len(certs))
+	}
+	for _, c := range certs {
+		if _, _, err := VerifyCertificate(ffgChain, c, ffgPubs(ks)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A restart from the finalized checkpoint.
+	r := NewFinality(f.Finalized())
+	for _, c := range certs {
+		if _, err := r.AddCertificate(ffgChain, c, tree); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r.Justified() != b[7] || r.Finalized() != b[4] || !r.IsJustified(b[5]) {
+		t.Fatalf("restored: justified %d, finalized %d", r.Justified().Height, r.Finalized().Height)
+	}
+	// A gadget that finalized only b1 catches up: the first certificate's
+	// source b4 counts as justified, and its direct link finalizes it.
+	if lagging.Finalized() != b[1] {
+		t.Fatal("setup")
+	}
+	var fin *types.Checkpoint
+	for _, c := range certs {
+		u, err := lagging.AddCertificate(ffgChain, c, tree)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.Finalized != nil {
+			fin = u.Finalized
+		}
+	}
+	if fin == nil || *fin != b[4] || lagging.Finalized() != b[4] || lagging.Justified() != b[7] {
+		t.Fatalf("caught up: justified %d, finalized %d", lagging.Justified().Height, lagging.Finalized().Height)
+	}
+	// A certificate whose source conflicts with the finalized checkpoint
+	// does not make that source justified.
+	fork := tree.chain(b[3], 2)
+	forkCert := []*types.FinalityVote{ffgSign(ks[0], fork[0], fork[1]), ffgSign(ks[1], fork[0], fork[1]), ffgSign(ks[2], fork[0], fork[1])}
+	r = NewFinality(b[4])
+	if u, err := r.AddCertificate(ffgChain, forkCert, tree); err != nil || len(u.Justified) != 0 || r.IsJustified(fork[0]) || r.IsJustified(fork[1]) {
+		t.Fatalf("conflicting certificate: %+v, %v", u, err)
+	}
+}
+
 func TestFinalityPrune(t *testing.T) {
 	ks := ffgKeys(t, "prune", 4)
 	tree := newFFGTree(ffgPubs(ks))
@@ -1031,10 +1387,9 @@ func TestFinalityPrune(t *testing.T) {
 	if f.Finalized() != b[100] {
 		t.Fatal("no finality after Prune")
 	}
-	// A vote that conflicts with a pruned one is not detected: pruning
-	// bounds memory at that price (votes below the finalized height).
+	// Conflicts with votes kept after Prune are still found.
 	f.Prune(f.Finalized().Height)
-	if u, _ := f.AddVote(ffgSign(ks[0], b[98], more[1]), tree); len(u.Evidence) != 0 {
-		t.Log("evidence found against a pruned vote")
+	if u, _ := f.AddVote(ffgSign(ks[0], b[98], more[1]), tree); len(u.Evidence) != 1 {
+		t.Fatal("no evidence of a vote surrounding a kept one")
 	}
 }

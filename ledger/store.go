@@ -434,7 +434,7 @@ func (s *Store) Evidence(ctx context.Context, offender identity.PublicKey) ([]Ev
 		if r.Error != nil {
 			return nil, fmt.Errorf("ledger: listing evidence: %w", r.Error)
 		}
-		e, err := decodeEvidenceEntry(r.Key, r.Value)
+		e, err := decodeEvidenceEntry(r.Key, r.Value, true)
 		if err != nil {
 			return nil, err
 		}
@@ -462,7 +462,7 @@ func (s *Store) Offenders(ctx context.Context) ([]identity.PublicKey, error) {
 		if r.Error != nil {
 			return nil, fmt.Errorf("ledger: listing offenders: %w", r.Error)
 		}
-		e, err := decodeEvidenceEntry(r.Key, nil)
+		e, err := decodeEvidenceEntry(r.Key, nil, false)
 		if err != nil {
 			return nil, err
 		}
@@ -606,8 +606,8 @@ func decodeRecord(sender identity.PublicKey, stream, prefix, key string, value [
 }
 
 // decodeEvidenceEntry decodes the entry at key; value is the transaction
-// hash, or nil for a keys-only listing.
-func decodeEvidenceEntry(key string, value []byte) (EvidenceEntry, error) {
+// hash, ignored unless withValue (a keys-only listing).
+func decodeEvidenceEntry(key string, value []byte, withValue bool) (EvidenceEntry, error) {
 	var e EvidenceEntry
 	rest, ok := strings.CutPrefix(key, evidenceRoot+"/")
 	if !ok || len(rest) != 64+1+16+1+8 || rest[64] != '/' || rest[64+1+16] != '/' {
@@ -621,7 +621,7 @@ func decodeEvidenceEntry(key string, value []byte) (EvidenceEntry, error) {
 	}
 	copy(e.Offender[:], off)
 	e.Height, e.Index = height, uint32(index)
-	if value != nil {
+	if withValue {
 		if len(value) != len(e.TxHash) {
 			return e, fmt.Errorf("ledger: corrupt evidence %s: %d bytes", key, len(value))
 		}

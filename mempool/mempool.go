@@ -310,6 +310,18 @@ func (p *Pool) Committed(sender identity.PublicKey, n uint64) {
 	}
 }
 
+// Rewind tells the pool that sender's last committed nonce fell back to n:
+// the head moved to a fork holding fewer of the sender's transactions, and
+// those of the abandoned blocks are to be added again. Nonces above n are
+// then accepted again by Add.
+func (p *Pool) Rewind(sender identity.PublicKey, n uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if a := p.senders[sender]; a != nil && a.known > n {
+		a.known = n
+	}
+}
+
 // Expire removes the transactions whose timestamp is now too far in the
 // past for w (CheckTime(now, w) fails with types.ErrTimeInPast) and
 // returns how many it removed. It costs O(removed·log n).

@@ -827,3 +827,33 @@ func TestMaxNonce(t *testing.T) {
 		t.Errorf("Len = %d, want 0", p.Len())
 	}
 }
+
+func TestRewindAcceptsTransactionsOfAbandonedBlocks(t *testing.T) {
+	p := New(Config{})
+	k, _ := identity.Generate(nil)
+	var txs []*types.Tx
+	for n := uint64(1); n <= 4; n++ {
+		tx, _ := types.NewDataRecordTx("c", n, 1, types.DataRecord{Stream: "s"})
+		tx.Sign(k)
+		txs = append(txs, tx)
+	}
+	for _, tx := range txs {
+		if err := p.Add(tx, 0, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Nonces 1-2 are sealed into a block that then loses a reorg.
+	p.Committed(k.Public(), 2)
+	if err := p.Add(txs[0], 0, 0); !errors.Is(err, types.ErrReplayedNonce) {
+		t.Fatalf("before rewind: %v", err)
+	}
+	p.Rewind(k.Public(), 0)
+	for _, tx := range txs[:2] {
+		if err := p.Add(tx, 0, 0); err != nil {
+			t.Fatalf("after rewind: %v", err)
+		}
+	}
+	if got := p.PendingNonce(k.Public(), 0); got != 4 {
+		t.Fatalf("pending nonce %d, want 4", got)
+	}
+}

@@ -29,6 +29,7 @@ type chainInput struct {
 	block *types.Block
 	votes []*types.FinalityVote
 	cert  bool
+	sync  bool // from sync: report ErrKnown and ErrStale instead of hiding them
 	from  peer.ID
 	done  chan error // nil for gossip
 }
@@ -41,6 +42,10 @@ func (n *Node) chainLoop() {
 	defer timer.Stop()
 	expire := time.NewTicker(5 * time.Second)
 	defer expire.Stop()
+	// Certificates are gossiped again every other slot, for peers that
+	// missed votes (repeats of unchanged content are deduplicated).
+	regossip := time.NewTicker(2 * n.genesis.Slot())
+	defer regossip.Stop()
 	for {
 		wait := n.chain.NextWake().Sub(n.cfg.Clock())
 		if !timer.Stop() {
@@ -64,6 +69,10 @@ func (n *Node) chainLoop() {
 			if k := n.pool.Expire(n.cfg.Clock(), n.genesis.TimeWindow()); k > 0 {
 				n.log.Debug("expired pending transactions", "count", k)
 			}
+		case <-regossip.C:
+			if certs := n.chain.Certificates(); len(certs) > 0 {
+				n.publish(n.certTopic.Publish, types.EncodeCertificates(lastCerts(certs)), "certificates")
+			}
 		}
 		n.dispatch(n.chain.TakeEvents())
 	}
@@ -74,7 +83,12 @@ func (n *Node) feed(in chainInput) error {
 	case in.block != nil:
 		err := n.chain.AddBlock(in.block)
 		switch {
-		case err == nil, errors.Is(err, chain.ErrKnown), errors.Is(err, chain.ErrStale):
+		case err == nil:
+			return nil
+		case errors.Is(err, chain.ErrKnown), errors.Is(err, chain.ErrStale):
+			if in.sync {
+				return err
+			}
 			return nil
 		case errors.Is(err, chain.ErrUnknownParent):
 			n.kickSync()
@@ -106,6 +120,9 @@ func (n *Node) dispatch(ev chain.Events) {
 	for _, v := range ev.Votes {
 		n.publish(n.voteTopic.Publish, v.Encode(), "vote")
 	}
+	if len(ev.Certificates) > 0 {
+		n.publish(n.certTopic.Publish, types.EncodeCertificates(lastCerts(ev.Certificates)), "certificates")
+	}
 	for _, e := range ev.Evidence {
 		n.submitEvidence(e)
 	}
@@ -126,6 +143,14 @@ func (n *Node) publish(pub func(context.Context, []byte, ...lp2pps.PubOpt) error
 	if err := pub(ctx, data); err != nil && n.ctx.Err() == nil {
 		n.log.Warn("publishing "+what, "err", err)
 	}
+}
+
+// lastCerts keeps the newest certificates that fit one message.
+func lastCerts(certs [][]*types.FinalityVote) [][]*types.FinalityVote {
+	if len(certs) > types.MaxCertificates {
+		return certs[len(certs)-types.MaxCertificates:]
+	}
+	return certs
 }
 
 // submitEvidence turns two conflicting votes into a transaction signed by

@@ -176,3 +176,118 @@ func TestKilledNodeKeepsBlocks(t *testing.T) {
 		t.Fatalf("restarted node holds another block at %d", target)
 	}
 }
+
+// TestAuthoritiesKilledUnderLoad: four authorities and a device on real
+// libp2p hosts, one authority in a process of its own. Under load, that
+// process is killed with SIGKILL and a second authority is stopped, which
+// leaves two of four: too few to finalize (and, by the recent-signer rule,
+// to keep sealing). Both come back; finality resumes within 20 s, and every
+// transaction the device saw committed before, during and after is final
+// on every node.
+func TestAuthoritiesKilledUnderLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns a process")
+	}
+	c := startCluster(t, 4, 1)
+	dir := t.TempDir()
+	genesisPath := filepath.Join(dir, "genesis.toml")
+	if err := os.WriteFile(genesisPath, c.Genesis.MarshalTOML(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Authority 3 moves into a child process, on its own store.
+	if err := c.StopNode(3); err != nil {
+		t.Fatal(err)
+	}
+	var peers []string
+	for _, i := range []int{0, 1, 2, 4} {
+		n := c.Nodes[i]
+		peers = append(peers, n.Host().Addrs()[0].String()+"/p2p/"+n.ID().String())
+	}
+	env := []string{"SIXD_HELPER_NODE=1", "SIXD_HELPER_SEED=" + hex.EncodeToString(c.Keys[3].Seed()),
+		"SIXD_HELPER_GENESIS=" + genesisPath, "SIXD_HELPER_DATA=" + filepath.Join(dir, "auth3"),
+		"SIXD_HELPER_PEERS=" + strings.Join(peers, ",")}
+	child := startChild(t, env)
+	defer func() { _ = child.cmd.Process.Kill(); _ = child.cmd.Wait() }()
+
+	device, key := c.Nodes[4], c.Keys[4]
+	events, cancel := device.SubscribeCommits(4096)
+	defer cancel()
+	committed := map[types.Hash]uint64{}
+	drain := func() {
+		for {
+			select {
+			case e := <-events:
+				for _, tx := range e.Block.Txs {
+					committed[tx.Hash()] = e.Block.Header.Height
+				}
+			default:
+				return
+			}
+		}
+	}
+	var nonce uint64
+	submit := func(k int) {
+		for i := 0; i < k; i++ {
+			nonce++
+			tx := recordTx(t, c.Genesis, key, nonce, time.Now(), fmt.Sprintf("reading %d", nonce))
+			if _, err := device.Submit(context.Background(), tx.Encode()); err != nil {
+				t.Fatalf("submit %d: %v", nonce, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	finalized := func() uint64 { drain(); return c.Nodes[0].State().Height }
+
+	submit(50)
+	waitFor(t, 30*time.Second, "finality with all four authorities", func() bool { return finalized() >= 6 })
+
+	// Kill the child authority and stop another: two of four remain.
+	if err := child.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = child.cmd.Wait()
+	if err := c.StopNode(1); err != nil {
+		t.Fatal(err)
+	}
+	submit(50)
+	stalled := finalized()
+	time.Sleep(3 * time.Second)
+	if got := finalized(); got > stalled+1 {
+		t.Fatalf("finality advanced from %d to %d with two of four authorities", stalled, got)
+	}
+
+	// Both return; finality must resume within 20 s.
+	child = startChild(t, env)
+	if _, err := c.StartNode(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	resumeFrom := finalized()
+	back := time.Now()
+	waitFor(t, 20*time.Second, "finality to resume", func() bool { return finalized() >= resumeFrom+3 })
+	t.Logf("finality resumed %s after the authorities returned", time.Since(back).Round(100*time.Millisecond))
+
+	submit(50)
+	waitFor(t, 30*time.Second, "every submitted transaction to be final", func() bool { return allCommitted(drain, committed, nonce) })
+	// Every transaction the device saw committed is final, once, on every
+	// running node.
+	target := c.Nodes[0].State().Height
+	for _, i := range []int{0, 1, 2, 4} {
+		n := c.Nodes[i]
+		waitFor(t, 20*time.Second, fmt.Sprintf("node %d to finalize %d", i, target), func() bool { return n.State().Height >= target })
+		for h, height := range committed {
+			_, at, _, err := n.Store().Tx(context.Background(), h)
+			if err != nil || at != height {
+				t.Fatalf("node %d: committed transaction %s (block %d) lost: %v", i, h, height, err)
+			}
+		}
+	}
+	if _, ok, err := c.Agree(context.Background(), target); err != nil || !ok {
+		t.Fatalf("nodes disagree at %d: %v", target, err)
+	}
+}
+
+// allCommitted reports whether all nonce transactions of the device committed.
+func allCommitted(drain func(), committed map[types.Hash]uint64, nonce uint64) bool {
+	drain()
+	return uint64(len(committed)) >= nonce
+}

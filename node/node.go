@@ -56,6 +56,8 @@ type Node struct {
 	txTopic   *lp2pps.Topic
 	blkTopic  *lp2pps.Topic
 	voteTopic *lp2pps.Topic
+	certTopic *lp2pps.Topic
+	certSub   *lp2pps.Subscription
 	txSub     *lp2pps.Subscription
 	blkSub    *lp2pps.Subscription
 	voteSub   *lp2pps.Subscription
@@ -173,6 +175,9 @@ func New(ctx context.Context, key *identity.PrivateKey, g *types.Genesis, opts .
 	if err := n.ps.RegisterTopicValidator(sixps.VoteTopic(g.ChainID), sixps.VoteValidator(g.ChainID, n.host.ID(), n.countVoteResult)); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
+	if err := n.ps.RegisterTopicValidator(sixps.CertTopic(g.ChainID), sixps.CertValidator(g.ChainID, n.host.ID(), n.countVoteResult)); err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
 	if n.txTopic, err = n.ps.Join(sixps.TxTopic(g.ChainID)); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
@@ -191,6 +196,12 @@ func New(ctx context.Context, key *identity.PrivateKey, g *types.Genesis, opts .
 	if n.voteSub, err = n.voteTopic.Subscribe(lp2pps.WithBufferSize(1024)); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
+	if n.certTopic, err = n.ps.Join(sixps.CertTopic(g.ChainID)); err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	if n.certSub, err = n.certTopic.Subscribe(lp2pps.WithBufferSize(256)); err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
 
 	n.host.SetStreamHandler(syncProtocol(g.ChainID), n.serveSync)
 
@@ -205,6 +216,7 @@ func New(ctx context.Context, key *identity.PrivateKey, g *types.Genesis, opts .
 	n.spawn(func() { n.drainTxs() })
 	n.spawn(func() { n.readBlocks() })
 	n.spawn(func() { n.readVotes() })
+	n.spawn(func() { n.readCerts() })
 	n.spawn(n.syncLoop)
 	n.spawn(n.bootstrapLoop)
 	n.spawn(n.rebroadcastLoop)
@@ -281,6 +293,9 @@ func (n *Node) Close() error {
 		}
 		if n.voteSub != nil {
 			n.voteSub.Cancel()
+		}
+		if n.certSub != nil {
+			n.certSub.Cancel()
 		}
 		n.wg.Wait()
 		if n.host != nil {
@@ -538,6 +553,28 @@ func (n *Node) readVotes() {
 		}
 		if err := n.toChain(n.ctx, chainInput{votes: []*types.FinalityVote{v}, from: m.ReceivedFrom}, false); err != nil {
 			return
+		}
+	}
+}
+
+// readCerts hands gossiped finality certificates to the chain loop.
+func (n *Node) readCerts() {
+	for {
+		m, err := n.certSub.Next(n.ctx)
+		if err != nil {
+			return
+		}
+		if m.ReceivedFrom == n.host.ID() {
+			continue
+		}
+		certs, ok := m.ValidatorData.([][]*types.FinalityVote)
+		if !ok {
+			continue
+		}
+		for _, c := range certs {
+			if err := n.toChain(n.ctx, chainInput{votes: c, cert: true, from: m.ReceivedFrom}, false); err != nil {
+				return
+			}
 		}
 	}
 }

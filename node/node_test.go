@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -69,7 +71,7 @@ func recordTx(t *testing.T, g *types.Genesis, k *identity.PrivateKey, nonce uint
 
 func startCluster(t *testing.T, auths, devices int) *Cluster {
 	t.Helper()
-	c, err := StartCluster(context.Background(), ClusterConfig{ChainID: "node-test", Authorities: auths, Devices: devices,
+	c, err := StartCluster(context.Background(), ClusterConfig{ChainID: "node-test", Authorities: auths, Devices: devices, Logger: testLogger(),
 		Slot: 250 * time.Millisecond, BaseDir: t.TempDir(), API: true})
 	if err != nil {
 		t.Fatal(err)
@@ -206,4 +208,13 @@ func TestAPIRefusesInvalidTransactions(t *testing.T) {
 			t.Errorf("%s: status %d, want a 4xx", path, code)
 		}
 	}
+}
+
+// testLogger logs to stderr when SIXD_TEST_LOG is set (debug, info, warn).
+func testLogger() *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(os.Getenv("SIXD_TEST_LOG"))); err != nil || os.Getenv("SIXD_TEST_LOG") == "" {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 }

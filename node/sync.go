@@ -14,6 +14,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 
+	"github.com/sixdomain/sixdomain/chain"
+	"github.com/sixdomain/sixdomain/consensus"
 	"github.com/sixdomain/sixdomain/ledger/types"
 )
 
@@ -22,14 +24,13 @@ import (
 // the server answers [head_height, [block bytes, ...], [vote bytes, ...]]
 // holding up to max_blocks consecutive blocks of its head chain from
 // from_height (at most syncMaxBlocks and syncMaxBytes; final ones first,
-// then unfinalized ones) and the finality certificate of its last final
-// block (the votes of the supermajority link that finalized it), then
-// closes the stream.
+// then unfinalized ones) and its finality certificates (types.EncodeCertificates:
+// the link that finalized its last final block and those of the justified
+// blocks above), then closes the stream.
 const (
 	syncMaxBlocks      = 64
 	syncMaxBytes       = 16 << 20
 	syncMaxRequest     = 32
-	syncMaxVotes       = 1024
 	syncRequestTimeout = 20 * time.Second
 	syncParallel       = 3
 )
@@ -45,13 +46,13 @@ type syncRequest struct {
 }
 
 type syncResponse struct {
-	_           struct{} `cbor:",toarray"`
-	Head        uint64
-	Blocks      [][]byte
-	Certificate [][]byte
+	_            struct{} `cbor:",toarray"`
+	Head         uint64
+	Blocks       [][]byte
+	Certificates []byte
 }
 
-var syncDec, _ = cbor.DecOptions{MaxArrayElements: syncMaxVotes + 16, IndefLength: cbor.IndefLengthForbidden,
+var syncDec, _ = cbor.DecOptions{MaxArrayElements: syncMaxBlocks + 16, IndefLength: cbor.IndefLengthForbidden,
 	TagsMd: cbor.TagsForbidden, MaxNestedLevels: 4}.DecMode()
 
 func (n *Node) serveSync(s network.Stream) {
@@ -67,34 +68,25 @@ func (n *Node) serveSync(s network.Stream) {
 		_ = s.Reset()
 		return
 	}
-	final := n.store.State().Height
 	max := int(min(req.Max, syncMaxBlocks))
 	resp := syncResponse{Head: n.chain.Head().Height}
 	size := 0
-	h := req.From
-	for ; h <= final && len(resp.Blocks) < max; h++ {
-		b, err := n.store.RawBlock(n.ctx, h)
+	// BlockAt reads final blocks from the store and the rest from the head
+	// chain, each consistently even while blocks become final meanwhile.
+	for h := req.From; len(resp.Blocks) < max; h++ {
+		b, _, err := n.chain.BlockAt(n.ctx, h)
 		if err != nil {
 			break
 		}
-		if size+len(b) > syncMaxBytes && len(resp.Blocks) > 0 {
+		enc := b.Encode()
+		if size+len(enc) > syncMaxBytes && len(resp.Blocks) > 0 {
 			break
 		}
-		size += len(b)
-		resp.Blocks = append(resp.Blocks, b)
+		size += len(enc)
+		resp.Blocks = append(resp.Blocks, enc)
 	}
-	if h > final && len(resp.Blocks) < max {
-		for _, b := range n.chain.HeadBlocks(h, max-len(resp.Blocks)) {
-			enc := b.Encode()
-			if size+len(enc) > syncMaxBytes && len(resp.Blocks) > 0 {
-				break
-			}
-			size += len(enc)
-			resp.Blocks = append(resp.Blocks, enc)
-		}
-	}
-	for _, v := range n.chain.Certificate(n.ctx) {
-		resp.Certificate = append(resp.Certificate, v.Encode())
+	if certs := n.chain.Certificates(); len(certs) > 0 {
+		resp.Certificates = types.EncodeCertificates(lastCerts(certs))
 	}
 	out, err := cbor.Marshal(resp)
 	if err != nil {
@@ -110,7 +102,7 @@ func (n *Node) serveSync(s network.Stream) {
 var errBadPeer = errors.New("peer served invalid blocks")
 
 // fetchBlocks asks p for blocks from `from`.
-func (n *Node) fetchBlocks(ctx context.Context, p peer.ID, from uint64) (uint64, []*types.Block, []*types.FinalityVote, error) {
+func (n *Node) fetchBlocks(ctx context.Context, p peer.ID, from uint64) (uint64, []*types.Block, [][]*types.FinalityVote, error) {
 	ctx, cancel := context.WithTimeout(ctx, syncRequestTimeout)
 	defer cancel()
 	s, err := n.host.NewStream(ctx, p, syncProtocol(n.genesis.ChainID))
@@ -146,16 +138,11 @@ func (n *Node) fetchBlocks(ctx context.Context, p peer.ID, from uint64) (uint64,
 		}
 		blocks = append(blocks, b)
 	}
-	if len(resp.Certificate) > syncMaxVotes {
-		return 0, nil, nil, fmt.Errorf("%w: certificate of %d votes", errBadPeer, len(resp.Certificate))
-	}
-	var cert []*types.FinalityVote
-	for _, raw := range resp.Certificate {
-		v, err := types.DecodeVote(raw)
-		if err != nil {
-			return 0, nil, nil, fmt.Errorf("%w: certificate: %w", errBadPeer, err)
+	var cert [][]*types.FinalityVote
+	if len(resp.Certificates) > 0 {
+		if cert, err = types.DecodeCertificates(resp.Certificates); err != nil {
+			return 0, nil, nil, fmt.Errorf("%w: certificates: %w", errBadPeer, err)
 		}
-		cert = append(cert, v)
 	}
 	return resp.Head, blocks, cert, nil
 }
@@ -166,6 +153,7 @@ func (n *Node) syncLoop() {
 	t := time.NewTicker(n.cfg.SyncInterval)
 	defer t.Stop()
 	banned := map[peer.ID]time.Time{}
+	deep := true // after a start, our head may be on a fork the peers left
 	for {
 		select {
 		case <-n.ctx.Done():
@@ -173,14 +161,18 @@ func (n *Node) syncLoop() {
 		case <-t.C:
 		case <-n.syncKick:
 		}
-		n.syncRound(banned)
+		deep = n.syncRound(banned, deep)
 	}
 }
 
-// syncRound fetches consecutive batches from up to syncParallel peers at
-// once (peer i asks for the i-th batch above our head), applies them in
-// order, and repeats while that makes progress.
-func (n *Node) syncRound(banned map[peer.ID]time.Time) {
+// syncRound walks the peers' head chains: up to syncParallel peers at
+// once, peer i fetching the i-th batch, applied in order. It starts one
+// batch below our head, so that a short fork of ours is replaced, or, when
+// deep is set (a peer's certificate named blocks we lack: our head is on a
+// longer abandoned fork), just above our finalized block. Blocks we already
+// hold cost a map lookup. It stops at the end of the peers' chains. It
+// reports whether a certificate named unknown blocks.
+func (n *Node) syncRound(banned map[peer.ID]time.Time, deep bool) (lost bool) {
 	now := n.cfg.Clock()
 	var peers []peer.ID
 	for _, p := range n.host.Network().Peers() {
@@ -190,18 +182,21 @@ func (n *Node) syncRound(banned map[peer.ID]time.Time) {
 		peers = append(peers, p)
 	}
 	if len(peers) == 0 {
-		return
+		return false
 	}
 	rand.Shuffle(len(peers), func(i, j int) { peers[i], peers[j] = peers[j], peers[i] })
 	type result struct {
 		peer   peer.ID
 		head   uint64
 		blocks []*types.Block
-		cert   []*types.FinalityVote
+		cert   [][]*types.FinalityVote
 		err    error
 	}
+	from := n.store.State().Height + 1
+	if head := n.chain.Head().Height; !deep && head > from+syncMaxBlocks {
+		from = head - syncMaxBlocks
+	}
 	for n.ctx.Err() == nil {
-		from := n.chain.Head().Height + 1
 		k := min(len(peers), syncParallel)
 		results := make([]result, k)
 		var wg sync.WaitGroup
@@ -215,40 +210,50 @@ func (n *Node) syncRound(banned map[peer.ID]time.Time) {
 			}(i)
 		}
 		wg.Wait()
-		applied, maxHead := 0, uint64(0)
+		added, fetched, maxHead, complete := 0, 0, uint64(0), true
 		for _, r := range results {
 			if r.err != nil {
 				if errors.Is(r.err, errBadPeer) {
 					n.penalise(r.peer, banned, r.err)
 				}
+				complete = false
 				break // later batches would not connect
 			}
 			maxHead = max(maxHead, r.head)
 			for _, b := range r.blocks {
-				if err := n.toChain(n.ctx, chainInput{block: b, from: r.peer}, true); err != nil {
+				err := n.toChain(n.ctx, chainInput{block: b, from: r.peer, sync: true}, true)
+				switch {
+				case err == nil:
+					added++
+				case errors.Is(err, chain.ErrKnown), errors.Is(err, chain.ErrStale):
+				default:
 					if n.ctx.Err() == nil {
 						n.penalise(r.peer, banned, fmt.Errorf("%w: %w", errBadPeer, err))
 					}
-					return
+					return lost
 				}
-				applied++
 			}
-			if len(r.cert) > 0 {
-				if err := n.toChain(n.ctx, chainInput{votes: r.cert, cert: true, from: r.peer}, true); err != nil {
+			fetched += len(r.blocks)
+			for _, c := range r.cert {
+				if err := n.toChain(n.ctx, chainInput{votes: c, cert: true, from: r.peer}, true); err != nil {
 					n.log.Debug("sync certificate not applied", "peer", r.peer, "err", err)
+					lost = lost || errors.Is(err, consensus.ErrUnknownCheckpoint)
 				}
 			}
 			if len(r.blocks) < syncMaxBlocks {
+				complete = false
 				break
 			}
 		}
-		if applied > 0 {
-			n.metrics.synced.Add(float64(applied))
+		if added > 0 {
+			n.metrics.synced.Add(float64(added))
 		}
-		if applied == 0 || maxHead <= n.chain.Head().Height {
-			return
+		from += uint64(fetched)
+		if !complete || fetched == 0 || from > maxHead {
+			return lost
 		}
 	}
+	return lost
 }
 
 func (n *Node) penalise(p peer.ID, banned map[peer.ID]time.Time, err error) {

@@ -7,6 +7,7 @@
 //	/sixdomain/<chain-id>/tx/1      one signed transaction per message (types.Tx encoding)
 //	/sixdomain/<chain-id>/blocks/1  one sealed block per message (types.Block encoding)
 //	/sixdomain/<chain-id>/votes/1   one finality vote per message (types.FinalityVote encoding)
+//	/sixdomain/<chain-id>/certs/1   finality certificates (types.EncodeCertificates)
 //
 // Messages are published with the StrictNoSign policy and no author: the
 // transactions and blocks carry their own Ed25519 signatures, and leaving

@@ -20,6 +20,9 @@ func BlockTopic(chainID string) string { return "/sixdomain/" + chainID + "/bloc
 // VoteTopic is the topic on which a chain's finality votes are gossiped.
 func VoteTopic(chainID string) string { return "/sixdomain/" + chainID + "/votes/1" }
 
+// CertTopic is the topic on which finality certificates are gossiped.
+func CertTopic(chainID string) string { return "/sixdomain/" + chainID + "/certs/1" }
+
 // MessageID is the SHA-256 of the message data.
 func MessageID(m *pb.Message) string {
 	h := sha256.Sum256(m.Data)
@@ -95,6 +98,7 @@ func ScoreParams(chainID string) (*lp2pps.PeerScoreParams, *lp2pps.PeerScoreThre
 			TxTopic(chainID):    topic(-100),
 			BlockTopic(chainID): topic(-1000),
 			VoteTopic(chainID):  topic(-1000),
+			CertTopic(chainID):  topic(-1000),
 		},
 		TopicScoreCap:     100,
 		AppSpecificScore:  func(peer.ID) float64 { return 0 },

@@ -211,6 +211,45 @@ func VoteValidator(chainID string, self peer.ID, onResult func(from peer.ID, rea
 	}
 }
 
+// CheckCertificates decodes a certificate list and checks every vote's
+// chain and signature.
+func CheckCertificates(chainID string, data []byte) ([][]*types.FinalityVote, error) {
+	certs, err := types.DecodeCertificates(data)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range certs {
+		for _, v := range c {
+			if v.ChainID != chainID {
+				return nil, fmt.Errorf("%w: vote for chain %q", types.ErrWrongChain, v.ChainID)
+			}
+			if err := v.VerifySignature(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return certs, nil
+}
+
+// CertValidator is the certificate topic's validator; accepted messages
+// carry the [][]*types.FinalityVote in ValidatorData.
+func CertValidator(chainID string, self peer.ID, onResult func(from peer.ID, reason string, err error)) lp2pps.ValidatorEx {
+	return func(_ context.Context, from peer.ID, m *lp2pps.Message) lp2pps.ValidationResult {
+		if self != "" && from == self {
+			return lp2pps.ValidationAccept
+		}
+		certs, err := CheckCertificates(chainID, m.Data)
+		if onResult != nil {
+			onResult(from, reason(err), err)
+		}
+		if err != nil {
+			return lp2pps.ValidationReject
+		}
+		m.ValidatorData = certs
+		return lp2pps.ValidationAccept
+	}
+}
+
 func reason(err error) string {
 	switch {
 	case err == nil:

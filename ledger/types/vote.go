@@ -174,3 +174,55 @@ func NewEvidenceTx(chainID string, nonce uint64, timestampMillis int64, e *Evide
 	return &Tx{Version: TxVersion, ChainID: chainID, Type: TxEvidence, Nonce: nonce,
 		Timestamp: timestampMillis, Payload: e.Encode()}
 }
+
+// Limits of a certificate list.
+const (
+	MaxCertificates      = 64
+	MaxCertificateVotes  = 1024
+	maxCertificatesBytes = 1 << 20
+)
+
+// EncodeCertificates encodes finality certificates (each the votes of one
+// supermajority link) as [[vote bytes, ...], ...].
+func EncodeCertificates(certs [][]*FinalityVote) []byte {
+	w := make([][][]byte, 0, len(certs))
+	for _, c := range certs {
+		votes := make([][]byte, 0, len(c))
+		for _, v := range c {
+			votes = append(votes, v.Encode())
+		}
+		w = append(w, votes)
+	}
+	return marshal(w)
+}
+
+// DecodeCertificates decodes a certificate list, bounding its size, and
+// each vote's form (not signatures: the finality gadget checks those).
+func DecodeCertificates(data []byte) ([][]*FinalityVote, error) {
+	if len(data) > maxCertificatesBytes {
+		return nil, fmt.Errorf("%w: certificates of %d bytes", ErrOversize, len(data))
+	}
+	var w [][][]byte
+	if err := unmarshalCanonical(data, &w); err != nil {
+		return nil, fmt.Errorf("certificates: %w", err)
+	}
+	if len(w) > MaxCertificates {
+		return nil, fmt.Errorf("%w: %d certificates", ErrOversize, len(w))
+	}
+	out := make([][]*FinalityVote, 0, len(w))
+	for i, c := range w {
+		if len(c) == 0 || len(c) > MaxCertificateVotes {
+			return nil, fmt.Errorf("%w: certificate %d holds %d votes", ErrBadVote, i, len(c))
+		}
+		votes := make([]*FinalityVote, 0, len(c))
+		for _, raw := range c {
+			v, err := DecodeVote(raw)
+			if err != nil {
+				return nil, fmt.Errorf("certificate %d: %w", i, err)
+			}
+			votes = append(votes, v)
+		}
+		out = append(out, votes)
+	}
+	return out, nil
+}

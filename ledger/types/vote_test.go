@@ -485,3 +485,43 @@ func FuzzDecodeEvidence(f *testing.F) {
 		}
 	})
 }
+
+func TestCertificatesRoundTripAndBounds(t *testing.T) {
+	k := seedKey(t, 3)
+	mk := func(h uint64) *FinalityVote {
+		v := &FinalityVote{ChainID: testChain, Source: Checkpoint{Height: h - 1, Hash: Hash{byte(h)}}, Target: Checkpoint{Height: h, Hash: Hash{byte(h + 1)}}}
+		v.Sign(k)
+		return v
+	}
+	certs := [][]*FinalityVote{{mk(2), mk(3)}, {mk(4)}}
+	got, err := DecodeCertificates(EncodeCertificates(certs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || len(got[0]) != 2 || got[1][0].Hash() != certs[1][0].Hash() {
+		t.Fatalf("round trip changed the certificates")
+	}
+	if _, err := DecodeCertificates(EncodeCertificates([][]*FinalityVote{{}})); !errors.Is(err, ErrBadVote) {
+		t.Fatalf("empty certificate accepted: %v", err)
+	}
+	if _, err := DecodeCertificates([]byte{0x9f}); !errors.Is(err, ErrUndecodable) {
+		t.Fatalf("garbage accepted: %v", err)
+	}
+	many := make([][]*FinalityVote, MaxCertificates+1)
+	for i := range many {
+		many[i] = []*FinalityVote{mk(2)}
+	}
+	if _, err := DecodeCertificates(EncodeCertificates(many)); !errors.Is(err, ErrOversize) {
+		t.Fatalf("too many certificates accepted: %v", err)
+	}
+}
+
+func FuzzDecodeCertificates(f *testing.F) {
+	k := seedKey(f, 3)
+	v := &FinalityVote{ChainID: testChain, Target: Checkpoint{Height: 1}}
+	v.Sign(k)
+	f.Add(EncodeCertificates([][]*FinalityVote{{v}}))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, _ = DecodeCertificates(data)
+	})
+}
