@@ -1,19 +1,148 @@
-// Package consensus decides which authority seals which block and checks
-// that a block was sealed by the right one.
+// Package consensus holds sixdomain's Proof-of-Authority rules: the
+// EIP-225 (Clique) authority snapshot, the stateless header rules, and a
+// Casper FFG finality gadget. Everything here is a pure function or a
+// state machine owned by one goroutine; package chain drives it.
 //
-// This is the foundation's round-robin schedule: the authorities listed in
-// the genesis, sorted by their key bytes, take turns by height (the block at
-// height h is sealed by authorities[h mod N]), at most one block per slot.
-// Because exactly one authority may seal each height, honest nodes never
-// see two valid blocks at one height unless that authority equivocates, and
-// a block is final once it is applied. The price is liveness: while the
-// in-turn authority is down, the chain waits for it. The full
-// Proof-of-Authority engine (voting, out-of-turn sealing, a finality
-// gadget) replaces the schedule behind the same Engine interface.
+// # Authorities and sealing (EIP-225)
 //
-// The rules here are stateless: they read only the header, its parent's
-// height and time, the genesis and (for the "not too far in the future"
-// check) a clock reading passed in by the caller.
+// Snapshot is the authority state after a block, and Snapshot.Apply is a
+// pure fold over headers: at most one vote per block; only a signer's
+// latest vote per target counts; a proposal passes with more than half of
+// the signers; a pass applies only to its target (no cascading) and clears
+// the votes on it; a dropped signer's own votes are discarded; epoch
+// checkpoints clear all votes and list the set; a signer may seal at most
+// one block in any floor(N/2)+1 consecutive ones. The 24 scenarios of
+// ../shared/conformance/eip225_vectors.json run as a table test.
+// Snapshots caches snapshots and checkpoints them in the datastore every
+// 1024 blocks.
 //
-// Imports: identity and ledger/types; never ledger's store, pubsub or node.
+// PoA holds the header rules apart from the snapshot (as go-ethereum's
+// clique.go does): chain, height and parent link, time at least parent +
+// slot and at most FutureAllowance ahead of the local clock, the proposer
+// authorized and not recent, difficulty 2 in turn (signers[h mod N]) and 1
+// out of turn, checkpoint lists, and the seal. SealTime gives the in-turn
+// authority parent + slot and the others a randomised later time, so that
+// blocks keep coming while a majority of authorities is reachable; fork
+// choice (package chain) prefers the heavier, in-turn chain and breaks ties
+// by lower height, then lower hash (EIP-3436).
+//
+// # Finality
+//
+// The Proof-of-Authority producer gives probabilistic, fork-choice
+// finality only: a block can be reverted by a heavier chain. Finality adds
+// a Casper FFG gadget on top of it. Every block is a checkpoint
+// (types.Checkpoint: height and hash). An authority that adopts a new head
+// signs a vote (types.FinalityVote), a link source → target, where target
+// is its head and source is the highest justified checkpoint on the
+// head's chain. The voters of a link are the authority set at its source.
+//
+//   - The genesis is justified and finalized.
+//   - A link s → t is a supermajority link when more than 2/3 of the
+//     voters of s (3·count > 2·|voters|, distinct voters) signed it. When
+//     s is justified and an ancestor of t, t becomes justified.
+//   - When t is justified by a supermajority link from s and t is a child
+//     of s (t.Height == s.Height+1), s is finalized, and with it every
+//     block below it on its chain.
+//
+// An honest authority never signs two votes that break one of the two
+// slashing conditions (types.Conflict): a double vote (two different
+// targets at one height) or a surround vote (one link strictly inside the
+// other). NextVote enforces this: targets strictly increase and sources
+// never decrease, so no later vote can double or surround an earlier one.
+// Any two conflicting votes of one authority are the Evidence of a
+// TxEvidence transaction that anyone can put on the chain.
+//
+// # Why finalized blocks are safe: accountable safety
+//
+// Suppose two conflicting checkpoints (neither an ancestor of the other)
+// were finalized, a at height h_a by the link a → a' (a' a child of a),
+// and b at height h_b ≥ h_a. Follow the chain of supermajority links that
+// justified b, genesis = j_0 → j_1 → ... → j_n = b, all on b's chain and
+// so none equal to a or a'. Take the first j_k with j_k.Height ≥ h_a:
+// its predecessor is below h_a, so the link j_(k-1) → j_k either targets
+// height h_a (a double vote against a's own justifying link: two
+// different targets at one height), height h_a+1 (a double vote against
+// a → a'), or a height above h_a+1 (a surround vote: it strictly contains
+// a → a'). Each of those links has more than 2/3 of the voters; two such
+// sets of one voter set intersect in more than 1/3 of it. So two
+// conflicting finalized checkpoints prove that more than 1/3 of the
+// authorities signed conflicting votes, and the pairs of votes are the
+// proof (types.Evidence). Contrapositive: with fewer than 1/3 byzantine
+// authorities, finalized blocks are never reverted, whatever the network
+// does — delays, partitions, or a fork choice gone wrong. The gadget also
+// declines to count a vote that conflicts with one it already holds from
+// the same authority (it reports Evidence instead; certificates are the
+// exception, see liveness), and refuses to justify checkpoints that
+// conflict with its finalized one;
+// should a supermajority link ever try to finalize a conflicting
+// checkpoint, it reports ErrConflictingFinality: the safety alarm, which
+// cannot fire unless more than 1/3 of the authorities misbehaved (or the
+// authority set changed too much, below).
+//
+// # What liveness needs
+//
+// Safety needs nothing from the network; progress does:
+//
+//   - More than 2/3 of the authorities (of the voter set in force) must be
+//     online, and connected well enough that their votes reach each other
+//     within a block interval. The PoA producer alone needs only a
+//     majority of authorities to keep the chain growing; finality needs
+//     more, and while it lacks them the chain grows without finalizing.
+//   - The chain must keep growing: a vote needs a target above every
+//     earlier target of its voter, and finalizing s needs a justified
+//     child of s.
+//   - Honest authorities must converge on one head per height for long
+//     enough to justify it: the block interval should exceed vote
+//     propagation, and the fork choice must prefer the chain holding the
+//     highest justified checkpoint and never leave the finalized one.
+//     NextVote declines to vote for heads that do not descend from the
+//     finalized checkpoint, or whose justified ancestor is lower than the
+//     source of self's previous vote (voting there could be slashable).
+//   - Honest nodes must end up with the same justified checkpoints, or
+//     they vote from different sources and stall for good. Votes get
+//     lost (drops, partitions), a restarted node forgets what it had
+//     justified, and which of an equivocator's two conflicting votes a
+//     node counts depends on arrival order, so views drift apart;
+//     nothing in the votes alone brings them back. Certificates do:
+//     gossip Certificate(c) for every newly justified c and, as
+//     anti-entropy, Certificates() once in a while (and persist them for
+//     restarts); pass what arrives to AddCertificate. A certificate's
+//     votes count even where they conflict with votes already held, and
+//     its source counts as justified (a supermajority link proves that,
+//     unless 2/3 or more of the authorities are byzantine), so a node
+//     that lagged behind catches up from a peer's certificates.
+//
+// # Authority-set changes
+//
+// The voters of a link are the authority set at its source; a change
+// voted in at some block takes effect for links whose source is at or
+// after that block, and never alters links from earlier sources. The
+// accountable-safety argument above intersects two supermajorities of
+// one voter set. Across a change from set V to V' two supermajorities
+// (of V and of V') intersect in more than 2|V|/3 + 2|V'|/3 − |V ∪ V'|
+// authorities: with n = |V|, more than (n−k)/3 after k additions and
+// (n−2k)/3 after k removals, instead of n/3. Changes are EIP-225 votes
+// that need a majority of the current
+// set, so byzantine authorities alone cannot rewrite it, but the bound
+// degrades with each change between a finalized checkpoint and a
+// conflicting link; keep finality ahead of authority changes (finalize
+// between changes). An authority that left the set can no longer be held
+// to its votes by the chain that removed it.
+//
+// # Use
+//
+// Finality is a pure state machine owned by one goroutine (it is not safe
+// for concurrent use). The caller verifies vote signatures and chain ID
+// before AddVote; gossips the certificates of newly justified checkpoints
+// and, now and then, Certificates(), and feeds received ones to
+// AddCertificate; calls Retry when blocks arrive, NextVote when its head
+// changes (then persists OwnLastVote, with Certificates(), before signing
+// and broadcasting); and Prune at the finalized height. After a restart
+// it starts a gadget at the finalized checkpoint, then SetOwnLastVote and
+// AddCertificate the persisted certificates. BlockInfo must know the
+// finalized checkpoint and everything above it. Evidence from any Update
+// goes on the chain as a TxEvidence transaction.
+//
+// Imports: identity, ledger/types and go-datastore; never ledger's store,
+// pubsub, chain or node.
 package consensus
