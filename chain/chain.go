@@ -72,6 +72,12 @@ type Events struct {
 	Heads        []*types.Block    // new heads (the last is current)
 }
 
+// txLoc places a transaction in an unfinalized block.
+type txLoc struct {
+	e     *entry
+	index uint32
+}
+
 type entry struct {
 	block    *types.Block
 	hash     types.Hash
@@ -97,9 +103,11 @@ type Chain struct {
 	tipState  ledger.State
 	tipTD     uint64
 	blocks    map[types.Hash]*entry
-	head      *entry // nil when the head is the finalized tip
-	orphans   map[types.Hash][]*types.Block
-	nOrphans  int
+	// txs indexes the transactions of the unfinalized blocks (any fork).
+	txs      map[types.Hash][]txLoc
+	head     *entry // nil when the head is the finalized tip
+	orphans  map[types.Hash][]*types.Block
+	nOrphans int
 
 	sealFor types.Hash
 	sealAt  time.Time
@@ -137,7 +145,7 @@ func New(ctx context.Context, cfg Config) (*Chain, error) {
 	}
 	c := &Chain{cfg: cfg, poa: poa, snaps: consensus.NewSnapshots(poa, cfg.Datastore),
 		params: ledger.ParamsFromGenesis(cfg.Genesis), log: cfg.Logger,
-		blocks: map[types.Hash]*entry{}, orphans: map[types.Hash][]*types.Block{}}
+		blocks: map[types.Hash]*entry{}, txs: map[types.Hash][]txLoc{}, orphans: map[types.Hash][]*types.Block{}}
 	c.tipState = cfg.Store.State()
 	if c.tipState.Height > 0 {
 		if c.tipHeader, err = cfg.Store.Header(ctx, c.tipState.Height); err != nil {
@@ -327,6 +335,10 @@ func (c *Chain) addBlock(b *types.Block) error {
 	e := &entry{block: b, hash: h, parent: parent, state: next, changes: changes,
 		td: pTD + uint64(b.Header.Difficulty), arrived: c.cfg.Now()}
 	c.blocks[h] = e
+	for i, tx := range b.Txs {
+		th := tx.Hash()
+		c.txs[th] = append(c.txs[th], txLoc{e: e, index: uint32(i)})
+	}
 	if parent != nil {
 		parent.children = append(parent.children, e)
 	}
@@ -566,6 +578,19 @@ func (c *Chain) finalize(cp types.Checkpoint) error {
 		ch.parent = nil
 	}
 	c.blocks = keep
+	for th, locs := range c.txs {
+		kept := locs[:0]
+		for _, l := range locs {
+			if _, ok := keep[l.e.hash]; ok {
+				kept = append(kept, l)
+			}
+		}
+		if len(kept) == 0 {
+			delete(c.txs, th)
+		} else {
+			c.txs[th] = kept
+		}
+	}
 	if c.head != nil {
 		if _, ok := keep[c.head.hash]; !ok {
 			c.head = nil

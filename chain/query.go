@@ -91,14 +91,22 @@ func (c *Chain) BlockAt(ctx context.Context, height uint64) (*types.Block, bool,
 func (c *Chain) Included(h types.Hash) (*types.Tx, uint64, uint32, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	for e := c.head; e != nil; e = e.parent {
-		for i, tx := range e.block.Txs {
-			if tx.Hash() == h {
-				return tx, e.block.Header.Height, uint32(i), true
-			}
+	for _, l := range c.txs[h] {
+		if c.onHead(l.e) {
+			return l.e.block.Txs[l.index], l.e.block.Header.Height, l.index, true
 		}
 	}
 	return nil, 0, 0, false
+}
+
+// onHead reports whether e is on the head chain (walking down from the
+// head to e's height).
+func (c *Chain) onHead(e *entry) bool {
+	x := c.head
+	for x != nil && x.block.Header.Height > e.block.Header.Height {
+		x = x.parent
+	}
+	return x == e
 }
 
 // HeadBlocks returns the unfinalized head-chain blocks from height from
