@@ -6,7 +6,7 @@ BENCHTIME ?= 1s
 # Extra flags for `sixd devnet`, e.g. make devnet DEVNET_FLAGS="--rate 500 --duration 60s"
 DEVNET_FLAGS ?=
 
-.PHONY: all build test devnet lint bench bench-devnet fuzz clean
+.PHONY: all build test devnet lint bench bench-devnet fuzz fuzz-consensus clean
 
 all: lint test build
 
@@ -46,6 +46,13 @@ fuzz:
 	    $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; \
 	done
+
+# The deterministic consensus simulator (chain/chaintest) over SEEDS random
+# scenarios of partitions, crashes, clock skew, loss and an equivocator.
+# Replay a failing seed with CONSENSUS_SEED=<n> go test ./chain/chaintest -run TestSeed -v
+SEEDS ?= 1000
+fuzz-consensus:
+	CONSENSUS_SEEDS=$(SEEDS) $(GO) test -count=1 -timeout 60m -run TestFuzzySeeds ./chain/chaintest/
 
 clean:
 	rm -rf bin devnet-*.json

@@ -118,8 +118,9 @@ type Chain struct {
 const maxOrphans = 256
 
 var (
-	ownVoteKey = datastore.NewKey("/chain/own-vote")
-	tdKey      = datastore.NewKey("/chain/tip-td")
+	ownVoteKey  = datastore.NewKey("/chain/own-vote")
+	recoveryKey = datastore.NewKey("/chain/recovery")
+	tdKey       = datastore.NewKey("/chain/tip-td")
 )
 
 // New builds a chain over a store whose committed blocks are final.
@@ -161,7 +162,84 @@ func New(ctx context.Context, cfg Config) (*Chain, error) {
 			c.fin.SetOwnLastVote(*v)
 		}
 	}
+	c.recover(ctx)
 	return c, nil
+}
+
+// recoveryWire is what an authority persists with each of its votes: the
+// unfinalized blocks up to the vote's source and the certificates that
+// justified it. After a restart they prove the source justified again; an
+// authority that forgot it could not vote again without a surround vote,
+// and if several forgot, finality could stall for good.
+type recoveryWire struct {
+	_            struct{} `cbor:",toarray"`
+	Blocks       [][]byte
+	Certificates []byte
+}
+
+// maxRecoveryBlocks bounds the blocks kept for recovery; further back the
+// chain relies on peers' certificates.
+const maxRecoveryBlocks = 64
+
+func (c *Chain) recoveryRecord(source types.Checkpoint) []byte {
+	var blocks [][]byte
+	if e, ok := c.blocks[source.Hash]; ok {
+		for x := e; x != nil && len(blocks) <= maxRecoveryBlocks; x = x.parent {
+			blocks = append(blocks, x.block.Encode())
+		}
+		if len(blocks) > maxRecoveryBlocks {
+			blocks = nil
+		}
+		slices.Reverse(blocks)
+	}
+	w := recoveryWire{Blocks: blocks}
+	if certs := c.fin.Certificates(); len(certs) > 0 {
+		w.Certificates = types.EncodeCertificates(certs[max(0, len(certs)-types.MaxCertificates):])
+	}
+	raw, err := cbor.Marshal(w)
+	if err != nil {
+		return nil
+	}
+	return raw
+}
+
+// recover replays the recovery record written with the last own vote.
+func (c *Chain) recover(ctx context.Context) {
+	raw, err := c.cfg.Datastore.Get(ctx, recoveryKey)
+	if err != nil {
+		return
+	}
+	var w recoveryWire
+	if err := cbor.Unmarshal(raw, &w); err != nil {
+		c.log.Warn("unreadable recovery record", "err", err)
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, rb := range w.Blocks {
+		b, err := types.DecodeBlock(rb)
+		if err != nil {
+			return
+		}
+		if err := c.addBlock(b); err != nil && !errors.Is(err, ErrKnown) && !errors.Is(err, ErrStale) {
+			c.log.Debug("recovery block", "height", b.Header.Height, "err", err)
+		}
+	}
+	if len(w.Certificates) > 0 {
+		certs, err := types.DecodeCertificates(w.Certificates)
+		if err != nil {
+			return
+		}
+		for _, cert := range certs {
+			upd, err := c.fin.AddCertificate(c.cfg.Genesis.ChainID, cert, treeInfo{c})
+			if err != nil {
+				c.log.Debug("recovery certificate", "err", err)
+			}
+			c.handle(upd)
+		}
+	}
+	c.afterChange()
+	c.events = Events{} // nothing of this is news to the network
 }
 
 func (c *Chain) tipCheckpoint() types.Checkpoint {
@@ -504,12 +582,8 @@ func (c *Chain) vote() {
 	// Persist before it leaves: a restarted authority must never sign a
 	// vote that conflicts with this one.
 	ctx := context.Background()
-	if err := c.cfg.Datastore.Put(ctx, ownVoteKey, v.Encode()); err != nil {
+	if err := c.persistVote(ctx, &v); err != nil {
 		c.log.Error("persisting own vote", "err", err)
-		return
-	}
-	if err := c.cfg.Datastore.Sync(ctx, ownVoteKey); err != nil {
-		c.log.Error("syncing own vote", "err", err)
 		return
 	}
 	c.fin.SetOwnLastVote(v)
@@ -519,6 +593,27 @@ func (c *Chain) vote() {
 	}
 	c.events.Votes = append(c.events.Votes, &v)
 	c.handle(upd)
+}
+
+// persistVote writes the vote and its recovery record in one batch and
+// syncs it.
+func (c *Chain) persistVote(ctx context.Context, v *types.FinalityVote) error {
+	b, err := c.cfg.Datastore.Batch(ctx)
+	if err != nil {
+		return err
+	}
+	if err := b.Put(ctx, ownVoteKey, v.Encode()); err != nil {
+		return err
+	}
+	if rec := c.recoveryRecord(v.Source); rec != nil {
+		if err := b.Put(ctx, recoveryKey, rec); err != nil {
+			return err
+		}
+	}
+	if err := b.Commit(ctx); err != nil {
+		return err
+	}
+	return c.cfg.Datastore.Sync(ctx, datastore.NewKey("/chain"))
 }
 
 func (c *Chain) handle(upd consensus.Update) {

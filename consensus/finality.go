@@ -323,6 +323,11 @@ func (f *Finality) AddCertificate(chainID string, votes []*types.FinalityVote, i
 		f.byVoter[v.Voter] = append(f.byVoter[v.Voter], rec)
 		_ = f.place(rec, info, &u) // verified above: members, ancestor, known blocks
 	}
+	// Links from s counted before s was known to be justified (votes held
+	// already) are resolved now that it is.
+	for _, k := range slices.Clone(f.bySource[s]) {
+		f.resolve(k, info, &u)
+	}
 	f.finish(&u, info)
 	return u, u.Err
 }
