@@ -98,6 +98,10 @@ func TestEndToEnd(t *testing.T) {
 	if !strings.Contains(out, hash.String()) || !strings.Contains(out, "temp=21.5") {
 		t.Errorf("block %s:\n%s", height, out)
 	}
+	// The record was reported committed, so its block is final.
+	if !regexp.MustCompile(`(?m)^final:\s+yes$`).MatchString(out) {
+		t.Errorf("block %s does not show it final:\n%s", height, out)
+	}
 	var b node.BlockJSON
 	if err := json.Unmarshal([]byte(mustRun(t, "block", height, "--api", api, "--json")), &b); err != nil {
 		t.Fatal(err)

@@ -74,7 +74,26 @@ func printBlock(out io.Writer, b *node.BlockJSON) {
 	fmt.Fprintf(w, "hash:\t%s\n", b.Hash)
 	fmt.Fprintf(w, "parent:\t%s\n", b.Parent)
 	fmt.Fprintf(w, "time:\t%s\n", b.Time.UTC().Format(timeLayout))
-	fmt.Fprintf(w, "proposer:\t%s\n", b.Proposer)
+	turn := "in turn"
+	if b.Difficulty != 2 {
+		turn = "out of turn"
+	}
+	fmt.Fprintf(w, "proposer:\t%s (%s)\n", b.Proposer, turn)
+	final := "no (in the head chain, not yet final)"
+	if b.Final {
+		final = "yes"
+	}
+	fmt.Fprintf(w, "final:\t%s\n", final)
+	if b.Vote != nil {
+		verb := "drop"
+		if b.Vote.Add {
+			verb = "add"
+		}
+		fmt.Fprintf(w, "authority vote:\t%s %s\n", verb, b.Vote.Target)
+	}
+	if len(b.Checkpoint) > 0 {
+		fmt.Fprintf(w, "checkpoint:\t%d authorities\n", len(b.Checkpoint))
+	}
 	fmt.Fprintf(w, "state root:\t%s\n", b.StateRoot)
 	fmt.Fprintf(w, "txs:\t%d\n", b.TxCount)
 	w.Flush()
