@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 
 	ma "github.com/multiformats/go-multiaddr"
 )
@@ -63,6 +64,8 @@ type Config struct {
 	Ledger  LedgerConfig  `toml:"ledger"`
 	Mempool MempoolConfig `toml:"mempool"`
 	Log     LogConfig     `toml:"log"`
+	// Consensus holds an authority's standing votes on the authority set.
+	Consensus ConsensusConfig `toml:"consensus"`
 }
 
 // P2PConfig configures the libp2p host.
@@ -116,6 +119,16 @@ type MempoolConfig struct {
 	// MaxBytes is the maximum total size of pending transactions, in bytes.
 	// Default 64 MiB.
 	MaxBytes int `toml:"max_bytes"`
+}
+
+// ConsensusConfig holds the votes an authority puts in the blocks it seals
+// (EIP-225): a proposal passes once more than half of the authorities vote
+// for it, and each vote is dropped from the list's effect once it passed.
+type ConsensusConfig struct {
+	// ProposeAdd lists did:keys to vote into the authority set.
+	ProposeAdd []string `toml:"propose_add"`
+	// ProposeDrop lists did:keys to vote out of it.
+	ProposeDrop []string `toml:"propose_drop"`
 }
 
 // LogConfig configures logging.
@@ -205,6 +218,20 @@ func (c Config) Validate() error {
 
 	if _, err := ParseRole(string(c.Role)); err != nil {
 		add(invalid("role", "%v", err))
+	}
+	seen := map[string]string{}
+	for _, l := range []struct {
+		key  string
+		dids []string
+	}{{"consensus.propose_add", c.Consensus.ProposeAdd}, {"consensus.propose_drop", c.Consensus.ProposeDrop}} {
+		for i, d := range l.dids {
+			if !strings.HasPrefix(d, "did:key:z") || len(d) > 128 {
+				add(invalid(fmt.Sprintf("%s[%d]", l.key, i), "%q is not a did:key", d))
+			} else if other, dup := seen[d]; dup {
+				add(invalid(fmt.Sprintf("%s[%d]", l.key, i), "%s is already in %s", d, other))
+			}
+			seen[d] = l.key
+		}
 	}
 	if c.KeyFile == "" {
 		add(invalid("key_file", "must not be empty"))

@@ -630,3 +630,27 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestConsensusProposalsValidated(t *testing.T) {
+	good := "did:key:z6MktwupdmLXVVqTzCw4i46r4uGyosGXRnR3XjN4Zq7oMMsw"
+	for name, tc := range map[string]struct {
+		add, drop []string
+		ok        bool
+	}{
+		"empty":         {ok: true},
+		"one of each":   {add: []string{good}, drop: []string{"did:key:z6MkiaMbhXHNA4eJVCCj8dbzKzTgYDKf6crKgHVHid1F1WCT"}, ok: true},
+		"not a did:key": {add: []string{"12D3KooWQK1wnefoLrcVHbbnf5tLzbopUd3K3bFAoJpA7YJgL5pV"}},
+		"add and drop":  {add: []string{good}, drop: []string{good}},
+		"listed twice":  {add: []string{good, good}},
+	} {
+		c := Default(RoleGateway)
+		c.Consensus = ConsensusConfig{ProposeAdd: tc.add, ProposeDrop: tc.drop}
+		err := c.Validate()
+		if tc.ok != (err == nil) {
+			t.Errorf("%s: ok=%v, err=%v", name, tc.ok, err)
+		}
+		if err != nil && !strings.Contains(err.Error(), "consensus.propose_") {
+			t.Errorf("%s: error does not name the key: %v", name, err)
+		}
+	}
+}

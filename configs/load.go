@@ -103,6 +103,12 @@ func normalise(c *Config) {
 	if len(c.P2P.Bootstrap) == 0 {
 		c.P2P.Bootstrap = nil
 	}
+	if len(c.Consensus.ProposeAdd) == 0 {
+		c.Consensus.ProposeAdd = nil
+	}
+	if len(c.Consensus.ProposeDrop) == 0 {
+		c.Consensus.ProposeDrop = nil
+	}
 }
 
 // tomlError turns go-toml errors into messages that carry the position and,

@@ -80,6 +80,23 @@ func nodeOptions(cfg configs.Config, log *slog.Logger) ([]node.Option, io.Closer
 		node.WithMempool(mempool.Config{MaxTxs: cfg.Mempool.MaxTxs, MaxBytes: cfg.Mempool.MaxBytes}),
 		node.WithLogger(log),
 	}
+	proposals := map[identity.PublicKey]bool{}
+	for _, l := range []struct {
+		key  string
+		dids []string
+		add  bool
+	}{{"consensus.propose_add", cfg.Consensus.ProposeAdd, true}, {"consensus.propose_drop", cfg.Consensus.ProposeDrop, false}} {
+		for _, d := range l.dids {
+			k, err := identity.ParseDID(d)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", l.key, err)
+			}
+			proposals[k] = l.add
+		}
+	}
+	if len(proposals) > 0 {
+		opts = append(opts, node.WithProposals(proposals))
+	}
 	switch cfg.Ledger.Store {
 	case configs.StoreMemory:
 		ds := ledger.NewMemory()
