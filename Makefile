@@ -32,11 +32,14 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./ledger/... ./mempool/
 	$(GO) test -run '^$$' -bench IdleDeviceRSS -benchtime 1x ./node/
 
-# The devnet throughput figures of docs/BENCHMARKS.md (3 authorities + 2 devices, 1 s slots).
+# The devnet figures of docs/BENCHMARKS.md (3 and 4 authorities + 2 devices, 1 s slots).
 bench-devnet:
 	$(GO) run ./cmd/sixd devnet --quiet --duration 20s --rate 100 --json devnet-100.json
 	$(GO) run ./cmd/sixd devnet --quiet --duration 20s --rate 1000 --sensors 20 --json devnet-1000.json
 	$(GO) run ./cmd/sixd devnet --quiet --duration 20s --rate 1500 --sensors 20 --json devnet-1500.json
+	$(GO) run ./cmd/sixd devnet --quiet --duration 20s --authorities 4 --rate 1000 --sensors 20 --json devnet-4a-1000.json
+	$(GO) run ./cmd/sixd devnet --quiet --duration 20s --authorities 4 --rate 1500 --sensors 20 --json devnet-4a-1500.json
+	$(GO) test -run '^$$' -bench SyncCatchUp -benchtime 1x ./node/
 
 # Every native fuzz target for FUZZTIME each.
 fuzz:
