@@ -32,20 +32,6 @@ func genesis(t *testing.T, ks []*identity.PrivateKey) *types.Genesis {
 	return types.NewGenesis("consensus-test", time.UnixMilli(1_767_225_600_000), pubs...)
 }
 
-func keyOf(ks []*identity.PrivateKey, pub identity.PublicKey) *identity.PrivateKey {
-	for _, k := range ks {
-		if k.Public() == pub {
-			return k
-		}
-	}
-	return nil
-}
-
-func sealed(h types.Header, k *identity.PrivateKey) (*types.Header, []byte) {
-	h.Proposer = k.Public()
-	return &h, k.Sign(h.SealBytes())
-}
-
 func TestVerifyProofAgainstGenesis(t *testing.T) {
 	ks := keys(t, 3)
 	g := genesis(t, ks)

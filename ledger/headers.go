@@ -31,17 +31,11 @@ func (s *Store) Header(ctx context.Context, height uint64) (*types.Header, error
 
 // HeaderByHash returns the header of the committed block with hash h.
 func (s *Store) HeaderByHash(ctx context.Context, h types.Hash) (*types.Header, error) {
-	v, err := s.d.Get(ctx, blockHashKey(h))
-	if errors.Is(err, datastore.ErrNotFound) {
-		return nil, fmt.Errorf("%w: block %s", ErrNotFound, h)
-	}
+	height, err := s.heightOf(ctx, h)
 	if err != nil {
-		return nil, fmt.Errorf("ledger: reading block %s: %w", h, err)
+		return nil, err
 	}
-	if len(v) != 8 {
-		return nil, fmt.Errorf("ledger: corrupt height of block %s", h)
-	}
-	hd, err := s.Header(ctx, binary.BigEndian.Uint64(v))
+	hd, err := s.Header(ctx, height)
 	if err != nil {
 		return nil, err
 	}
@@ -49,4 +43,19 @@ func (s *Store) HeaderByHash(ctx context.Context, h types.Hash) (*types.Header, 
 		return nil, fmt.Errorf("ledger: corrupt index: block %d does not hash to %s", hd.Height, h)
 	}
 	return hd, nil
+}
+
+// heightOf looks up the height of the committed block with hash h.
+func (s *Store) heightOf(ctx context.Context, h types.Hash) (uint64, error) {
+	v, err := s.d.Get(ctx, blockHashKey(h))
+	if errors.Is(err, datastore.ErrNotFound) {
+		return 0, fmt.Errorf("%w: block %s", ErrNotFound, h)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("ledger: reading block %s: %w", h, err)
+	}
+	if len(v) != 8 {
+		return 0, fmt.Errorf("ledger: corrupt height of block %s", h)
+	}
+	return binary.BigEndian.Uint64(v), nil
 }

@@ -263,17 +263,11 @@ func (s *Store) Block(ctx context.Context, height uint64) (*types.Block, error) 
 
 // BlockByHash returns the block whose header hashes to h.
 func (s *Store) BlockByHash(ctx context.Context, h types.Hash) (*types.Block, error) {
-	v, err := s.d.Get(ctx, blockHashKey(h))
-	if errors.Is(err, datastore.ErrNotFound) {
-		return nil, fmt.Errorf("%w: block %s", ErrNotFound, h)
-	}
+	height, err := s.heightOf(ctx, h)
 	if err != nil {
-		return nil, fmt.Errorf("ledger: reading block %s: %w", h, err)
+		return nil, err
 	}
-	if len(v) != 8 {
-		return nil, fmt.Errorf("ledger: corrupt height of block %s", h)
-	}
-	b, err := s.Block(ctx, binary.BigEndian.Uint64(v))
+	b, err := s.Block(ctx, height)
 	if err != nil {
 		return nil, err
 	}

@@ -37,8 +37,6 @@ import (
 // ErrClosed is returned by calls on a closed node.
 var ErrClosed = errors.New("node closed")
 
-// maxPendingBlocks bounds the blocks kept while waiting for their parent.
-const maxPendingBlocks = 256
 
 // Node is a running sixdomain peer. Create it with New; the caller owns
 // Close.
