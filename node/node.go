@@ -37,7 +37,6 @@ import (
 // ErrClosed is returned by calls on a closed node.
 var ErrClosed = errors.New("node closed")
 
-
 // Node is a running sixdomain peer. Create it with New; the caller owns
 // Close.
 type Node struct {
