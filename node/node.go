@@ -445,9 +445,9 @@ type localTx struct {
 }
 
 // rebroadcastAfter is how long a local transaction waits in the mempool
-// before it is gossiped again. It exceeds GossipSub's seen-message TTL
-// (120 s), so peers treat the repeat as new.
-const rebroadcastAfter = 130 * time.Second
+// before it is gossiped again. It exceeds the routers' seen-message TTL
+// (pubsub.SeenTTL), so peers treat the repeat as new.
+const rebroadcastAfter = sixps.SeenTTL + 5*time.Second
 
 // rebroadcastLoop gossips again the transactions submitted here that are
 // still pending, and forgets those that left the mempool.

@@ -29,6 +29,14 @@ func MessageID(m *pb.Message) string {
 	return string(h[:])
 }
 
+// SeenTTL is how long a router remembers a message ID and drops repeats.
+// It is shorter than go-libp2p-pubsub's default (120 s) so that a node can
+// gossip again, soon, a transaction of its own that peers never received
+// (a dropped message leaves a nonce gap that stalls the sender's later
+// transactions). Repeats that do arrive are cheap: validators ignore
+// transactions already pending or committed.
+const SeenTTL = 30 * time.Second
+
 // MaxMessageSize bounds any gossiped message: the largest block plus room
 // for framing.
 const MaxMessageSize = types.MaxBlockBytes + 64<<10
@@ -53,6 +61,7 @@ func Options(c Config) []lp2pps.Option {
 		lp2pps.WithNoAuthor(),
 		lp2pps.WithMessageIdFn(MessageID),
 		lp2pps.WithMaxMessageSize(MaxMessageSize),
+		lp2pps.WithSeenMessagesTTL(SeenTTL),
 		lp2pps.WithPeerExchange(c.PeerExchange),
 		lp2pps.WithFloodPublish(true),
 		// Larger queues than the defaults (32): transactions arrive in bursts.
