@@ -339,13 +339,36 @@ func (c *Chain) nonceOf(e *entry, sender identity.PublicKey) uint64 {
 	return n
 }
 
+// overlay is the ledger.Reader of a block whose parent is e (nil: the
+// finalized tip): the store under the changes of e and its ancestors in
+// the tree, with the authority set of snap.
 type overlay struct {
-	c *Chain
-	e *entry
+	c    *Chain
+	e    *entry
+	snap *consensus.Snapshot
 }
 
 func (o overlay) Nonce(sender identity.PublicKey) (uint64, error) {
 	return o.c.nonceOf(o.e, sender), nil
+}
+
+func (o overlay) DID(k identity.PublicKey) (*types.DIDRecord, error) {
+	return o.c.didOf(o.e, k)
+}
+
+func (o overlay) IsAuthority(k identity.PublicKey) bool { return o.snap.IsSigner(k) }
+
+// didOf returns the latest record of the DID k names as of block e (nil:
+// the finalized tip).
+func (c *Chain) didOf(e *entry, k identity.PublicKey) (*types.DIDRecord, error) {
+	for ; e != nil; e = e.parent {
+		for i := len(e.changes.DIDs) - 1; i >= 0; i-- {
+			if r := e.changes.DIDs[i].Record; r.HasKey(k) {
+				return r, nil
+			}
+		}
+	}
+	return c.cfg.Store.DID(k)
 }
 
 func (c *Chain) stateOf(e *entry) (ledger.State, *types.Header, uint64) {
@@ -406,7 +429,7 @@ func (c *Chain) addBlock(b *types.Block) error {
 	if err := b.VerifyTxs(c.cfg.Sigs); err != nil {
 		return err
 	}
-	next, changes, err := ledger.Apply(pState, overlay{c, parent}, c.params, b)
+	next, changes, err := ledger.Apply(pState, overlay{c, parent, snap}, c.params, b)
 	if err != nil {
 		return err
 	}
@@ -730,7 +753,7 @@ func (c *Chain) Tick() {
 	candidates := c.cfg.Pool.Select(c.cfg.Genesis.MaxBlockTxs, types.MaxBlockBytes-64<<10,
 		func(k identity.PublicKey) uint64 { return c.nonceOf(head, k) })
 	ts := max(now.UnixMilli(), c.sealAt.UnixMilli())
-	b, _, _, skipped := ledger.Propose(st, overlay{c, head}, c.params, candidates, ts, self)
+	b, _, _, skipped := ledger.Propose(st, overlay{c, head, snap}, c.params, candidates, ts, self)
 	for _, s := range skipped {
 		c.log.Debug("left out of block", "tx", s.Tx.Hash(), "err", s.Err)
 	}

@@ -22,11 +22,14 @@ type Params struct {
 	// MaxBlockTxs caps the transactions of a block; values outside
 	// [1, types.MaxBlockTxs] mean types.MaxBlockTxs.
 	MaxBlockTxs int
+	// Admitted is the genesis admission mode "admitted": only authorities
+	// and admitted DIDs may send transactions.
+	Admitted bool
 }
 
 // ParamsFromGenesis returns the parameters fixed by g.
 func ParamsFromGenesis(g *types.Genesis) Params {
-	return Params{ChainID: g.ChainID, Window: g.TimeWindow(), MaxBlockTxs: g.MaxBlockTxs}
+	return Params{ChainID: g.ChainID, Window: g.TimeWindow(), MaxBlockTxs: g.MaxBlockTxs, Admitted: g.Admitted()}
 }
 
 func (p Params) maxTxs() int {
@@ -78,7 +81,7 @@ type Skipped struct {
 // "invalid block: tx <index> (<hash>): <reason>" and wrap the reason's
 // sentinel too. An error of the NonceReader is returned wrapped, without
 // types.ErrBadBlock.
-func Apply(st State, r NonceReader, p Params, b *types.Block) (State, *Changes, error) {
+func Apply(st State, r Reader, p Params, b *types.Block) (State, *Changes, error) {
 	if b == nil {
 		return State{}, nil, fmt.Errorf("%w: nil block", types.ErrBadBlock)
 	}
@@ -143,7 +146,7 @@ func Apply(st State, r NonceReader, p Params, b *types.Block) (State, *Changes, 
 // they are neither in the block nor skipped. If timeMillis is not after
 // st.LastBlockTime, the block gets st.LastBlockTime+1, the earliest valid
 // time. st.ChainID must be p.ChainID.
-func Propose(st State, r NonceReader, p Params, candidates []*types.Tx, timeMillis int64, proposer identity.PublicKey) (*types.Block, State, *Changes, []Skipped) {
+func Propose(st State, r Reader, p Params, candidates []*types.Tx, timeMillis int64, proposer identity.PublicKey) (*types.Block, State, *Changes, []Skipped) {
 	if timeMillis <= st.LastBlockTime {
 		timeMillis = st.LastBlockTime + 1
 	}
@@ -196,7 +199,7 @@ func nextState(st State, b *types.Block, root types.Hash) State {
 // applier runs the per-transaction checks of one block and collects its
 // changes. Apply and Propose share it so that they cannot disagree.
 type applier struct {
-	r         NonceReader
+	r         Reader
 	p         Params
 	height    uint64
 	blockTime time.Time
@@ -204,12 +207,15 @@ type applier struct {
 	seen      map[types.Hash]struct{}
 	n         uint32 // transactions accepted so far
 	ch        *Changes
+	dids      map[identity.PublicKey]*types.DIDRecord   // DID ID -> record as changed in this block
+	alias     map[identity.PublicKey]identity.PublicKey // key -> DID ID, for keys linked in this block
 }
 
-func newApplier(r NonceReader, p Params, height uint64, timeMillis int64, n int) *applier {
+func newApplier(r Reader, p Params, height uint64, timeMillis int64, n int) *applier {
 	return &applier{r: r, p: p, height: height, blockTime: time.UnixMilli(timeMillis),
 		last: make(map[identity.PublicKey]uint64), seen: make(map[types.Hash]struct{}, n),
-		ch: &Changes{Nonces: make(map[identity.PublicKey]uint64), Records: make([]RecordEntry, 0, n)}}
+		ch:   &Changes{Nonces: make(map[identity.PublicKey]uint64), Records: make([]RecordEntry, 0, n)},
+		dids: map[identity.PublicKey]*types.DIDRecord{}, alias: map[identity.PublicKey]identity.PublicKey{}}
 }
 
 // checked is a transaction that passed check, ready for accept.
@@ -218,6 +224,7 @@ type checked struct {
 	tx       *types.Tx
 	stream   string
 	offender identity.PublicKey // of an evidence transaction
+	did      *DIDChange         // of a registry transaction
 	ioErr    bool               // the error came from the NonceReader, not from the transaction
 }
 
@@ -252,6 +259,10 @@ func (a *applier) check(tx *types.Tx) (checked, error) {
 	case tx.Nonce > last+1:
 		return c, fmt.Errorf("%w: nonce %d, expected %d", types.ErrNonceGap, tx.Nonce, last+1)
 	}
+	if ioErr, err := a.checkSender(tx); err != nil {
+		c.ioErr = ioErr
+		return c, err
+	}
 	switch tx.Type {
 	case types.TxDataRecord:
 		// ValidateBasic decoded and validated the payload already; only
@@ -273,6 +284,13 @@ func (a *applier) check(tx *types.Tx) (checked, error) {
 			return c, fmt.Errorf("%w: evidence vote a: %w", types.ErrBadPayload, err)
 		}
 		c.offender = v.Voter
+	case types.TxDID:
+		ch, ioErr, err := a.checkDIDOp(tx, c.hash)
+		if err != nil {
+			c.ioErr = ioErr
+			return c, err
+		}
+		c.did = ch
 	}
 	return c, nil
 }
@@ -289,6 +307,8 @@ func (a *applier) accept(c checked) {
 			Timestamp: tx.Timestamp, TxHash: c.hash, Height: a.height, Index: a.n})
 	case types.TxEvidence:
 		a.ch.Evidence = append(a.ch.Evidence, EvidenceEntry{Offender: c.offender, TxHash: c.hash, Height: a.height, Index: a.n})
+	case types.TxDID:
+		a.acceptDID(c.did)
 	}
 	a.n++
 }
@@ -323,9 +343,20 @@ type changeSetWithEvidence struct {
 	Evidence []types.Hash
 }
 
+// changeSetWithDIDs is the change set of a block that changes the DID
+// registry: the three lists and the hashes of the new DID records.
+type changeSetWithDIDs struct {
+	_        struct{} `cbor:",toarray"`
+	Nonces   []nonceUpdate
+	Records  []types.Hash
+	Evidence []types.Hash
+	DIDs     []types.Hash
+}
+
 // encodeChangeSet returns the canonical encoding of ch: a two-element
-// array, or a three-element one when the block holds evidence (so that
-// blocks without evidence keep the roots they always had).
+// array, a three-element one when the block holds evidence, a four-element
+// one when it changes the DID registry (so that blocks without evidence or
+// registry changes keep the roots they always had).
 func encodeChangeSet(ch *Changes) []byte {
 	cs := changeSet{Nonces: make([]nonceUpdate, 0, len(ch.Nonces)), Records: make([]types.Hash, 0, len(ch.Records))}
 	for s, n := range ch.Nonces {
@@ -335,14 +366,21 @@ func encodeChangeSet(ch *Changes) []byte {
 	for _, r := range ch.Records {
 		cs.Records = append(cs.Records, r.TxHash)
 	}
-	if len(ch.Evidence) == 0 {
+	if len(ch.Evidence) == 0 && len(ch.DIDs) == 0 {
 		return mustMarshal(cs)
 	}
 	ev := changeSetWithEvidence{Nonces: cs.Nonces, Records: cs.Records, Evidence: make([]types.Hash, 0, len(ch.Evidence))}
 	for _, e := range ch.Evidence {
 		ev.Evidence = append(ev.Evidence, e.TxHash)
 	}
-	return mustMarshal(ev)
+	if len(ch.DIDs) == 0 {
+		return mustMarshal(ev)
+	}
+	dids := make([]types.Hash, 0, len(ch.DIDs))
+	for _, d := range ch.DIDs {
+		dids = append(dids, sha256.Sum256(d.Record.Encode()))
+	}
+	return mustMarshal(changeSetWithDIDs{Nonces: ev.Nonces, Records: ev.Records, Evidence: ev.Evidence, DIDs: dids})
 }
 
 // stateRoot is SHA-256(domain || prev || height || CBOR(change set)).

@@ -209,7 +209,9 @@ func TestApplyDoesNotVerifySignatures(t *testing.T) {
 
 type failingReader struct{ err error }
 
-func (r failingReader) Nonce(identity.PublicKey) (uint64, error) { return 0, r.err }
+func (r failingReader) Nonce(identity.PublicKey) (uint64, error)         { return 0, r.err }
+func (r failingReader) DID(identity.PublicKey) (*types.DIDRecord, error) { return nil, r.err }
+func (r failingReader) IsAuthority(identity.PublicKey) bool              { return false }
 
 func TestApplyReaderError(t *testing.T) {
 	f := newFixture(t, 1)

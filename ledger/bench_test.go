@@ -94,7 +94,7 @@ func benchCommit(b *testing.B, d datastore.Batching) {
 		b.StopTimer()
 		st := s.State()
 		at := st.LastBlockTime + 1000
-		blk, next, ch, sk := Propose(st, s, f.p, benchBlockTxs(b, f, uint64(i), at), at, f.auth.Public())
+		blk, next, ch, sk := Propose(st, View(s, nil), f.p, benchBlockTxs(b, f, uint64(i), at), at, f.auth.Public())
 		if len(sk) != 0 {
 			b.Fatal(sk)
 		}

@@ -75,6 +75,11 @@ type memNonces map[identity.PublicKey]uint64
 
 func (m memNonces) Nonce(s identity.PublicKey) (uint64, error) { return m[s], nil }
 
+// memNonces has no DIDs and no authorities: the open-chain reader of the
+// tests that need only nonces.
+func (m memNonces) DID(identity.PublicKey) (*types.DIDRecord, error) { return nil, nil }
+func (m memNonces) IsAuthority(identity.PublicKey) bool              { return false }
+
 // step is one block of a test chain with what Propose returned for it.
 type step struct {
 	b    *types.Block
@@ -155,7 +160,7 @@ func commitAll(t *testing.T, s *Store, p Params, steps []step) {
 	t.Helper()
 	ctx := context.Background()
 	for _, x := range steps {
-		next, ch, err := Apply(s.State(), s, p, x.b)
+		next, ch, err := Apply(s.State(), View(s, nil), p, x.b)
 		if err != nil {
 			t.Fatalf("Apply block %d: %v", x.b.Header.Height, err)
 		}

@@ -34,6 +34,7 @@ type Changes struct {
 	Nonces   map[identity.PublicKey]uint64 // sender -> new last nonce
 	Records  []RecordEntry                 // data records in block order
 	Evidence []EvidenceEntry               // evidence transactions in block order; nil if none
+	DIDs     []DIDChange                   // registry changes in block order; nil if none
 }
 
 // RecordEntry locates one data record: who sent it, on which stream, with

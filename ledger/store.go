@@ -58,7 +58,7 @@ type Store struct {
 	st State
 }
 
-var _ NonceReader = (*Store)(nil)
+var _ StateReader = (*Store)(nil)
 
 // Open opens the chain of genesis g in d. An empty datastore is
 // initialised at genesis (in one synced batch); otherwise the head state is
@@ -215,6 +215,12 @@ func (s *Store) Commit(ctx context.Context, b *types.Block, next State, ch *Chan
 	for _, e := range ch.Evidence {
 		put(evidenceKey(e.Offender, e.Height, e.Index), e.TxHash[:])
 	}
+	for _, d := range ch.DIDs {
+		if d.Record == nil || d.Record.Height != h.Height {
+			return fmt.Errorf("ledger: changes do not belong to block %d (a DID change of another block)", h.Height)
+		}
+	}
+	putDIDs(put, ch.DIDs)
 	put(keyHead, encodeHead(next))
 	if len(errs) > 0 {
 		return fmt.Errorf("ledger: commit of block %d: %w", h.Height, errors.Join(errs...))

@@ -531,7 +531,7 @@ func TestStoreConcurrentReads(t *testing.T) {
 				})
 			}
 			for _, x := range steps {
-				next, ch, err := Apply(s.State(), s, f.p, x.b)
+				next, ch, err := Apply(s.State(), View(s, nil), f.p, x.b)
 				if err != nil {
 					t.Fatal(err)
 				}

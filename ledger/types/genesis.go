@@ -35,7 +35,20 @@ type Genesis struct {
 	// block whose height is a multiple of it lists the authority set and
 	// clears pending votes.
 	Epoch uint64 `toml:"epoch"`
+	// Admission is "open" (the default: any key may send transactions) or
+	// "admitted": only authorities and entities whose DID an authority, or
+	// a gateway an authority empowered, admitted on the registry.
+	Admission string `toml:"admission,omitempty"`
 }
+
+// Admission modes.
+const (
+	AdmissionOpen     = "open"
+	AdmissionAdmitted = "admitted"
+)
+
+// Admitted reports whether the chain runs in admitted mode.
+func (g *Genesis) Admitted() bool { return g.Admission == AdmissionAdmitted }
 
 // Default genesis parameters.
 const (
@@ -79,6 +92,9 @@ func (g *Genesis) Validate() error {
 	}
 	if g.Epoch < 2 || g.Epoch > 1_000_000 {
 		errs = append(errs, fmt.Errorf("epoch %d is outside [2, 1000000]", g.Epoch))
+	}
+	if g.Admission != "" && g.Admission != AdmissionOpen && g.Admission != AdmissionAdmitted {
+		errs = append(errs, fmt.Errorf("admission %q: want %q or %q", g.Admission, AdmissionOpen, AdmissionAdmitted))
 	}
 	if len(g.Authorities) == 0 || len(g.Authorities) > maxAuthorities {
 		errs = append(errs, fmt.Errorf("authorities must list 1 to %d did:keys, got %d", maxAuthorities, len(g.Authorities)))
@@ -149,13 +165,35 @@ type genesisWire struct {
 	Epoch          uint64
 }
 
+// genesisWireAdmitted is the same array with a ninth element, the admission
+// mode, for chains in admitted mode (open chains keep the eight-element
+// form and its hash).
+type genesisWireAdmitted struct {
+	_              struct{} `cbor:",toarray"`
+	ChainID        string
+	GenesisTime    int64
+	SlotMillis     int64
+	Authorities    []identity.PublicKey
+	TxFutureMillis int64
+	TxPastMillis   int64
+	MaxBlockTxs    int
+	Epoch          uint64
+	Admission      string
+}
+
 // Hash returns SHA-256 of the genesis parameters' canonical encoding. It is
 // the parent hash of block 1, so nodes with different genesis files never
 // accept each other's blocks.
 func (g *Genesis) Hash() Hash {
-	return sha256.Sum256(marshal(genesisWire{ChainID: g.ChainID, GenesisTime: g.GenesisTime.UnixMilli(),
+	w := genesisWire{ChainID: g.ChainID, GenesisTime: g.GenesisTime.UnixMilli(),
 		SlotMillis: g.SlotMillis, Authorities: g.AuthorityKeys(), TxFutureMillis: g.TxFutureMillis,
-		TxPastMillis: g.TxPastMillis, MaxBlockTxs: g.MaxBlockTxs, Epoch: g.Epoch}))
+		TxPastMillis: g.TxPastMillis, MaxBlockTxs: g.MaxBlockTxs, Epoch: g.Epoch}
+	if g.Admitted() {
+		return sha256.Sum256(marshal(genesisWireAdmitted{ChainID: w.ChainID, GenesisTime: w.GenesisTime,
+			SlotMillis: w.SlotMillis, Authorities: w.Authorities, TxFutureMillis: w.TxFutureMillis,
+			TxPastMillis: w.TxPastMillis, MaxBlockTxs: w.MaxBlockTxs, Epoch: w.Epoch, Admission: AdmissionAdmitted}))
+	}
+	return sha256.Sum256(marshal(w))
 }
 
 // ParseGenesis decodes and validates a genesis document. Unknown keys are
@@ -216,6 +254,13 @@ func (g *Genesis) MarshalTOML() []byte {
 	fmt.Fprintf(&b, "max_block_txs = %d\n", g.MaxBlockTxs)
 	b.WriteString("# Authority-voting checkpoint interval in blocks (EIP-225 epoch): votes reset, the set is listed.\n")
 	fmt.Fprintf(&b, "epoch = %d\n", g.Epoch)
+	b.WriteString("# Who may send transactions: \"open\" (any key) or \"admitted\" (authorities, and entities\n")
+	b.WriteString("# admitted on the DID registry by an authority or by a gateway an authority empowered).\n")
+	admission := g.Admission
+	if admission == "" {
+		admission = AdmissionOpen
+	}
+	fmt.Fprintf(&b, "admission = %q\n", admission)
 	b.WriteString("# did:keys of the initial authorities; they take turns in the order of their key bytes,\n")
 	b.WriteString("# and change only by votes in block headers.\n")
 	b.WriteString("authorities = [\n")

@@ -39,6 +39,8 @@ func (t TxType) String() string {
 		return "record"
 	case TxEvidence:
 		return "evidence"
+	case TxDID:
+		return "did"
 	}
 	return fmt.Sprintf("type(%d)", uint8(t))
 }
@@ -146,16 +148,28 @@ func (tx *Tx) ValidateBasic(chainID string) error {
 		if _, _, _, err := DecodeEvidence(chainID, tx.Payload); err != nil {
 			return err
 		}
+	case TxDID:
+		if _, err := DecodeDIDOp(tx.Payload); err != nil {
+			return err
+		}
 	default:
 		return fmt.Errorf("%w: %d", ErrUnknownType, tx.Type)
 	}
 	return nil
 }
 
-// VerifySignature checks the sender's signature.
+// VerifySignature checks the sender's signature and, for a registry
+// transaction (TxDID), its approvals' signatures.
 func (tx *Tx) VerifySignature() error {
 	if !tx.Sender.Verify(tx.SignBytes(), tx.Signature) {
 		return fmt.Errorf("%w: does not verify under sender %s", ErrBadSignature, tx.Sender.DID())
+	}
+	if tx.Type == TxDID {
+		op, err := DecodeDIDOp(tx.Payload)
+		if err != nil {
+			return err
+		}
+		return op.VerifyApprovals(tx.ChainID)
 	}
 	return nil
 }
