@@ -7,7 +7,10 @@
 //   - did:key identifiers (did:key:z6Mk...) for Ed25519 keys, and their
 //     mapping to and from libp2p peer IDs;
 //   - W3C DID Core documents for those identifiers, in the Multikey
-//     representation of the did:key method specification.
+//     representation of the did:key method specification;
+//   - envelopes: payloads encrypted to the keyAgreement keys of one or more
+//     did:key identities with HPKE (RFC 9180) and ChaCha20-Poly1305
+//     (Encrypt, Envelope.Decrypt).
 //
 // A node's peer ID, its DID and its public key are three spellings of the
 // same 32 bytes: PublicKey.PeerID, PublicKey.DID, PeerIDToDID, DIDToPeerID,
