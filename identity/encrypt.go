@@ -2,6 +2,7 @@ package identity
 
 import (
 	"crypto/ecdh"
+	"crypto/ed25519"
 	"crypto/hpke"
 	cryptorand "crypto/rand"
 	"crypto/sha256"
@@ -67,6 +68,9 @@ const (
 // be moved to a context with other associated data, and recipients can not
 // be removed, added, reordered or swapped without Decrypt failing.
 //
+// The envelope reveals the recipients' keys and the length of the
+// plaintext; pad the plaintext if its length is sensitive.
+//
 // An envelope is not signed: every recipient learns the content key and
 // could build a different envelope for the same recipients. Sign the
 // envelope (or the record holding it) when the sender must be
@@ -86,6 +90,10 @@ type Envelope struct {
 
 // Recipient is one recipient's entry in an Envelope. It encodes as a CBOR
 // array [key, enc, wrappedKey].
+//
+// fxamacker/cbor decodes a byte string of any length into Key, padding or
+// truncating it; decoders that need one encoding per value should re-encode
+// and compare, as ledger/types does.
 type Recipient struct {
 	_ struct{} `cbor:",toarray"`
 	// Key is the recipient's Ed25519 public key, i.e. its did:key.
@@ -198,7 +206,7 @@ func (e *Envelope) Decrypt(key *PrivateKey, aad []byte) ([]byte, error) {
 	if err := e.Validate(); err != nil {
 		return nil, err
 	}
-	if key == nil || len(key.k) == 0 {
+	if key == nil || len(key.k) != ed25519.PrivateKeySize {
 		return nil, fmt.Errorf("%w: invalid PrivateKey", ErrBadSeed)
 	}
 	me := key.Public()
