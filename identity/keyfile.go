@@ -35,54 +35,97 @@ func SaveKeyFile(path string, k *PrivateKey) error {
 	if k == nil || len(k.k) != ed25519.PrivateKeySize {
 		return fmt.Errorf("identity: SaveKeyFile %s: invalid PrivateKey", path)
 	}
+	if err := checkNoKeyFile("SaveKeyFile", path); err != nil {
+		return err
+	}
+	data, err := encodeKeyPEM(k)
+	if err != nil {
+		return err
+	}
+	defer clear(data)
+	return writeNewKeyFile("SaveKeyFile", path, data)
+}
+
+// encodeKeyPEM returns k as a PEM "PRIVATE KEY" block (PKCS #8).
+func encodeKeyPEM(k *PrivateKey) ([]byte, error) {
+	der, err := x509.MarshalPKCS8PrivateKey(k.k)
+	if err != nil {
+		return nil, fmt.Errorf("identity: encoding key: %w", err)
+	}
+	defer clear(der)
+	return pem.EncodeToMemory(&pem.Block{Type: pemTypePrivateKey, Bytes: der}), nil
+}
+
+// checkNoKeyFile fails with ErrKeyExists if anything, even a dangling
+// symlink, exists at path.
+func checkNoKeyFile(op, path string) error {
 	if _, err := os.Lstat(path); err == nil {
 		return fmt.Errorf("%w: %s", ErrKeyExists, path)
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("identity: SaveKeyFile: %w", err)
+		return fmt.Errorf("identity: %s: %w", op, err)
 	}
+	return nil
+}
 
-	der, err := x509.MarshalPKCS8PrivateKey(k.k)
+// writeNewKeyFile writes data to a new file at path with mode 0600, via a
+// temporary file in the same directory, and never replaces an existing
+// file (ErrKeyExists).
+func writeNewKeyFile(op, path string, data []byte) error {
+	tmpName, err := writeTempKeyFile(op, path, data)
 	if err != nil {
-		return fmt.Errorf("identity: encoding key: %w", err)
-	}
-	data := pem.EncodeToMemory(&pem.Block{Type: pemTypePrivateKey, Bytes: der})
-	clear(der)
-	defer clear(data)
-
-	dir := filepath.Dir(path)
-	// os.CreateTemp creates the file with mode 0600.
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("identity: SaveKeyFile: %w", err)
-	}
-	tmpName := tmp.Name()
-	defer func() {
-		if tmp != nil {
-			tmp.Close()
-		}
-		// After a successful link the temporary name is a second link to
-		// the key; after a rename it no longer exists. Remove it either way.
-		os.Remove(tmpName)
-	}()
-	if err := tmp.Chmod(keyFileMode); err != nil {
-		return fmt.Errorf("identity: SaveKeyFile: %w", err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return fmt.Errorf("identity: SaveKeyFile: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("identity: SaveKeyFile: %w", err)
-	}
-	err = tmp.Close()
-	tmp = nil
-	if err != nil {
-		return fmt.Errorf("identity: SaveKeyFile: %w", err)
-	}
-	if err := publishNoClobber(tmpName, path); err != nil {
 		return err
 	}
-	syncDir(dir)
+	// After a successful link the temporary name is a second link to the
+	// key; after a rename it no longer exists. Remove it either way.
+	defer os.Remove(tmpName)
+	if err := publishNoClobber(op, tmpName, path); err != nil {
+		return err
+	}
+	syncDir(filepath.Dir(path))
 	return nil
+}
+
+// replaceKeyFile atomically replaces the file at path with one holding
+// data, with mode 0600: data goes to a temporary file in the same
+// directory, is flushed to disk, and is renamed over path.
+func replaceKeyFile(op, path string, data []byte) error {
+	tmpName, err := writeTempKeyFile(op, path, data)
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmpName, path); err != nil {
+		os.Remove(tmpName)
+		return fmt.Errorf("identity: %s: %w", op, err)
+	}
+	syncDir(filepath.Dir(path))
+	return nil
+}
+
+// writeTempKeyFile writes data to a new temporary file with mode 0600 in
+// the directory of path, flushes it to disk and returns its name. On error
+// no temporary file is left behind.
+func writeTempKeyFile(op, path string, data []byte) (string, error) {
+	// os.CreateTemp creates the file with mode 0600.
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return "", fmt.Errorf("identity: %s: %w", op, err)
+	}
+	name := tmp.Name()
+	err = tmp.Chmod(keyFileMode)
+	if err == nil {
+		_, err = tmp.Write(data)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(name)
+		return "", fmt.Errorf("identity: %s: %w", op, err)
+	}
+	return name, nil
 }
 
 // publishNoClobber moves the complete file at tmp to path unless path
@@ -90,7 +133,7 @@ func SaveKeyFile(path string, k *PrivateKey) error {
 // first; on file systems without hard links (FAT, some FUSE mounts) it
 // falls back to a rename guarded by an existence check, which leaves only a
 // tiny window in which a concurrently created file could be replaced.
-func publishNoClobber(tmp, path string) error {
+func publishNoClobber(op, tmp, path string) error {
 	err := os.Link(tmp, path)
 	if err == nil {
 		return nil
@@ -102,7 +145,7 @@ func publishNoClobber(tmp, path string) error {
 		return fmt.Errorf("%w: %s", ErrKeyExists, path)
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("identity: SaveKeyFile: %w", err)
+		return fmt.Errorf("identity: %s: %w", op, err)
 	}
 	return nil
 }
@@ -124,18 +167,36 @@ func syncDir(dir string) {
 // anything to group or others (ErrInsecurePermissions; not checked on
 // Windows, which has no such permission bits). It also refuses files that
 // are not exactly one unencrypted PEM "PRIVATE KEY" block, and PKCS #8 keys
-// of other types (ErrNotEd25519).
+// of other types (ErrNotEd25519). A passphrase-encrypted key file (see
+// SaveKeyFileEncrypted) is refused with ErrKeyEncrypted; load it with
+// LoadKeyFileWithPassphrase.
 func LoadKeyFile(path string) (*PrivateKey, error) {
+	data, err := readKeyFile("LoadKeyFile", path)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(data)
+	k, err := parseKeyFile(data, nil, scryptKey)
+	if err != nil {
+		return nil, fmt.Errorf("%w (key file %s)", err, path)
+	}
+	return k, nil
+}
+
+// readKeyFile returns the contents of the key file at path after checking
+// that it is a regular file of at most maxKeyFileSize bytes that grants
+// nothing to group or others. The caller should clear the result.
+func readKeyFile(op, path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("identity: LoadKeyFile: %w", err)
+		return nil, fmt.Errorf("identity: %s: %w", op, err)
 	}
 	defer f.Close()
 
 	// Stat the open file, not the path, so the checks apply to what is read.
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("identity: LoadKeyFile: %w", err)
+		return nil, fmt.Errorf("identity: %s: %w", op, err)
 	}
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("identity: key file %s is not a regular file (mode %s)", path, fi.Mode())
@@ -149,37 +210,48 @@ func LoadKeyFile(path string) (*PrivateKey, error) {
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxKeyFileSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("identity: LoadKeyFile: %w", err)
+		clear(data)
+		return nil, fmt.Errorf("identity: %s: %w", op, err)
 	}
-	defer clear(data)
 	if len(data) > maxKeyFileSize { // the file grew after Stat
+		clear(data)
 		return nil, fmt.Errorf("identity: key file %s is more than the %d bytes allowed", path, maxKeyFileSize)
 	}
-	k, err := parseKeyPEM(data)
-	if err != nil {
-		return nil, fmt.Errorf("%w (key file %s)", err, path)
-	}
-	return k, nil
+	return data, nil
 }
 
-// parseKeyPEM decodes a single PEM "PRIVATE KEY" block holding an Ed25519
-// PKCS #8 key.
-func parseKeyPEM(data []byte) (*PrivateKey, error) {
+// parseKeyFile decodes the contents of a key file: a single PEM block,
+// either a "PRIVATE KEY" (PKCS #8) or a "SIXDOMAIN ENCRYPTED PRIVATE KEY".
+// For the latter, passphrase is called to obtain the passphrase (if it is
+// nil, parseKeyFile fails with ErrKeyEncrypted), and kdf derives the key
+// encryption key.
+func parseKeyFile(data []byte, passphrase func() ([]byte, error), kdf kdfFunc) (*PrivateKey, error) {
 	block, rest := pem.Decode(data)
 	if block == nil {
 		return nil, errors.New("identity: no PEM block found")
 	}
 	defer clear(block.Bytes)
-	if block.Type != pemTypePrivateKey {
-		return nil, fmt.Errorf("identity: PEM block type is %q, want %q", block.Type, pemTypePrivateKey)
+	if block.Type != pemTypePrivateKey && block.Type != pemTypeEncryptedKey {
+		return nil, fmt.Errorf("identity: PEM block type is %q, want %q or %q", block.Type, pemTypePrivateKey, pemTypeEncryptedKey)
 	}
 	if len(block.Headers) != 0 {
-		return nil, errors.New("identity: PEM block has headers (encrypted keys are not supported)")
+		return nil, errors.New("identity: PEM block has headers (OpenSSL-encrypted keys are not supported)")
 	}
 	if len(bytes.TrimSpace(rest)) != 0 {
 		return nil, errors.New("identity: unexpected data after the PEM block")
 	}
-	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if block.Type == pemTypeEncryptedKey {
+		if passphrase == nil {
+			return nil, fmt.Errorf("%w; give a passphrase", ErrKeyEncrypted)
+		}
+		return decryptKeyBody(block.Bytes, passphrase, kdf)
+	}
+	return parsePKCS8Key(block.Bytes)
+}
+
+// parsePKCS8Key decodes an Ed25519 PKCS #8 private key.
+func parsePKCS8Key(der []byte) (*PrivateKey, error) {
+	key, err := x509.ParsePKCS8PrivateKey(der)
 	if err != nil {
 		return nil, fmt.Errorf("identity: malformed PKCS #8 private key: %w", err)
 	}
