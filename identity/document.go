@@ -22,6 +22,22 @@ type Document struct {
 	CapabilityInvocation []string             `json:"capabilityInvocation"`
 	CapabilityDelegation []string             `json:"capabilityDelegation"`
 	KeyAgreement         []string             `json:"keyAgreement"`
+	// Controller, AlsoKnownAs and Service are set by a registry that holds
+	// more than the key (see ledger's DID registry); a bare did:key
+	// document has none.
+	Controller  []string  `json:"controller,omitempty"`
+	AlsoKnownAs []string  `json:"alsoKnownAs,omitempty"`
+	Service     []Service `json:"service,omitempty"`
+	// Sixdomain carries the registry's own properties (an extension
+	// property, as DID Core allows).
+	Sixdomain any `json:"sixdomain,omitempty"`
+}
+
+// Service is a DID Core service entry.
+type Service struct {
+	ID              string `json:"id"`
+	Type            string `json:"type"`
+	ServiceEndpoint string `json:"serviceEndpoint"`
 }
 
 // VerificationMethod is a DID Core verification method of type Multikey.
@@ -47,12 +63,18 @@ func ResolveKeyDocument(did string) (*Document, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Use the canonical spelling, which ParseDID guarantees equals did.
+	return KeyDocument(p.DID(), p)
+}
+
+// KeyDocument returns the document of DID did whose key is p: the
+// document ResolveKeyDocument derives when did is p's did:key, and the
+// document of a registered DID whose key was rotated to p otherwise.
+func KeyDocument(did string, p PublicKey) (*Document, error) {
 	x, err := p.X25519()
-	if err != nil { // unreachable: ParseDID only returns curve points
+	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformedDID, err)
 	}
-	// Use the canonical spelling, which ParseDID guarantees equals did.
-	did = p.DID()
 	edKey := multikey(codecEd25519Pub, p[:])
 	xKey := multikey(codecX25519Pub, x)
 	edID := did + "#" + edKey

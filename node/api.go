@@ -59,6 +59,15 @@ type TxJSON struct {
 	Nonce     uint64         `json:"nonce"`
 	Timestamp int64          `json:"timestamp_ms"`
 	Record    *RecordPayload `json:"record,omitempty"`
+	DIDOp     *DIDOpJSON     `json:"did_op,omitempty"`
+}
+
+// DIDOpJSON summarises a registry operation.
+type DIDOpJSON struct {
+	Op        string   `json:"op"`
+	Subject   string   `json:"subject"`
+	Version   uint64   `json:"version"`
+	Approvals []string `json:"approvals,omitempty"` // DIDs of the approving keys
 }
 
 // RecordPayload is a data record's content.
@@ -177,6 +186,7 @@ func (n *Node) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/nonces/{sender}", n.handleNonce)
 	mux.HandleFunc("GET /v1/status", n.handleStatus)
 	mux.HandleFunc("GET /v1/finality", n.handleFinality)
+	mux.HandleFunc("GET /v1/dids/{did}", n.handleDID)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		if n.ctx.Err() != nil {
 			writeError(w, http.StatusServiceUnavailable, ErrClosed, "")
@@ -245,6 +255,8 @@ func submitStatus(err error) int {
 		return http.StatusConflict
 	case errors.Is(err, types.ErrOversize):
 		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, types.ErrSenderNotAdmitted), errors.Is(err, types.ErrSenderRevoked), errors.Is(err, types.ErrKeyRotated):
+		return http.StatusForbidden
 	}
 	return http.StatusBadRequest
 }
@@ -280,10 +292,19 @@ func (n *Node) handleTx(w http.ResponseWriter, r *http.Request) {
 
 func txJSON(tx *types.Tx) TxJSON {
 	j := TxJSON{Hash: tx.Hash(), Type: tx.Type.String(), Sender: tx.Sender.DID(), Nonce: tx.Nonce, Timestamp: tx.Timestamp}
-	if tx.Type == types.TxDataRecord {
+	switch tx.Type {
+	case types.TxDataRecord:
 		if rec, err := types.DecodeDataRecord(tx.Payload); err == nil {
 			p := recordPayload(rec)
 			j.Record = &p
+		}
+	case types.TxDID:
+		if op, err := types.DecodeDIDOp(tx.Payload); err == nil {
+			o := &DIDOpJSON{Op: op.Op.String(), Subject: op.Subject.DID(), Version: op.Version}
+			for _, a := range op.Approvals {
+				o.Approvals = append(o.Approvals, a.Signer.DID())
+			}
+			j.DIDOp = o
 		}
 	}
 	return j

@@ -129,6 +129,7 @@ func (n *Node) dispatch(ev chain.Events) {
 	self := n.key.Public()
 	for _, c := range ev.Committed {
 		n.metrics.committed(c.Block, c.State)
+		n.updateBarred(c.Block)
 		n.commits.publish(CommitEvent{Block: c.Block, State: c.State, Proposed: c.Block.Header.Proposer == self,
 			Arrived: c.Arrived, At: c.At})
 	}

@@ -29,6 +29,8 @@ type ClusterConfig struct {
 	Logger *slog.Logger
 	// Options are added to every node's options.
 	Options []Option
+	// Admission is the genesis admission mode ("" or "open", "admitted").
+	Admission string
 }
 
 // Cluster is a set of running nodes sharing a genesis. Nodes[0:Authorities]
@@ -72,6 +74,7 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 	if cfg.Slot > 0 {
 		c.Genesis.SlotMillis = cfg.Slot.Milliseconds()
 	}
+	c.Genesis.Admission = cfg.Admission
 	if err := c.Genesis.Validate(); err != nil {
 		return nil, err
 	}

@@ -20,6 +20,7 @@ type metrics struct {
 	txResults    *prometheus.CounterVec
 	blockResults *prometheus.CounterVec
 	synced       prometheus.Counter
+	barred       prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, n *Node) *metrics {
@@ -40,8 +41,10 @@ func newMetrics(reg prometheus.Registerer, n *Node) *metrics {
 			Help: "Blocks checked, by result reason."}, []string{"reason"}),
 		synced: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "sixdomain", Name: "blocks_synced_total",
 			Help: "Blocks fetched with the sync protocol and committed."}),
+		barred: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "sixdomain", Name: "peers_barred_total",
+			Help: "Keys barred from connecting by finalized registry changes (revoked, deactivated, rotated out)."}),
 	}
-	reg.MustRegister(m.height, m.head, m.voteResults, m.blocks, m.txsCommitted, m.txResults, m.blockResults, m.synced,
+	reg.MustRegister(m.height, m.head, m.voteResults, m.blocks, m.txsCommitted, m.txResults, m.blockResults, m.synced, m.barred,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "sixdomain", Name: "mempool_txs",
 			Help: "Transactions waiting in the mempool."}, func() float64 { return float64(n.pool.Len()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "sixdomain", Name: "peers",

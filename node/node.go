@@ -65,6 +65,7 @@ type Node struct {
 	pool      *mempool.Pool
 	sigs      *types.SigCache
 	checker   *sixps.TxChecker
+	gater     *didGater
 	metrics   *metrics
 	registry  *prometheus.Registry
 	apiServer *http.Server
@@ -109,7 +110,8 @@ func New(ctx context.Context, key *identity.PrivateKey, g *types.Genesis, opts .
 	n = &Node{cfg: cfg, key: key, genesis: g, poa: poa,
 		log: cfg.Logger.With("node", key.Public().PeerID().ShortString()), pool: mempool.New(cfg.Mempool),
 		sigs: types.NewSigCache(200_000), chainIn: make(chan chainInput, 256), syncKick: make(chan struct{}, 1),
-		commits: newFanout(), scores: map[peer.ID]float64{}, local: map[types.Hash]localTx{}, registry: cfg.Registry}
+		commits: newFanout(), scores: map[peer.ID]float64{}, local: map[types.Hash]localTx{}, registry: cfg.Registry,
+		gater: newDIDGater()}
 	if n.registry == nil {
 		n.registry = prometheus.NewRegistry()
 	}
@@ -142,19 +144,24 @@ func New(ctx context.Context, key *identity.PrivateKey, g *types.Genesis, opts .
 		return nil, fmt.Errorf("node: %w", err)
 	}
 
+	if err := n.loadBarred(ctx); err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+
 	// Host.
 	if cfg.Host != nil {
 		n.host = cfg.Host
 	} else {
-		if n.host, err = buildHost(key, cfg, n.registry); err != nil {
+		if n.host, err = buildHost(key, cfg, n.registry, n.gater); err != nil {
 			return nil, fmt.Errorf("node: %w", err)
 		}
 		n.ownsHost = true
 	}
+	n.host.Network().Notify(barredNotifee{n})
 
 	// Gossip.
 	n.checker = &sixps.TxChecker{ChainID: g.ChainID, Window: g.TimeWindow(), Now: cfg.Clock, Sigs: n.sigs,
-		Nonce: n.committedNonce, Known: n.knownTx,
+		Nonce: n.committedNonce, Known: n.knownTx, Sender: n.checkSender,
 		Admit: func(tx *types.Tx, size int) error { return n.pool.Add(tx, size, n.committedNonce(tx.Sender)) }}
 	n.ps, err = lp2pps.NewGossipSub(n.ctx, n.host, sixps.Options(sixps.Config{ChainID: g.ChainID,
 		PeerExchange: cfg.Role == RoleBootstrap, ScoreInspect: n.setScores, ScoreInspectPeriod: time.Second})...)
@@ -230,7 +237,7 @@ func New(ctx context.Context, key *identity.PrivateKey, g *types.Genesis, opts .
 	return n, nil
 }
 
-func buildHost(key *identity.PrivateKey, cfg Config, reg prometheus.Registerer) (host.Host, error) {
+func buildHost(key *identity.PrivateKey, cfg Config, reg prometheus.Registerer, gater *didGater) (host.Host, error) {
 	cm, err := connmgr.NewConnManager(cfg.ConnLow, cfg.ConnHigh, connmgr.WithGracePeriod(time.Minute))
 	if err != nil {
 		return nil, err
@@ -250,6 +257,7 @@ func buildHost(key *identity.PrivateKey, cfg Config, reg prometheus.Registerer) 
 		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
 		libp2p.ConnectionManager(cm),
 		libp2p.ResourceManager(rm),
+		libp2p.ConnectionGater(gater),
 		libp2p.Ping(true),
 		libp2p.EnableHolePunching(),
 		libp2p.PrometheusRegisterer(reg),
@@ -297,6 +305,9 @@ func (n *Node) Close() error {
 		n.wg.Wait()
 		if n.host != nil {
 			n.host.RemoveStreamHandler(syncProtocol(n.genesis.ChainID))
+		}
+		if n.host != nil {
+			n.host.Network().StopNotify(barredNotifee{n})
 		}
 		if n.ownsHost && n.host != nil {
 			errs = append(errs, n.host.Close())

@@ -32,6 +32,11 @@ type TxChecker struct {
 	Nonce func(identity.PublicKey) uint64
 	// Known reports whether the transaction is pending or committed.
 	Known func(types.Hash) bool
+	// Sender, if set, decides whether the sender may send at all (the DID
+	// registry's admission and revocation: ledger.CheckSender). It runs
+	// before the signature is verified, so refused senders cost no
+	// signature check.
+	Sender func(tx *types.Tx) error
 	// Admit, if set, runs last and takes a valid transaction in (into a
 	// mempool); size is the length of its encoding. Its error is wrapped
 	// in ErrNotAdmitted.
@@ -39,8 +44,8 @@ type TxChecker struct {
 }
 
 // Check decodes and validates a transaction in the order size, decoding,
-// fields and chain ID, timestamp, signature, nonce and duplicates, then
-// hands it to Admit. The error wraps a types sentinel (see types.Reason),
+// fields and chain ID, timestamp, sender admission, signature, nonce and
+// duplicates, then hands it to Admit. The error wraps a types sentinel (see types.Reason),
 // ErrDuplicate or ErrNotAdmitted.
 func (c *TxChecker) Check(data []byte) (*types.Tx, error) {
 	tx, err := types.DecodeTx(data) // size first, then decoding
@@ -52,6 +57,11 @@ func (c *TxChecker) Check(data []byte) (*types.Tx, error) {
 	}
 	if err := tx.CheckTime(c.Now(), c.Window); err != nil {
 		return nil, err
+	}
+	if c.Sender != nil {
+		if err := c.Sender(tx); err != nil {
+			return nil, err
+		}
 	}
 	if err := c.Sigs.Verify(tx); err != nil {
 		return nil, err
@@ -71,12 +81,14 @@ func (c *TxChecker) Check(data []byte) (*types.Tx, error) {
 }
 
 // TxVerdict maps a Check error to a gossip verdict: Ignore for what an
-// honest peer may relay late, Reject for the rest.
+// honest peer may relay late or see differently for a moment (a sender
+// whose admission this node has not finalized yet), Reject for the rest
+// (revoked and rotated-out senders included).
 func TxVerdict(err error) lp2pps.ValidationResult {
 	switch {
 	case err == nil:
 		return lp2pps.ValidationAccept
-	case errors.Is(err, ErrDuplicate), errors.Is(err, ErrNotAdmitted),
+	case errors.Is(err, ErrDuplicate), errors.Is(err, ErrNotAdmitted), errors.Is(err, types.ErrSenderNotAdmitted),
 		errors.Is(err, types.ErrReplayedNonce), errors.Is(err, types.ErrTimeInPast):
 		return lp2pps.ValidationIgnore
 	}

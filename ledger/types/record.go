@@ -36,6 +36,13 @@ func (r *DataRecord) Validate() error {
 	if len(r.Value) > MaxRecordValue {
 		return fmt.Errorf("%w: value of %d bytes exceeds %d", ErrOversize, len(r.Value), MaxRecordValue)
 	}
+	if r.ContentType == EnvelopeContentType {
+		// Every node checks the envelope's shape (not its content, which
+		// it cannot read).
+		if _, err := DecodeEnvelope(r.Value); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
