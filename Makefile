@@ -6,7 +6,7 @@ BENCHTIME ?= 1s
 # Extra flags for `sixd devnet`, e.g. make devnet DEVNET_FLAGS="--rate 500 --duration 60s"
 DEVNET_FLAGS ?=
 
-.PHONY: all build test devnet lint bench bench-devnet fuzz fuzz-consensus clean
+.PHONY: all build test devnet devnet-admitted lint bench bench-devnet fuzz fuzz-consensus clean
 
 all: lint test build
 
@@ -22,6 +22,11 @@ test:
 # A local mesh of real nodes (3 authorities + 2 devices) committing sensor readings.
 devnet:
 	$(GO) run ./cmd/sixd devnet $(DEVNET_FLAGS)
+
+# The same on an admitted chain: an authority onboards a gateway on the DID
+# registry, the gateway onboards every device, then the devices publish.
+devnet-admitted:
+	$(GO) run ./cmd/sixd devnet --admission admitted $(DEVNET_FLAGS)
 
 lint:
 	$(GO) vet ./...

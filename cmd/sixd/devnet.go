@@ -43,5 +43,6 @@ identical head. It exits 0 only if every node agrees.`,
 	f.StringVar(&o.JSONOut, "json", "", "also write the summary as JSON to this file")
 	f.BoolVar(&o.Quiet, "quiet", false, "print only the summary")
 	f.StringVar(&o.LogLevel, "log-level", "error", "node log level: debug, info, warn or error")
+	f.StringVar(&o.Admission, "admission", "open", `genesis admission mode: "open", or "admitted" (a gateway onboards every device on the DID registry first)`)
 	return cmd
 }

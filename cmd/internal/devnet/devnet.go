@@ -36,6 +36,10 @@ type Options struct {
 	JSONOut          string
 	Quiet            bool
 	LogLevel         string
+	// Admission is the genesis admission mode: "open" (default) or
+	// "admitted", where the first device node is onboarded as a gateway
+	// by an authority and onboards every device key before the load.
+	Admission string
 }
 
 // Summary is what `sixd devnet` measures; --json writes it.
@@ -87,6 +91,8 @@ func Run(ctx context.Context, o Options, out, errOut io.Writer) (Summary, error)
 		return Summary{}, errors.New("--duration must be positive")
 	case o.Slot < 50*time.Millisecond:
 		return Summary{}, errors.New("--slot must be at least 50ms")
+	case o.Admission != "" && o.Admission != types.AdmissionOpen && o.Admission != types.AdmissionAdmitted:
+		return Summary{}, fmt.Errorf("--admission must be %q or %q", types.AdmissionOpen, types.AdmissionAdmitted)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(o.LogLevel)); err != nil {
@@ -105,7 +111,7 @@ func Run(ctx context.Context, o Options, out, errOut io.Writer) (Summary, error)
 	}
 	logger := slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: level}))
 	c, err := node.StartCluster(ctx, node.ClusterConfig{ChainID: o.ChainID, Authorities: o.Authorities,
-		Devices: o.Devices, Slot: o.Slot, BaseDir: base, Logger: logger})
+		Devices: o.Devices, Slot: o.Slot, BaseDir: base, Logger: logger, Admission: o.Admission})
 	if err != nil {
 		return Summary{}, err
 	}
@@ -146,8 +152,16 @@ func Run(ctx context.Context, o Options, out, errOut io.Writer) (Summary, error)
 		}
 	}()
 
+	load, err := newLoad(c, o)
+	if err != nil {
+		return Summary{}, err
+	}
+	if o.Admission == types.AdmissionAdmitted {
+		if err := onboard(ctx, c, o, load.keys, out); err != nil {
+			return Summary{}, err
+		}
+	}
 	startHeight := observer.State().Height
-	load := newLoad(c, o)
 	start := time.Now()
 	load.run(ctx, o.Duration)
 	loadEnd := time.Now()
@@ -232,10 +246,24 @@ type load struct {
 	errEx   string
 	subs    []func()
 	wg      sync.WaitGroup
+	keys    [][]*identity.PrivateKey // per device node: its sensors' keys, the node's own first
 }
 
-func newLoad(c *node.Cluster, o Options) *load {
+func newLoad(c *node.Cluster, o Options) (*load, error) {
 	l := &load{c: c, o: o, sent: map[types.Hash]time.Time{}}
+	// The first sensor of a device signs with the device's own key;
+	// further sensors have keys of their own and submit through it.
+	for i := o.Authorities; i < len(c.Nodes); i++ {
+		keys := []*identity.PrivateKey{c.Keys[i]}
+		for s := 1; s < max(1, o.SensorsPerDevice); s++ {
+			k, err := identity.Generate(nil)
+			if err != nil {
+				return nil, err
+			}
+			keys = append(keys, k)
+		}
+		l.keys = append(l.keys, keys)
+	}
 	for i := o.Authorities; i < len(c.Nodes); i++ {
 		events, cancel := c.Nodes[i].SubscribeCommits(4096)
 		l.subs = append(l.subs, cancel)
@@ -255,7 +283,7 @@ func newLoad(c *node.Cluster, o Options) *load {
 			}
 		}()
 	}
-	return l
+	return l, nil
 }
 
 func (l *load) pending() int {
@@ -272,17 +300,7 @@ func (l *load) run(parent context.Context, d time.Duration) {
 	var wg sync.WaitGroup
 	l.first = time.Now()
 	for i := l.o.Authorities; i < len(l.c.Nodes); i++ {
-		for s := 0; s < sensors; s++ {
-			// The first sensor of a device signs with the device's own key;
-			// further sensors have keys of their own and submit through it.
-			key := l.c.Keys[i]
-			if s > 0 {
-				var err error
-				if key, err = identity.Generate(nil); err != nil {
-					l.refusedOne(err)
-					continue
-				}
-			}
+		for s, key := range l.keys[i-l.o.Authorities] {
 			wg.Add(1)
 			go func(n *node.Node, key *identity.PrivateKey, idx int) {
 				defer wg.Done()
@@ -301,7 +319,14 @@ func (l *load) device(ctx, submitCtx context.Context, n *node.Node, key *identit
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	start := time.Now()
-	var sent, nonce uint64
+	var sent uint64
+	// A key may have sent transactions before the load (a gateway's
+	// onboarding): continue after its committed nonce.
+	nonce, err := n.Store().Nonce(key.Public())
+	if err != nil {
+		l.refusedOne(err)
+		return
+	}
 	chainID := n.Genesis().ChainID
 	for {
 		select {

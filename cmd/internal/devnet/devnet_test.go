@@ -43,3 +43,22 @@ func TestDevnetRefusesBadOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestDevnetAdmitted runs the devnet on an admitted chain: the gateway is
+// onboarded by an authority and onboards every device key (each sensor has
+// its own) on the DID registry; then every reading commits.
+func TestDevnetAdmitted(t *testing.T) {
+	var out, errOut bytes.Buffer
+	s, err := Run(context.Background(), Options{Authorities: 2, Devices: 2, SensorsPerDevice: 2, Duration: 2 * time.Second, Rate: 40,
+		Slot: 250 * time.Millisecond, ChainID: "devnet-admitted", LogLevel: "error", Home: t.TempDir(), Admission: "admitted"}, &out, &errOut)
+	t.Log(out.String())
+	if err != nil {
+		t.Fatalf("devnet: %v\n%s", err, errOut.String())
+	}
+	if s.Committed == 0 || s.Uncommitted != 0 || s.Refused != 0 || !s.NodesAgree {
+		t.Fatalf("committed %d, uncommitted %d, refused %d (%s), agree %v", s.Committed, s.Uncommitted, s.Refused, s.SubmitErrorEx, s.NodesAgree)
+	}
+	if !strings.Contains(out.String(), "registered and admitted 3 device keys") {
+		t.Fatalf("onboarding lines missing:\n%s", out.String())
+	}
+}
