@@ -209,13 +209,15 @@ type applier struct {
 	ch        *Changes
 	dids      map[identity.PublicKey]*types.DIDRecord   // DID ID -> record as changed in this block
 	alias     map[identity.PublicKey]identity.PublicKey // key -> DID ID, for keys linked in this block
+	read      map[identity.PublicKey]*types.DIDRecord   // what the Reader said of a key (nil: no DID)
 }
 
 func newApplier(r Reader, p Params, height uint64, timeMillis int64, n int) *applier {
 	return &applier{r: r, p: p, height: height, blockTime: time.UnixMilli(timeMillis),
 		last: make(map[identity.PublicKey]uint64), seen: make(map[types.Hash]struct{}, n),
 		ch:   &Changes{Nonces: make(map[identity.PublicKey]uint64), Records: make([]RecordEntry, 0, n)},
-		dids: map[identity.PublicKey]*types.DIDRecord{}, alias: map[identity.PublicKey]identity.PublicKey{}}
+		dids: map[identity.PublicKey]*types.DIDRecord{}, alias: map[identity.PublicKey]identity.PublicKey{},
+		read: map[identity.PublicKey]*types.DIDRecord{}}
 }
 
 // checked is a transaction that passed check, ready for accept.

@@ -100,9 +100,13 @@ func (a *applier) did(k identity.PublicKey) (*types.DIDRecord, error) {
 	if id, ok := a.alias[k]; ok {
 		return a.dids[id], nil
 	}
-	rec, err := a.r.DID(k)
-	if err != nil {
-		return nil, fmt.Errorf("ledger: reading the DID of %s: %w", k.DID(), err)
+	rec, cached := a.read[k]
+	if !cached {
+		var err error
+		if rec, err = a.r.DID(k); err != nil {
+			return nil, fmt.Errorf("ledger: reading the DID of %s: %w", k.DID(), err)
+		}
+		a.read[k] = rec
 	}
 	if rec != nil {
 		if cur, ok := a.dids[rec.ID]; ok { // changed earlier in the block
