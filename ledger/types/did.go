@@ -94,13 +94,20 @@ func (d Domain) Valid() bool { return d >= DomainUser && d <= DomainPhysicalEnti
 // ParseDomain accepts a domain's name (user, operations, application,
 // resource-access, sensing, physical) or its number 1..6.
 func ParseDomain(s string) (Domain, error) {
+	i, err := parseName("domain", s, domainNames)
+	return Domain(i), err
+}
+
+// parseName returns the index (from 1) of s in names, given as a name or
+// a number.
+func parseName(kind, s string, names []string) (uint8, error) {
 	s = strings.ToLower(strings.TrimSpace(s))
-	for i, n := range domainNames {
+	for i, n := range names {
 		if i > 0 && (s == n || s == fmt.Sprint(i)) {
-			return Domain(i), nil
+			return uint8(i), nil
 		}
 	}
-	return 0, fmt.Errorf("%w: domain %q: want one of %s", ErrBadPayload, s, strings.Join(domainNames[1:], ", "))
+	return 0, fmt.Errorf("%w: %s %q: want one of %s", ErrBadPayload, kind, s, strings.Join(names[1:], ", "))
 }
 
 // EntityRole says what kind of entity a DID names.
@@ -130,13 +137,8 @@ func (r EntityRole) Valid() bool { return r >= EntityDevice && r <= EntityBridge
 
 // ParseEntityRole accepts a role's name or number.
 func ParseEntityRole(s string) (EntityRole, error) {
-	s = strings.ToLower(strings.TrimSpace(s))
-	for i, n := range roleNames {
-		if i > 0 && (s == n || s == fmt.Sprint(i)) {
-			return EntityRole(i), nil
-		}
-	}
-	return 0, fmt.Errorf("%w: role %q: want one of %s", ErrBadPayload, s, strings.Join(roleNames[1:], ", "))
+	i, err := parseName("role", s, roleNames)
+	return EntityRole(i), err
 }
 
 // Service is a DID document service entry: where and how an entity is

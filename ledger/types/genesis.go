@@ -167,18 +167,11 @@ type genesisWire struct {
 
 // genesisWireAdmitted is the same array with a ninth element, the admission
 // mode, for chains in admitted mode (open chains keep the eight-element
-// form and its hash).
+// form and its hash). The embedded array's elements come first.
 type genesisWireAdmitted struct {
-	_              struct{} `cbor:",toarray"`
-	ChainID        string
-	GenesisTime    int64
-	SlotMillis     int64
-	Authorities    []identity.PublicKey
-	TxFutureMillis int64
-	TxPastMillis   int64
-	MaxBlockTxs    int
-	Epoch          uint64
-	Admission      string
+	_ struct{} `cbor:",toarray"`
+	genesisWire
+	Admission string
 }
 
 // Hash returns SHA-256 of the genesis parameters' canonical encoding. It is
@@ -189,9 +182,7 @@ func (g *Genesis) Hash() Hash {
 		SlotMillis: g.SlotMillis, Authorities: g.AuthorityKeys(), TxFutureMillis: g.TxFutureMillis,
 		TxPastMillis: g.TxPastMillis, MaxBlockTxs: g.MaxBlockTxs, Epoch: g.Epoch}
 	if g.Admitted() {
-		return sha256.Sum256(marshal(genesisWireAdmitted{ChainID: w.ChainID, GenesisTime: w.GenesisTime,
-			SlotMillis: w.SlotMillis, Authorities: w.Authorities, TxFutureMillis: w.TxFutureMillis,
-			TxPastMillis: w.TxPastMillis, MaxBlockTxs: w.MaxBlockTxs, Epoch: w.Epoch, Admission: AdmissionAdmitted}))
+		return sha256.Sum256(marshal(genesisWireAdmitted{genesisWire: w, Admission: AdmissionAdmitted}))
 	}
 	return sha256.Sum256(marshal(w))
 }

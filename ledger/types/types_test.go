@@ -404,3 +404,29 @@ func TestExampleGenesisLoads(t *testing.T) {
 		t.Fatalf("unexpected example genesis %+v", g)
 	}
 }
+
+// TestGenesisHashAdmission: the admission mode is part of the genesis hash
+// only on admitted chains; an open chain keeps the hash it always had.
+func TestGenesisHashAdmission(t *testing.T) {
+	g := NewGenesis(testChain, time.UnixMilli(1_767_225_600_000), seedKey(t, 1).Public())
+	open := g.Hash()
+	g.Admission = AdmissionOpen
+	if g.Hash() != open {
+		t.Fatal(`admission = "open" changed the hash`)
+	}
+	g.Admission = AdmissionAdmitted
+	if g.Hash() == open {
+		t.Fatal("admitted chain has the open chain's hash")
+	}
+	if err := g.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	g.Admission = "closed"
+	if err := g.Validate(); err == nil {
+		t.Fatal("unknown admission mode accepted")
+	}
+	back, err := ParseGenesis(func() []byte { g.Admission = AdmissionAdmitted; return g.MarshalTOML() }())
+	if err != nil || !back.Admitted() || back.Hash() != g.Hash() {
+		t.Fatalf("round trip: %v", err)
+	}
+}
