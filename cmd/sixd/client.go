@@ -181,7 +181,9 @@ func (c *apiClient) do(ctx context.Context, method, path string, body []byte) ([
 		return nil, fmt.Errorf("%s %s: answer exceeds %d bytes", method, c.base+path, maxResponseBytes)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, httpError(resp.StatusCode, data)
+		err := httpError(resp.StatusCode, data)
+		err.Body = data
+		return nil, err
 	}
 	return data, nil
 }
@@ -191,6 +193,7 @@ type apiError struct {
 	Code   int
 	Msg    string // the node's error, or the HTTP status text
 	Reason string // the node's reason code, if any
+	Body   []byte // the answer as it came (at most maxResponseBytes)
 }
 
 func (e *apiError) Error() string {
@@ -201,7 +204,7 @@ func (e *apiError) Error() string {
 }
 
 // httpError turns an error answer into an *apiError.
-func httpError(code int, body []byte) error {
+func httpError(code int, body []byte) *apiError {
 	var e node.ErrorResponse
 	if err := json.Unmarshal(body, &e); err != nil || e.Error == "" {
 		msg := strings.TrimSpace(http.StatusText(code))

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sixdomain/sixdomain/identity"
+	"github.com/sixdomain/sixdomain/ledger/types"
 )
 
 func newDIDCmd() *cobra.Command {
@@ -35,7 +36,23 @@ It needs no network: a did:key document is derived from the key itself.`,
 			return enc.Encode(d)
 		},
 	}
-	return groupCmd("did", "DID (did:key) tools", doc)
+	c := groupCmd("did", "DIDs: did:key documents and the ledger's DID registry", doc,
+		newDIDResolveCmd(), newDIDRegisterCmd(), newDIDRequestCmd(), newDIDOnboardCmd(), newDIDAdmitCmd(),
+		newDIDRevokeCmd(), newDIDStateCmd(types.OpDeactivate), newDIDStateCmd(types.OpReactivate),
+		newDIDRotateCmd(), newDIDServiceCmd())
+	c.Long = `did works with DIDs: the did:key of every Ed25519 key, and the ledger's DID
+registry, where a DID gets an ISO/IEC 30141 domain, a role, controllers,
+services, key rotation and, on chains with admission = "admitted", an
+admission.
+
+Registry commands sign with the node key of the home directory and submit to
+the node's API (--api, default from the home's config.toml). Commands that
+change a DID apply to its current version, which they read from the node.
+
+Onboarding a device on an admitted chain:
+  device$  sixd did request --domain sensing --role device --out req.json
+  gateway$ sixd did onboard req.json --wait`
+	return c
 }
 
 // parseKeyRef accepts an Ed25519 did:key or an Ed25519 peer ID.

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"github.com/sixdomain/sixdomain/identity"
-
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sixdomain/sixdomain/configs"
+	"github.com/sixdomain/sixdomain/identity"
 )
 
 const (
@@ -86,13 +85,15 @@ func keyPath(home string) (string, error) {
 }
 
 // loadHomeKey loads the node key named by home's config (or the default
-// key file in home) and returns its path too.
+// key file in home) and returns its path too. An encrypted key is
+// decrypted with the passphrase of $SIXD_PASSPHRASE_FILE or
+// $SIXD_PASSPHRASE.
 func loadHomeKey(home string) (string, *identity.PrivateKey, error) {
 	path, err := keyPath(home)
 	if err != nil {
 		return "", nil, err
 	}
-	key, err := identity.LoadKeyFile(path)
+	key, err := loadKey(path, "node key")
 	if err != nil {
 		return "", nil, err
 	}

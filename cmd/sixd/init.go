@@ -25,7 +25,7 @@ func newInitCmd() *cobra.Command {
 	var (
 		role, home, genesisFile, chainID, api string
 		listen, bootstrap                     []string
-		mdns                                  bool
+		mdns, encryptKey                      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "init --role device|gateway|bootstrap [--home DIR]",
@@ -36,9 +36,15 @@ func newInitCmd() *cobra.Command {
   genesis.toml  a copy of --genesis, or else a new chain whose only authority is this node
 
 With no --genesis, 'sixd init' followed by 'sixd run' gives a working one-node
-chain. init never overwrites config.toml or genesis.toml.`,
+chain. init never overwrites config.toml or genesis.toml.
+
+With --encrypt-key the new node.key is encrypted under a passphrase (scrypt
+and XChaCha20-Poly1305) read from the file named by $SIXD_PASSPHRASE_FILE,
+else from $SIXD_PASSPHRASE; 'sixd run' and the other commands then need the
+same variable set. An existing key file that is encrypted is read the same way.`,
 		Example: `  sixd init --role gateway --home ./gw
-  sixd init --role device --home ./dev1 --genesis ./gw/genesis.toml --bootstrap /ip4/192.0.2.1/tcp/4001/p2p/12D3KooW...`,
+  sixd init --role device --home ./dev1 --genesis ./gw/genesis.toml --bootstrap /ip4/192.0.2.1/tcp/4001/p2p/12D3KooW...
+  SIXD_PASSPHRASE_FILE=/run/credentials/sixd/pass sixd init --role device --home ./dev2 --encrypt-key`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			r, err := configs.ParseRole(role)
@@ -78,7 +84,7 @@ chain. init never overwrites config.toml or genesis.toml.`,
 				}
 			}
 			return runInit(cmd.OutOrStdout(), initPlan{role: r, home: home, config: config,
-				genesisData: genesisData, genesis: genesis, chainID: chainID})
+				genesisData: genesisData, genesis: genesis, chainID: chainID, encryptKey: encryptKey})
 		},
 	}
 	f := cmd.Flags()
@@ -90,6 +96,7 @@ chain. init never overwrites config.toml or genesis.toml.`,
 	f.StringSliceVar(&bootstrap, "bootstrap", nil, "bootstrap peer multiaddr ending in /p2p/<peer ID> (repeatable)")
 	f.StringVar(&api, "api", "", `HTTP API host:port (default 127.0.0.1:8645; "" turns the API off)`)
 	f.BoolVar(&mdns, "mdns", false, "local-network discovery with mDNS (default true for device and gateway, false for bootstrap)")
+	f.BoolVar(&encryptKey, "encrypt-key", false, "encrypt the new node.key with the passphrase of $"+envPassphraseFile+" or $"+envPassphrase)
 	_ = cmd.MarkFlagRequired("role")
 	return cmd
 }
@@ -120,6 +127,7 @@ type initPlan struct {
 	genesisData []byte         // nil: create a new genesis
 	genesis     *types.Genesis // parsed genesisData
 	chainID     string
+	encryptKey  bool // encrypt a new key with the passphrase from the environment
 }
 
 func runInit(out io.Writer, p initPlan) (err error) {
@@ -139,6 +147,19 @@ func runInit(out io.Writer, p initPlan) (err error) {
 	if err != nil {
 		return err
 	}
+	var pass []byte
+	if p.encryptKey {
+		if keyExists {
+			return fmt.Errorf("--encrypt-key: %s exists and is kept as it is; encrypt it with 'sixd keys encrypt --key %s'", keyPath, keyPath)
+		}
+		if pass, _, err = passphraseFromEnv(); err != nil {
+			if errors.Is(err, errNoPassphrase) {
+				return fmt.Errorf("--encrypt-key needs a passphrase: set %s or %s", envPassphraseFile, envPassphrase)
+			}
+			return err
+		}
+		defer clear(pass)
+	}
 
 	if err := mkdirPrivate(p.home); err != nil {
 		return err
@@ -156,14 +177,19 @@ func runInit(out io.Writer, p initPlan) (err error) {
 
 	var key *identity.PrivateKey
 	if keyExists {
-		if key, err = identity.LoadKeyFile(keyPath); err != nil {
+		if key, err = loadKey(keyPath, "node key"); err != nil {
 			return fmt.Errorf("%s exists but cannot be used: %w", keyPath, err)
 		}
 	} else {
 		if key, err = identity.Generate(nil); err != nil {
 			return err
 		}
-		if err = identity.SaveKeyFile(keyPath, key); err != nil {
+		if p.encryptKey {
+			err = identity.SaveKeyFileEncrypted(keyPath, key, pass, identity.ScryptParams{})
+		} else {
+			err = identity.SaveKeyFile(keyPath, key)
+		}
+		if err != nil {
 			return err
 		}
 		created = append(created, keyPath)
@@ -191,9 +217,12 @@ func runInit(out io.Writer, p initPlan) (err error) {
 	fmt.Fprintf(out, "  peer ID:  %s\n", pub.PeerID())
 	fmt.Fprintf(out, "  DID:      %s\n", pub.DID())
 	fmt.Fprintf(out, "  config:   %s\n", cfgPath)
-	if keyExists {
+	switch {
+	case keyExists:
 		fmt.Fprintf(out, "  key:      %s (existing key kept)\n", keyPath)
-	} else {
+	case p.encryptKey:
+		fmt.Fprintf(out, "  key:      %s (encrypted; set %s or %s to use it)\n", keyPath, envPassphraseFile, envPassphrase)
+	default:
 		fmt.Fprintf(out, "  key:      %s\n", keyPath)
 	}
 	if p.genesisData == nil {

@@ -28,7 +28,11 @@ func newRootCmd() *cobra.Command {
 talks to a running node over its HTTP API.
 
 The node's home directory (--home) holds config.toml, node.key and
-genesis.toml. It defaults to $SIXD_HOME, then ~/.sixdomain.`,
+genesis.toml. It defaults to $SIXD_HOME, then ~/.sixdomain.
+
+A node key encrypted with 'sixd keys encrypt' is decrypted with the
+passphrase in the file named by $SIXD_PASSPHRASE_FILE, else in
+$SIXD_PASSPHRASE. No command takes a passphrase as a flag value.`,
 		Args:          noArgs,
 		SilenceUsage:  true,
 		SilenceErrors: false,

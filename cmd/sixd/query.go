@@ -125,7 +125,10 @@ func newRecordsCmd() *cobra.Command {
 		Short: "Print a device's committed records",
 		Long: `records prints the committed data records of one sender (a did:key or peer
 ID), oldest first: nonce, time, stream, value, block height and transaction
-hash. --after pages on from a nonce; --json prints the node's JSON answer.`,
+hash. --after pages on from a nonce; --json prints the node's JSON answer.
+
+Encrypted records (content type application/sixdomain-envelope+cbor) show as
+hex; their recipients read them with 'sixd records decrypt TX-HASH'.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			pub, err := parseKeyRef(sender)
@@ -174,6 +177,7 @@ hash. --after pages on from a nonce; --json prints the node's JSON answer.`,
 	f.BoolVar(&asJSON, "json", false, "print the node's JSON answer")
 	af.add(cmd)
 	_ = cmd.MarkFlagRequired("sender")
+	cmd.AddCommand(newRecordsDecryptCmd())
 	return cmd
 }
 

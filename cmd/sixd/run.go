@@ -27,7 +27,13 @@ func newRunCmd() *cobra.Command {
 		Short: "Run the node until SIGINT or SIGTERM",
 		Long: `run starts the node described by the home directory's config.toml, with its
 node.key and genesis.toml, and runs it until SIGINT (Ctrl-C) or SIGTERM.
-Logs go to stderr, in the level and format set in config.toml.`,
+Logs go to stderr, in the level and format set in config.toml.
+
+An encrypted node key (see 'sixd keys encrypt') is decrypted with the
+passphrase in the file named by $SIXD_PASSPHRASE_FILE, else in
+$SIXD_PASSPHRASE. A passphrase file (mode 0600, e.g. a systemd credential)
+is the better choice: the environment of a process can leak to its children
+and to crash reports.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			home, err := resolveHome(home)
@@ -114,7 +120,7 @@ func runNode(ctx context.Context, cfg configs.Config, logw io.Writer) (err error
 	if err != nil {
 		return err
 	}
-	key, err := identity.LoadKeyFile(cfg.KeyFile)
+	key, err := loadKey(cfg.KeyFile, "node key")
 	if err != nil {
 		return err
 	}

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -22,21 +24,29 @@ func newTxCmd() *cobra.Command {
 	var (
 		af                   apiFlags
 		stream, value, ctype string
+		encryptTo            []string
 		wait                 bool
 		timeout              time.Duration
 	)
 	record := &cobra.Command{
-		Use:   "record --stream S --value V [--content-type T] [--wait] [--api URL] [--home DIR]",
+		Use:   "record --stream S --value V [--content-type T] [--encrypt-to DID ...] [--wait] [--api URL] [--home DIR]",
 		Short: "Sign a data record with the node key and submit it",
 		Long: `record builds a data-record transaction (stream, content type and value),
 signs it with the node key of the home directory (key_file of config.toml,
 else node.key), and submits it to the node's API. The chain ID comes from the
 node's /v1/status and the nonce from /v1/nonces/<did>.
 
+With --encrypt-to (repeatable) the value and its content type are encrypted
+(HPKE, X25519 key agreement) to the current keys of those DIDs, which the node
+resolves: only they can read it, with 'sixd records decrypt'. Everyone still
+sees that the record exists, its sender, stream and time, and the recipients'
+keys.
+
 It prints the transaction hash. With --wait it then polls until the
 transaction is committed and prints the block height.`,
 		Example: `  sixd tx record --stream temp --value 21.5 --wait
-  sixd tx record --home ./dev1 --api http://127.0.0.1:8645 --stream room1/co2 --value '{"ppm":612}' --content-type application/json`,
+  sixd tx record --home ./dev1 --api http://127.0.0.1:8645 --stream room1/co2 --value '{"ppm":612}' --content-type application/json
+  sixd tx record --stream door/log --value 'opened by badge 4711' --encrypt-to did:key:z6Mk... --wait`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if wait && timeout <= 0 {
@@ -54,12 +64,25 @@ transaction is committed and prints the block height.`,
 			if err := rec.Validate(); err != nil {
 				return err
 			}
+			var recipients []string
+			for _, r := range encryptTo {
+				if _, err := parseKeyRef(r); err != nil {
+					return fmt.Errorf("--encrypt-to: %w", err)
+				}
+				recipients = append(recipients, r)
+			}
 			c, err := af.client()
 			if err != nil {
 				return err
 			}
 			ctx := cmd.Context()
-			hash, err := submitRecord(ctx, c, key, rec, time.Now())
+			build := func(string) (types.DataRecord, error) { return rec, nil }
+			if len(recipients) > 0 {
+				build = func(chainID string) (types.DataRecord, error) {
+					return sealRecord(ctx, c, chainID, key, rec, recipients)
+				}
+			}
+			hash, err := submitRecord(ctx, c, key, build, time.Now())
 			if err != nil {
 				return err
 			}
@@ -80,6 +103,7 @@ transaction is committed and prints the block height.`,
 	f.StringVar(&stream, "stream", "", "stream name, e.g. temperature/room1 (required)")
 	f.StringVar(&value, "value", "", "record value (required; may be empty)")
 	f.StringVar(&ctype, "content-type", "", "media type of the value, e.g. application/json")
+	f.StringArrayVar(&encryptTo, "encrypt-to", nil, "encrypt the value to this DID or peer ID (repeatable)")
 	f.BoolVar(&wait, "wait", false, "wait until the transaction is committed and print its block height")
 	f.DurationVar(&timeout, "timeout", 30*time.Second, "how long --wait waits")
 	af.add(record)
@@ -89,11 +113,16 @@ transaction is committed and prints the block height.`,
 }
 
 // submitRecord asks the node for the chain ID and the next nonce, then
-// signs rec and submits it. It returns the transaction hash.
-func submitRecord(ctx context.Context, c *apiClient, key *identity.PrivateKey, rec types.DataRecord, now time.Time) (types.Hash, error) {
+// signs the record that build returns for the chain ID and submits it. It
+// returns the transaction hash.
+func submitRecord(ctx context.Context, c *apiClient, key *identity.PrivateKey, build func(chainID string) (types.DataRecord, error), now time.Time) (types.Hash, error) {
 	var status node.StatusResponse
 	if err := c.getJSON(ctx, "/v1/status", &status); err != nil {
 		return types.Hash{}, fmt.Errorf("reading the chain ID: %w", err)
+	}
+	rec, err := build(status.ChainID)
+	if err != nil {
+		return types.Hash{}, err
 	}
 	did := key.Public().DID()
 	var nonce node.NonceResponse
@@ -110,12 +139,38 @@ func submitRecord(ctx context.Context, c *apiClient, key *identity.PrivateKey, r
 	tx.Sign(key)
 	var resp node.SubmitResponse
 	if err := c.postJSON(ctx, "/v1/txs", node.SubmitRequest{Tx: tx.Encode()}, &resp); err != nil {
+		if isHTTPStatus(err, http.StatusForbidden) {
+			return types.Hash{}, fmt.Errorf("the node refuses transactions from %s: %w", did, err)
+		}
 		return types.Hash{}, fmt.Errorf("submitting: %w", err)
 	}
 	if resp.Hash != tx.Hash() {
 		return types.Hash{}, fmt.Errorf("the node acknowledged transaction %s, but %s was sent", resp.Hash, tx.Hash())
 	}
 	return tx.Hash(), nil
+}
+
+// sealRecord encrypts rec's content type and value to the current keys of
+// the recipients (DIDs or peer IDs), which the node resolves.
+func sealRecord(ctx context.Context, c *apiClient, chainID string, key *identity.PrivateKey, rec types.DataRecord, recipients []string) (types.DataRecord, error) {
+	var keys []identity.PublicKey
+	for _, ref := range recipients {
+		r, err := resolveDID(ctx, c, ref, time.Time{}, 0)
+		if err != nil {
+			return types.DataRecord{}, fmt.Errorf("--encrypt-to: %w", err)
+		}
+		if r.Registered && !r.Active() {
+			return types.DataRecord{}, fmt.Errorf("--encrypt-to: %s is %s; refusing to encrypt to it", r.Canonical.DID(), admissionState(r))
+		}
+		if !slices.Contains(keys, r.Key) {
+			keys = append(keys, r.Key)
+		}
+	}
+	sealed, err := types.NewSealedRecord(rand.Reader, chainID, key.Public(), rec.Stream, rec.ContentType, rec.Value, keys)
+	if err != nil {
+		return types.DataRecord{}, fmt.Errorf("encrypting the record: %w", err)
+	}
+	return sealed, nil
 }
 
 // waitCommitted polls the transaction's status until it is committed or
