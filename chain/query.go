@@ -129,3 +129,16 @@ func (c *Chain) HeadBlocks(from uint64, max int) []*types.Block {
 	}
 	return out
 }
+
+// CheckTx checks tx against the head as if it were the first transaction
+// of the next block, sealed now (ledger.CheckTx).
+func (c *Chain) CheckTx(tx *types.Tx) error {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	st, _, _ := c.stateOf(c.head)
+	snap, err := c.snaps.At(st.Height, st.LastBlockHash, c)
+	if err != nil {
+		return err
+	}
+	return ledger.CheckTx(overlay{c, c.head, snap}, c.params, st.Height+1, c.cfg.Now(), tx)
+}

@@ -3,6 +3,7 @@ package ledger
 import (
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/sixdomain/sixdomain/identity"
 	"github.com/sixdomain/sixdomain/ledger/types"
@@ -321,4 +322,14 @@ func (a *applier) acceptDID(ch *DIDChange) {
 	}
 	a.alias[rec.ID] = rec.ID
 	a.ch.DIDs = append(a.ch.DIDs, *ch)
+}
+
+// CheckTx runs the checks Apply makes of tx as the first transaction of a
+// block at height with time at, over the state r reads: a node asks it of
+// a transaction submitted to it, to refuse at once what no block could
+// take now.
+func CheckTx(r Reader, p Params, height uint64, at time.Time, tx *types.Tx) error {
+	a := newApplier(r, p, height, at.UnixMilli(), 1)
+	_, err := a.check(tx)
+	return err
 }

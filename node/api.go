@@ -255,8 +255,13 @@ func submitStatus(err error) int {
 		return http.StatusConflict
 	case errors.Is(err, types.ErrOversize):
 		return http.StatusRequestEntityTooLarge
-	case errors.Is(err, types.ErrSenderNotAdmitted), errors.Is(err, types.ErrSenderRevoked), errors.Is(err, types.ErrKeyRotated):
+	case errors.Is(err, types.ErrSenderNotAdmitted), errors.Is(err, types.ErrSenderRevoked), errors.Is(err, types.ErrKeyRotated),
+		errors.Is(err, types.ErrDIDUnauthorized):
 		return http.StatusForbidden
+	case errors.Is(err, types.ErrDIDVersion), errors.Is(err, types.ErrDIDExists), errors.Is(err, types.ErrDIDState):
+		return http.StatusConflict
+	case errors.Is(err, types.ErrDIDNotFound):
+		return http.StatusNotFound
 	}
 	return http.StatusBadRequest
 }

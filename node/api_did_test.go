@@ -3,6 +3,7 @@ package node
 import (
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,6 +93,22 @@ func TestResolveDIDOverTime(t *testing.T) {
 	fresh := newTestKey(t).Public()
 	if res, code := resolve(fresh.DID(), ""); code != 200 || res.DIDDocumentMetadata.Registered || res.DIDDocument.ID != fresh.DID() {
 		t.Fatalf("unregistered did:key: HTTP %d %+v", code, res.DIDDocumentMetadata)
+	}
+	// An operation the registry refuses at the head is refused on submit,
+	// with its reason, instead of waiting in the mempool.
+	stale := types.DIDOp{Op: types.OpDeactivate, Subject: k0.Public(), Version: 2}
+	stale.Approve(c.Genesis.ChainID, k2)
+	self := n.key.Public()
+	tx, err := types.NewDIDTx(c.Genesis.ChainID, n.chain.HeadNonce(self)+1, time.Now().UnixMilli(), &stale)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx.Sign(n.key)
+	if code, body := postTx(t, n, tx.Encode()); code != 409 || !strings.Contains(string(body), "did_version") {
+		t.Fatalf("stale operation: HTTP %d %s", code, body)
+	}
+	if _, ok := n.pool.Get(tx.Hash()); ok {
+		t.Fatal("a refused registry operation entered the mempool")
 	}
 	// A peer ID names the same DID.
 	if res, code := resolve(k2.Public().PeerID().String(), ""); code != 200 || res.DIDDocumentMetadata.CanonicalID != k0.Public().DID() {

@@ -399,6 +399,10 @@ func (n *Node) Submit(ctx context.Context, data []byte) (*types.Tx, error) {
 	if n.ctx.Err() != nil {
 		return nil, ErrClosed
 	}
+	if err := n.checkRegistryOp(data); err != nil {
+		n.metrics.txResult("api", reasonOf(err))
+		return nil, err
+	}
 	tx, err := n.checker.Check(data) // admits it to the mempool too
 	n.metrics.txResult("api", reasonOf(err))
 	if err != nil {
@@ -427,6 +431,25 @@ func (n *Node) Submit(ctx context.Context, data []byte) (*types.Tx, error) {
 		return tx, nil
 	}
 	return tx, n.publishLocal(ctx, tx.Hash())
+}
+
+// checkRegistryOp refuses at once a registry operation that is next in
+// its sender's nonce order but that the registry's rules refuse at the
+// head: taken into the mempool, it would wait there until it expired and
+// hold back the sender's later transactions. (An operation behind pending
+// ones of its sender cannot be judged yet; the block builder does.)
+func (n *Node) checkRegistryOp(data []byte) error {
+	tx, err := types.DecodeTx(data)
+	if err != nil || tx.Type != types.TxDID {
+		return nil // the checker reports decoding errors
+	}
+	if tx.Nonce != n.chain.HeadNonce(tx.Sender)+1 || tx.ValidateBasic(n.genesis.ChainID) != nil {
+		return nil
+	}
+	if err := n.chain.CheckTx(tx); err != nil && !errors.Is(err, types.ErrNonceGap) && !errors.Is(err, types.ErrReplayedNonce) {
+		return err
+	}
+	return nil
 }
 
 // publishLocal gossips a locally submitted transaction and notes when.
