@@ -177,3 +177,15 @@ func TestGarbageLowersScore(t *testing.T) {
 		t.Fatalf("score %.1f after 3 invalid messages; want at most -100", scores[spammer.ID()])
 	}
 }
+
+func TestOptionsTimeScale(t *testing.T) {
+	p := GossipSubParams(Config{TimeScale: 10})
+	d := GossipSubParams(Config{})
+	if p.HeartbeatInterval != 10*d.HeartbeatInterval || p.PruneBackoff != 10*d.PruneBackoff || p.IWantFollowupTime != 10*d.IWantFollowupTime {
+		t.Fatalf("scale 10: heartbeat %v, backoff %v, iwant %v (defaults %v, %v, %v)", p.HeartbeatInterval, p.PruneBackoff,
+			p.IWantFollowupTime, d.HeartbeatInterval, d.PruneBackoff, d.IWantFollowupTime)
+	}
+	if len(Options(Config{ChainID: "c", TimeScale: 10})) != len(Options(Config{ChainID: "c"})) {
+		t.Fatal("time scale changed the set of options")
+	}
+}
