@@ -70,7 +70,7 @@ func (n *Node) chainLoop() {
 				n.log.Debug("expired pending transactions", "count", k)
 			}
 		case <-regossip.C():
-			if certs := n.chain.Certificates(); len(certs) > 0 {
+			if certs := n.chain.Certificates(); len(certs) > 0 && n.originatesCerts() {
 				n.publish(n.certTopic.Publish, types.EncodeCertificates(lastCerts(certs)), "certificates")
 			}
 		}
@@ -120,7 +120,7 @@ func (n *Node) dispatch(ev chain.Events) {
 	for _, v := range ev.Votes {
 		n.publish(n.voteTopic.Publish, v.Encode(), "vote")
 	}
-	if len(ev.Certificates) > 0 {
+	if len(ev.Certificates) > 0 && n.originatesCerts() {
 		n.publish(n.certTopic.Publish, types.EncodeCertificates(lastCerts(ev.Certificates)), "certificates")
 	}
 	for _, e := range ev.Evidence {

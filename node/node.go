@@ -172,10 +172,11 @@ func New(ctx context.Context, key *identity.PrivateKey, g *types.Genesis, opts .
 	if err := n.ps.RegisterTopicValidator(sixps.BlockTopic(g.ChainID), sixps.BlockValidator(blockChecker, n.host.ID(), n.countBlockResult)); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	if err := n.ps.RegisterTopicValidator(sixps.VoteTopic(g.ChainID), sixps.VoteValidator(g.ChainID, n.host.ID(), n.countVoteResult)); err != nil {
+	votes := sixps.NewVoteCache(voteCacheSize)
+	if err := n.ps.RegisterTopicValidator(sixps.VoteTopic(g.ChainID), sixps.VoteValidatorWithCache(g.ChainID, n.host.ID(), votes, n.countVoteResult)); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	if err := n.ps.RegisterTopicValidator(sixps.CertTopic(g.ChainID), sixps.CertValidator(g.ChainID, n.host.ID(), n.countVoteResult)); err != nil {
+	if err := n.ps.RegisterTopicValidator(sixps.CertTopic(g.ChainID), sixps.CertValidatorWithCache(g.ChainID, n.host.ID(), votes, n.countVoteResult)); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	if n.txTopic, err = n.ps.Join(sixps.TxTopic(g.ChainID)); err != nil {

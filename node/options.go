@@ -61,8 +61,11 @@ type Config struct {
 	// PubSubOptions are added after the node's own GossipSub options (a
 	// tracer, say).
 	PubSubOptions []lp2pps.Option
-	Logger        *slog.Logger
-	Registry      *prometheus.Registry
+	// CertsFromAuthoritiesOnly: only authorities gossip finality
+	// certificates of their own (everyone still relays them).
+	CertsFromAuthoritiesOnly bool
+	Logger                   *slog.Logger
+	Registry                 *prometheus.Registry
 	// SyncInterval is how often the node asks a peer for blocks it lacks.
 	SyncInterval time.Duration
 	// Rand drives the out-of-turn sealing delay; nil seeds one at random.

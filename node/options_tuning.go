@@ -7,7 +7,12 @@ import (
 	lp2pps "github.com/libp2p/go-libp2p-pubsub"
 
 	"github.com/sixdomain/sixdomain/clock"
+	"github.com/sixdomain/sixdomain/ledger/types"
 )
+
+// voteCacheSize is how many verified finality votes a node remembers:
+// four certificate messages' worth with 4 authorities.
+const voteCacheSize = 4 * types.MaxCertificates * 4
 
 // defaultSigCacheSize is the verified-signature cache's default capacity.
 const defaultSigCacheSize = 200_000
@@ -64,3 +69,20 @@ func (c *Config) sigCacheSize() int {
 // wall converts a protocol duration into the wall time it takes on the
 // node's clock.
 func (n *Node) wall(d time.Duration) time.Duration { return n.clk.Wall(d) }
+
+// WithCertsFromAuthoritiesOnly makes a node that is not an authority stop
+// originating finality-certificate messages (on justification and every
+// other slot); it still relays the authorities' certificates and receives
+// every vote. By default every node gossips its own certificates, and
+// since their vote subsets differ, a network of N nodes then floods O(N)
+// distinct certificate messages a slot to all N nodes: O(N²) deliveries
+// and signature checks, which the swarm simulator measured as the limit on
+// networks of more than a few hundred nodes (docs/SIMULATOR.md).
+func WithCertsFromAuthoritiesOnly(on bool) Option {
+	return func(c *Config) error { c.CertsFromAuthoritiesOnly = on; return nil }
+}
+
+// originatesCerts reports whether this node gossips certificates of its own.
+func (n *Node) originatesCerts() bool {
+	return !n.cfg.CertsFromAuthoritiesOnly || n.IsAuthority()
+}

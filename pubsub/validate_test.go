@@ -189,3 +189,29 @@ func TestOptionsTimeScale(t *testing.T) {
 		t.Fatal("time scale changed the set of options")
 	}
 }
+
+func TestVoteCache(t *testing.T) {
+	k, err := identity.Generate(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := &types.FinalityVote{ChainID: "c"}
+	v.Sign(k)
+	c := NewVoteCache(1)
+	if err := c.Verify(v); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Verify(v); err != nil {
+		t.Fatalf("cached vote: %v", err)
+	}
+	bad := *v
+	bad.Signature = append([]byte(nil), v.Signature...)
+	bad.Signature[0] ^= 1
+	if err := c.Verify(&bad); err == nil {
+		t.Fatal("a vote with a broken signature passed through the cache")
+	}
+	var none *VoteCache
+	if err := none.Verify(&bad); err == nil {
+		t.Fatal("a nil cache accepted a broken signature")
+	}
+}
