@@ -5,8 +5,12 @@ FUZZTIME  ?= 30s
 BENCHTIME ?= 1s
 # Extra flags for `sixd devnet`, e.g. make devnet DEVNET_FLAGS="--rate 500 --duration 60s"
 DEVNET_FLAGS ?=
+# The swarm simulator: make sim SCENARIO=simulations/scenarios/regions.toml OUT=sim-out SIM_FLAGS="--seed 2"
+SCENARIO  ?= simulations/scenarios/small.toml
+OUT       ?= sim-out
+SIM_FLAGS ?=
 
-.PHONY: all build test devnet lint bench bench-devnet fuzz fuzz-consensus clean
+.PHONY: all build test devnet sim lint bench bench-devnet fuzz fuzz-consensus clean
 
 all: lint test build
 
@@ -22,6 +26,10 @@ test:
 # A local mesh of real nodes (3 authorities + 2 devices) committing sensor readings.
 devnet:
 	$(GO) run ./cmd/sixd devnet $(DEVNET_FLAGS)
+
+# A swarm of real nodes over an in-process network (docs/SIMULATOR.md).
+sim:
+	$(GO) run ./cmd/sixd sim run $(SCENARIO) --out $(OUT) $(SIM_FLAGS)
 
 lint:
 	$(GO) vet ./...
@@ -58,4 +66,4 @@ fuzz-consensus:
 	CONSENSUS_SEEDS=$(SEEDS) $(GO) test -count=1 -timeout 60m -run TestFuzzySeeds ./chain/chaintest/
 
 clean:
-	rm -rf bin devnet-*.json
+	rm -rf bin devnet-*.json sim-out

@@ -48,6 +48,7 @@ genesis.toml. It defaults to $SIXD_HOME, then ~/.sixdomain.`,
 		newProofCmd(),
 		newVersionCmd(),
 		newDevnetCmd(),
+		newSimCmd(),
 	)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return oneLineError{err} })
 	guardRunE(root)
