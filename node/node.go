@@ -110,8 +110,9 @@ func New(ctx context.Context, key *identity.PrivateKey, g *types.Genesis, opts .
 	}
 	n = &Node{cfg: cfg, key: key, genesis: g, poa: poa,
 		log: cfg.Logger.With("node", key.Public().PeerID().ShortString()), pool: mempool.New(cfg.Mempool),
-		sigs: types.NewSigCache(cfg.sigCacheSize()), clk: cfg.timeSource(), chainIn: make(chan chainInput, 256), syncKick: make(chan struct{}, 1),
+		sigs: types.NewSigCache(cfg.sigCacheSize()), chainIn: make(chan chainInput, 256), syncKick: make(chan struct{}, 1),
 		commits: newFanout(), scores: map[peer.ID]float64{}, local: map[types.Hash]localTx{}, registry: cfg.Registry}
+	n.clk = cfg.timeSource()
 	if n.registry == nil {
 		n.registry = prometheus.NewRegistry()
 	}

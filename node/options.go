@@ -51,6 +51,16 @@ type Config struct {
 	MaxBodyBytes int64
 	Mempool      mempool.Config
 	Clock        func() time.Time
+	Logger       *slog.Logger
+	Registry     *prometheus.Registry
+	// SyncInterval is how often the node asks a peer for blocks it lacks.
+	SyncInterval time.Duration
+	// Rand drives the out-of-turn sealing delay; nil seeds one at random.
+	Rand *rand.Rand
+	// Proposals are this authority's standing votes on the authority set
+	// (key → add or drop).
+	Proposals map[identity.PublicKey]bool
+
 	// Time, if set, is the clock the node waits on (timers, tickers,
 	// timeouts) and reads; WithTimeSource sets it and Clock together.
 	// Nil is the wall clock.
@@ -64,15 +74,6 @@ type Config struct {
 	// CertsFromAuthoritiesOnly: only authorities gossip finality
 	// certificates of their own (everyone still relays them).
 	CertsFromAuthoritiesOnly bool
-	Logger                   *slog.Logger
-	Registry                 *prometheus.Registry
-	// SyncInterval is how often the node asks a peer for blocks it lacks.
-	SyncInterval time.Duration
-	// Rand drives the out-of-turn sealing delay; nil seeds one at random.
-	Rand *rand.Rand
-	// Proposals are this authority's standing votes on the authority set
-	// (key → add or drop).
-	Proposals map[identity.PublicKey]bool
 }
 
 // Option changes a Config.

@@ -23,6 +23,9 @@ const (
 	MaxNodes     = 20_000
 	MaxDuration  = 24 * time.Hour
 	MaxTimeScale = 1000
+	// MaxPlannedEvents bounds the transactions, spam messages and churn
+	// events a plan may hold.
+	MaxPlannedEvents = 5_000_000
 )
 
 // Duration is a time.Duration written in TOML as a Go duration string
@@ -503,6 +506,20 @@ func (s *Scenario) Validate() error {
 	}
 	if s.Node.StartConcurrency < 1 || s.Node.StartConcurrency > 1024 {
 		bad("node.start_concurrency", "%d is outside [1, 1024]", s.Node.StartConcurrency)
+	}
+	// Bound what the plan must hold in memory.
+	secs := s.Duration.D().Seconds()
+	if txs := float64(n.Devices) * w.TxPerDevicePerSec * secs; txs > MaxPlannedEvents {
+		bad("workload.tx_per_device_per_sec", "%.0f transactions over the run (devices × rate × duration) exceed %d", txs, MaxPlannedEvents)
+	}
+	if spam := float64(a.Spammers) * a.SpamPerSec * secs; spam > MaxPlannedEvents {
+		bad("adversaries.spam_per_sec", "%.0f spam messages over the run exceed %d", spam, MaxPlannedEvents)
+	}
+	if c.Fraction > 0 && c.MeanUptime > 0 && c.MeanDowntime > 0 {
+		cycles := c.Fraction * float64(n.Gateways+n.Devices) * secs / (c.MeanUptime.D() + c.MeanDowntime.D()).Seconds()
+		if cycles > MaxPlannedEvents/2 {
+			bad("churn.mean_uptime", "about %.0f leave/join cycles over the run exceed %d", cycles, MaxPlannedEvents/2)
+		}
 	}
 	switch s.Node.CertGossip {
 	case "all", "authorities":

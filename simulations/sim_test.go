@@ -312,6 +312,9 @@ func TestScenarioErrorsNameTheField(t *testing.T) {
 		{base + "[adversaries]\nspammers = 1", "adversaries.spam_per_sec"},
 		{base + "[adversaries]\noffline_authorities = 5", "adversaries.offline_authorities"},
 		{base + "[node]\nsig_cache_size = -1", "node.sig_cache_size"},
+		{strings.Replace(base, `"10s"`, `"24h"`, 1) + "[workload]\ntx_per_device_per_sec = 1000", "exceed"},
+		{base + "time_scale = nan", "time_scale"},
+		{base + "[node]\ncert_gossip = \"some\"", "node.cert_gossip"},
 	}
 	for _, c := range cases {
 		_, err := ParseScenario([]byte(c.doc))
@@ -322,4 +325,20 @@ func TestScenarioErrorsNameTheField(t *testing.T) {
 	if _, err := ParseScenario([]byte(base)); err != nil {
 		t.Fatalf("minimal scenario: %v", err)
 	}
+}
+
+// FuzzParseScenario: no input makes the parser or the planner panic.
+func FuzzParseScenario(f *testing.F) {
+	f.Add([]byte(smallScenario))
+	f.Add([]byte("version = 1\nduration = \"1s\"\n[nodes]\nauthorities = 1\ndevices = 1\n[topology]\nkind = \"regions\"\nregions = [{name = \"a\", share = inf}]\nlatency_ms = [[nan]]"))
+	f.Add([]byte("version = 1\nduration = \"5s\"\n[nodes]\nauthorities = 2\ndevices = 3\n[[partitions]]\nat = \"1s\"\n[churn]\nfraction = 1\nmean_uptime = \"1s\"\nmean_downtime = \"1s\""))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := ParseScenario(data)
+		if err != nil || s.Nodes.Total() > 200 || s.Duration.D() > time.Minute {
+			return
+		}
+		if _, err := NewPlan(s); err != nil {
+			t.Fatalf("valid scenario, plan failed: %v", err)
+		}
+	})
 }
