@@ -5,8 +5,12 @@ FUZZTIME  ?= 30s
 BENCHTIME ?= 1s
 # Extra flags for `sixd devnet`, e.g. make devnet DEVNET_FLAGS="--rate 500 --duration 60s"
 DEVNET_FLAGS ?=
+# The swarm simulator: make sim SCENARIO=simulations/scenarios/regions.toml OUT=sim-out SIM_FLAGS="--seed 2"
+SCENARIO  ?= simulations/scenarios/small.toml
+OUT       ?= sim-out
+SIM_FLAGS ?=
 
-.PHONY: all build test devnet devnet-admitted lint bench bench-devnet fuzz fuzz-consensus clean
+.PHONY: all build test devnet devnet-admitted sim lint bench bench-devnet fuzz fuzz-consensus clean
 
 all: lint test build
 
@@ -27,6 +31,10 @@ devnet:
 # registry, the gateway onboards every device, then the devices publish.
 devnet-admitted:
 	$(GO) run ./cmd/sixd devnet --admission admitted $(DEVNET_FLAGS)
+
+# A swarm of real nodes over an in-process network (docs/SIMULATOR.md).
+sim:
+	$(GO) run ./cmd/sixd sim run $(SCENARIO) --out $(OUT) $(SIM_FLAGS)
 
 lint:
 	$(GO) vet ./...
@@ -63,4 +71,4 @@ fuzz-consensus:
 	CONSENSUS_SEEDS=$(SEEDS) $(GO) test -count=1 -timeout 60m -run TestFuzzySeeds ./chain/chaintest/
 
 clean:
-	rm -rf bin devnet-*.json
+	rm -rf bin devnet-*.json sim-out

@@ -38,19 +38,19 @@ type chainInput struct {
 // it feeds it blocks and votes, wakes it when it may seal, and carries out
 // what it asks (gossip blocks and votes, submit evidence, report commits).
 func (n *Node) chainLoop() {
-	timer := time.NewTimer(0)
+	timer := n.clk.NewTimer(0)
 	defer timer.Stop()
-	expire := time.NewTicker(5 * time.Second)
+	expire := n.clk.NewTicker(5 * time.Second)
 	defer expire.Stop()
 	// Certificates are gossiped again every other slot, for peers that
 	// missed votes (repeats of unchanged content are deduplicated).
-	regossip := time.NewTicker(2 * n.genesis.Slot())
+	regossip := n.clk.NewTicker(2 * n.genesis.Slot())
 	defer regossip.Stop()
 	for {
 		wait := n.chain.NextWake().Sub(n.cfg.Clock())
 		if !timer.Stop() {
 			select {
-			case <-timer.C:
+			case <-timer.C():
 			default:
 			}
 		}
@@ -63,14 +63,14 @@ func (n *Node) chainLoop() {
 			if in.done != nil {
 				in.done <- err
 			}
-		case <-timer.C:
+		case <-timer.C():
 			n.chain.Tick()
-		case <-expire.C:
+		case <-expire.C():
 			if k := n.pool.Expire(n.cfg.Clock(), n.genesis.TimeWindow()); k > 0 {
 				n.log.Debug("expired pending transactions", "count", k)
 			}
-		case <-regossip.C:
-			if certs := n.chain.Certificates(); len(certs) > 0 {
+		case <-regossip.C():
+			if certs := n.chain.Certificates(); len(certs) > 0 && n.originatesCerts() {
 				n.publish(n.certTopic.Publish, types.EncodeCertificates(lastCerts(certs)), "certificates")
 			}
 		}
@@ -120,7 +120,7 @@ func (n *Node) dispatch(ev chain.Events) {
 	for _, v := range ev.Votes {
 		n.publish(n.voteTopic.Publish, v.Encode(), "vote")
 	}
-	if len(ev.Certificates) > 0 {
+	if len(ev.Certificates) > 0 && n.originatesCerts() {
 		n.publish(n.certTopic.Publish, types.EncodeCertificates(lastCerts(ev.Certificates)), "certificates")
 	}
 	for _, e := range ev.Evidence {
@@ -139,7 +139,7 @@ func (n *Node) dispatch(ev chain.Events) {
 }
 
 func (n *Node) publish(pub func(context.Context, []byte, ...lp2pps.PubOpt) error, data []byte, what string) {
-	ctx, cancel := context.WithTimeout(n.ctx, 5*time.Second)
+	ctx, cancel := context.WithTimeout(n.ctx, n.wall(5*time.Second))
 	defer cancel()
 	if err := pub(ctx, data); err != nil && n.ctx.Err() == nil {
 		n.log.Warn("publishing "+what, "err", err)

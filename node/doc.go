@@ -15,5 +15,5 @@
 // WithClock, WithDatastore), so simulations run this same code.
 //
 // Imports: everything below it (identity, ledger, ledger/types, consensus,
-// mempool, pubsub). Only cmd and simulations import node.
+// mempool, pubsub, clock). Only cmd and simulations import node.
 package node

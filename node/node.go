@@ -26,6 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sixdomain/sixdomain/chain"
+	"github.com/sixdomain/sixdomain/clock"
 	"github.com/sixdomain/sixdomain/consensus"
 	"github.com/sixdomain/sixdomain/identity"
 	"github.com/sixdomain/sixdomain/ledger"
@@ -46,6 +47,7 @@ type Node struct {
 	poa     *consensus.PoA
 	chain   *chain.Chain
 	log     *slog.Logger
+	clk     clock.Clock
 
 	host      host.Host
 	ownsHost  bool
@@ -109,9 +111,10 @@ func New(ctx context.Context, key *identity.PrivateKey, g *types.Genesis, opts .
 	}
 	n = &Node{cfg: cfg, key: key, genesis: g, poa: poa,
 		log: cfg.Logger.With("node", key.Public().PeerID().ShortString()), pool: mempool.New(cfg.Mempool),
-		sigs: types.NewSigCache(200_000), chainIn: make(chan chainInput, 256), syncKick: make(chan struct{}, 1),
+		sigs: types.NewSigCache(cfg.sigCacheSize()), chainIn: make(chan chainInput, 256), syncKick: make(chan struct{}, 1),
 		commits: newFanout(), scores: map[peer.ID]float64{}, local: map[types.Hash]localTx{}, registry: cfg.Registry,
 		gater: newDIDGater()}
+	n.clk = cfg.timeSource()
 	if n.registry == nil {
 		n.registry = prometheus.NewRegistry()
 	}
@@ -163,8 +166,9 @@ func New(ctx context.Context, key *identity.PrivateKey, g *types.Genesis, opts .
 	n.checker = &sixps.TxChecker{ChainID: g.ChainID, Window: g.TimeWindow(), Now: cfg.Clock, Sigs: n.sigs,
 		Nonce: n.committedNonce, Known: n.knownTx, Sender: n.checkSender,
 		Admit: func(tx *types.Tx, size int) error { return n.pool.Add(tx, size, n.committedNonce(tx.Sender)) }}
-	n.ps, err = lp2pps.NewGossipSub(n.ctx, n.host, sixps.Options(sixps.Config{ChainID: g.ChainID,
-		PeerExchange: cfg.Role == RoleBootstrap, ScoreInspect: n.setScores, ScoreInspectPeriod: time.Second})...)
+	n.ps, err = lp2pps.NewGossipSub(n.ctx, n.host, append(sixps.Options(sixps.Config{ChainID: g.ChainID,
+		PeerExchange: cfg.Role == RoleBootstrap, ScoreInspect: n.setScores, ScoreInspectPeriod: time.Second,
+		TimeScale: n.clk.Scale()}), cfg.PubSubOptions...)...)
 	if err != nil {
 		return nil, fmt.Errorf("node: gossipsub: %w", err)
 	}
@@ -176,10 +180,11 @@ func New(ctx context.Context, key *identity.PrivateKey, g *types.Genesis, opts .
 	if err := n.ps.RegisterTopicValidator(sixps.BlockTopic(g.ChainID), sixps.BlockValidator(blockChecker, n.host.ID(), n.countBlockResult)); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	if err := n.ps.RegisterTopicValidator(sixps.VoteTopic(g.ChainID), sixps.VoteValidator(g.ChainID, n.host.ID(), n.countVoteResult)); err != nil {
+	votes := sixps.NewVoteCache(voteCacheSize)
+	if err := n.ps.RegisterTopicValidator(sixps.VoteTopic(g.ChainID), sixps.VoteValidatorWithCache(g.ChainID, n.host.ID(), votes, n.countVoteResult)); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	if err := n.ps.RegisterTopicValidator(sixps.CertTopic(g.ChainID), sixps.CertValidator(g.ChainID, n.host.ID(), n.countVoteResult)); err != nil {
+	if err := n.ps.RegisterTopicValidator(sixps.CertTopic(g.ChainID), sixps.CertValidatorWithCache(g.ChainID, n.host.ID(), votes, n.countVoteResult)); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	if n.txTopic, err = n.ps.Join(sixps.TxTopic(g.ChainID)); err != nil {
@@ -417,11 +422,11 @@ func (n *Node) Submit(ctx context.Context, data []byte) (*types.Tx, error) {
 	// otherwise leave the transaction to the rebroadcast loop, which sends
 	// it as soon as a peer joins.
 	if len(n.txTopic.ListPeers()) == 0 && len(n.host.Network().Peers()) > 0 {
-		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		wctx, cancel := context.WithTimeout(ctx, n.wall(5*time.Second))
 		for len(n.txTopic.ListPeers()) == 0 && wctx.Err() == nil {
 			select {
 			case <-wctx.Done():
-			case <-time.After(20 * time.Millisecond):
+			case <-time.After(n.wall(20 * time.Millisecond)):
 			}
 		}
 		cancel()
@@ -486,13 +491,13 @@ const rebroadcastAfter = sixps.SeenTTL + 5*time.Second
 // rebroadcastLoop gossips again the transactions submitted here that are
 // still pending, and forgets those that left the mempool.
 func (n *Node) rebroadcastLoop() {
-	t := time.NewTicker(time.Second)
+	t := n.clk.NewTicker(time.Second)
 	defer t.Stop()
 	for {
 		select {
 		case <-n.ctx.Done():
 			return
-		case <-t.C:
+		case <-t.C():
 		}
 		if len(n.txTopic.ListPeers()) == 0 {
 			continue
@@ -638,14 +643,14 @@ func (n *Node) bootstrapLoop() {
 	for _, info := range n.cfg.Bootstrap {
 		n.host.ConnManager().Protect(info.ID, "bootstrap")
 	}
-	t := time.NewTicker(10 * time.Second)
+	t := n.clk.NewTicker(10 * time.Second)
 	defer t.Stop()
 	for {
 		for _, info := range n.cfg.Bootstrap {
 			if n.host.Network().Connectedness(info.ID) == network.Connected {
 				continue
 			}
-			ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
+			ctx, cancel := context.WithTimeout(n.ctx, n.wall(10*time.Second))
 			if err := n.host.Connect(ctx, info); err != nil {
 				n.log.Debug("bootstrap peer unreachable", "peer", info.ID, "err", err)
 			}
@@ -654,7 +659,7 @@ func (n *Node) bootstrapLoop() {
 		select {
 		case <-n.ctx.Done():
 			return
-		case <-t.C:
+		case <-t.C():
 		}
 	}
 }

@@ -8,11 +8,13 @@ import (
 	"time"
 
 	"github.com/ipfs/go-datastore"
+	lp2pps "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sixdomain/sixdomain/clock"
 	"github.com/sixdomain/sixdomain/identity"
 	"github.com/sixdomain/sixdomain/mempool"
 )
@@ -58,6 +60,20 @@ type Config struct {
 	// Proposals are this authority's standing votes on the authority set
 	// (key → add or drop).
 	Proposals map[identity.PublicKey]bool
+
+	// Time, if set, is the clock the node waits on (timers, tickers,
+	// timeouts) and reads; WithTimeSource sets it and Clock together.
+	// Nil is the wall clock.
+	Time clock.Clock
+	// SigCacheSize bounds the verified-signature cache (entries); 0 is
+	// 200,000.
+	SigCacheSize int
+	// PubSubOptions are added after the node's own GossipSub options (a
+	// tracer, say).
+	PubSubOptions []lp2pps.Option
+	// CertsFromAuthoritiesOnly: only authorities gossip finality
+	// certificates of their own (everyone still relays them).
+	CertsFromAuthoritiesOnly bool
 }
 
 // Option changes a Config.

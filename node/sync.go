@@ -57,7 +57,7 @@ var syncDec, _ = cbor.DecOptions{MaxArrayElements: syncMaxBlocks + 16, IndefLeng
 
 func (n *Node) serveSync(s network.Stream) {
 	defer s.Close()
-	_ = s.SetDeadline(time.Now().Add(syncRequestTimeout))
+	_ = s.SetDeadline(time.Now().Add(n.wall(syncRequestTimeout)))
 	raw, err := io.ReadAll(io.LimitReader(s, syncMaxRequest+1))
 	if err != nil || len(raw) > syncMaxRequest {
 		_ = s.Reset()
@@ -103,7 +103,7 @@ var errBadPeer = errors.New("peer served invalid blocks")
 
 // fetchBlocks asks p for blocks from `from`.
 func (n *Node) fetchBlocks(ctx context.Context, p peer.ID, from uint64) (uint64, []*types.Block, [][]*types.FinalityVote, error) {
-	ctx, cancel := context.WithTimeout(ctx, syncRequestTimeout)
+	ctx, cancel := context.WithTimeout(ctx, n.wall(syncRequestTimeout))
 	defer cancel()
 	s, err := n.host.NewStream(ctx, p, syncProtocol(n.genesis.ChainID))
 	if err != nil {
@@ -150,7 +150,7 @@ func (n *Node) fetchBlocks(ctx context.Context, p peer.ID, from uint64) (uint64,
 // syncLoop polls peers for blocks above our head, on a timer and whenever
 // the chain loop sees a gap.
 func (n *Node) syncLoop() {
-	t := time.NewTicker(n.cfg.SyncInterval)
+	t := n.clk.NewTicker(n.cfg.SyncInterval)
 	defer t.Stop()
 	banned := map[peer.ID]time.Time{}
 	deep := true // after a start, our head may be on a fork the peers left
@@ -158,7 +158,7 @@ func (n *Node) syncLoop() {
 		select {
 		case <-n.ctx.Done():
 			return
-		case <-t.C:
+		case <-t.C():
 		case <-n.syncKick:
 		}
 		deep = n.syncRound(banned, deep)

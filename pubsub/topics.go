@@ -51,17 +51,52 @@ type Config struct {
 	// ScoreInspectPeriod.
 	ScoreInspect       func(map[peer.ID]float64)
 	ScoreInspectPeriod time.Duration
+	// TimeScale stretches every duration of the router (heartbeat,
+	// backoffs, TTLs, score decay and the inspect period) by this factor:
+	// the wall seconds that one protocol second takes on a dilated clock
+	// (package clock). 0 or 1 is real time.
+	TimeScale float64
+}
+
+// scale stretches d by the configured time scale.
+func (c Config) scale(d time.Duration) time.Duration {
+	if !(c.TimeScale > 0) || c.TimeScale == 1 {
+		return d
+	}
+	return time.Duration(float64(d) * c.TimeScale)
+}
+
+// GossipSubParams returns the router parameters: go-libp2p-pubsub's
+// defaults, with every duration stretched by c.TimeScale.
+func GossipSubParams(c Config) lp2pps.GossipSubParams {
+	p := lp2pps.DefaultGossipSubParams()
+	p.HeartbeatInitialDelay = c.scale(p.HeartbeatInitialDelay)
+	p.HeartbeatInterval = c.scale(p.HeartbeatInterval)
+	p.FanoutTTL = c.scale(p.FanoutTTL)
+	p.PruneBackoff = c.scale(p.PruneBackoff)
+	p.UnsubscribeBackoff = c.scale(p.UnsubscribeBackoff)
+	p.ConnectionTimeout = c.scale(p.ConnectionTimeout)
+	p.DirectConnectInitialDelay = c.scale(p.DirectConnectInitialDelay)
+	p.GraftFloodThreshold = c.scale(p.GraftFloodThreshold)
+	p.IWantFollowupTime = c.scale(p.IWantFollowupTime)
+	return p
 }
 
 // Options returns the go-libp2p-pubsub options for a sixdomain node.
 func Options(c Config) []lp2pps.Option {
 	params, thresholds := ScoreParams(c.ChainID)
+	params.DecayInterval = c.scale(params.DecayInterval)
+	params.RetainScore = c.scale(params.RetainScore)
+	for _, t := range params.Topics {
+		t.TimeInMeshQuantum = c.scale(t.TimeInMeshQuantum)
+	}
 	opts := []lp2pps.Option{
+		lp2pps.WithGossipSubParams(GossipSubParams(c)),
 		lp2pps.WithMessageSignaturePolicy(lp2pps.StrictNoSign),
 		lp2pps.WithNoAuthor(),
 		lp2pps.WithMessageIdFn(MessageID),
 		lp2pps.WithMaxMessageSize(MaxMessageSize),
-		lp2pps.WithSeenMessagesTTL(SeenTTL),
+		lp2pps.WithSeenMessagesTTL(c.scale(SeenTTL)),
 		lp2pps.WithPeerExchange(c.PeerExchange),
 		lp2pps.WithFloodPublish(true),
 		// Larger queues than the defaults (32): transactions arrive in bursts.
@@ -74,7 +109,7 @@ func Options(c Config) []lp2pps.Option {
 		if period <= 0 {
 			period = time.Second
 		}
-		opts = append(opts, lp2pps.WithPeerScoreInspect(lp2pps.PeerScoreInspectFn(c.ScoreInspect), period))
+		opts = append(opts, lp2pps.WithPeerScoreInspect(lp2pps.PeerScoreInspectFn(c.ScoreInspect), c.scale(period)))
 	}
 	return opts
 }

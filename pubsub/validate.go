@@ -190,6 +190,10 @@ func BlockValidator(c *BlockChecker, self peer.ID, onResult func(from peer.ID, r
 // Whether the voter may vote on its link needs the block tree: package
 // chain checks it.
 func CheckVote(chainID string, data []byte) (*types.FinalityVote, error) {
+	return checkVote(chainID, data, nil)
+}
+
+func checkVote(chainID string, data []byte, cache *VoteCache) (*types.FinalityVote, error) {
 	v, err := types.DecodeVote(data)
 	if err != nil {
 		return nil, err
@@ -197,7 +201,7 @@ func CheckVote(chainID string, data []byte) (*types.FinalityVote, error) {
 	if v.ChainID != chainID {
 		return nil, fmt.Errorf("%w: vote for chain %q", types.ErrWrongChain, v.ChainID)
 	}
-	if err := v.VerifySignature(); err != nil {
+	if err := cache.Verify(v); err != nil {
 		return nil, err
 	}
 	return v, nil
@@ -207,11 +211,18 @@ func CheckVote(chainID string, data []byte) (*types.FinalityVote, error) {
 // *types.FinalityVote in ValidatorData. Votes that self publishes are
 // accepted unchecked.
 func VoteValidator(chainID string, self peer.ID, onResult func(from peer.ID, reason string, err error)) lp2pps.ValidatorEx {
+	return VoteValidatorWithCache(chainID, self, nil, onResult)
+}
+
+// VoteValidatorWithCache is VoteValidator verifying signatures through
+// cache (shared with the certificate validator, a vote gossiped alone is
+// not verified again inside certificates).
+func VoteValidatorWithCache(chainID string, self peer.ID, cache *VoteCache, onResult func(from peer.ID, reason string, err error)) lp2pps.ValidatorEx {
 	return func(_ context.Context, from peer.ID, m *lp2pps.Message) lp2pps.ValidationResult {
 		if self != "" && from == self {
 			return lp2pps.ValidationAccept
 		}
-		v, err := CheckVote(chainID, m.Data)
+		v, err := checkVote(chainID, m.Data, cache)
 		if onResult != nil {
 			onResult(from, reason(err), err)
 		}
@@ -226,6 +237,10 @@ func VoteValidator(chainID string, self peer.ID, onResult func(from peer.ID, rea
 // CheckCertificates decodes a certificate list and checks every vote's
 // chain and signature.
 func CheckCertificates(chainID string, data []byte) ([][]*types.FinalityVote, error) {
+	return checkCertificates(chainID, data, nil)
+}
+
+func checkCertificates(chainID string, data []byte, cache *VoteCache) ([][]*types.FinalityVote, error) {
 	certs, err := types.DecodeCertificates(data)
 	if err != nil {
 		return nil, err
@@ -235,7 +250,7 @@ func CheckCertificates(chainID string, data []byte) ([][]*types.FinalityVote, er
 			if v.ChainID != chainID {
 				return nil, fmt.Errorf("%w: vote for chain %q", types.ErrWrongChain, v.ChainID)
 			}
-			if err := v.VerifySignature(); err != nil {
+			if err := cache.Verify(v); err != nil {
 				return nil, err
 			}
 		}
@@ -246,11 +261,19 @@ func CheckCertificates(chainID string, data []byte) ([][]*types.FinalityVote, er
 // CertValidator is the certificate topic's validator; accepted messages
 // carry the [][]*types.FinalityVote in ValidatorData.
 func CertValidator(chainID string, self peer.ID, onResult func(from peer.ID, reason string, err error)) lp2pps.ValidatorEx {
+	return CertValidatorWithCache(chainID, self, nil, onResult)
+}
+
+// CertValidatorWithCache is CertValidator verifying vote signatures
+// through cache: each certificate message repeats the votes of up to
+// types.MaxCertificates links, so without it a swarm of N nodes, each
+// gossiping its certificates, costs O(N²) signature checks.
+func CertValidatorWithCache(chainID string, self peer.ID, cache *VoteCache, onResult func(from peer.ID, reason string, err error)) lp2pps.ValidatorEx {
 	return func(_ context.Context, from peer.ID, m *lp2pps.Message) lp2pps.ValidationResult {
 		if self != "" && from == self {
 			return lp2pps.ValidationAccept
 		}
-		certs, err := CheckCertificates(chainID, m.Data)
+		certs, err := checkCertificates(chainID, m.Data, cache)
 		if onResult != nil {
 			onResult(from, reason(err), err)
 		}

@@ -177,3 +177,41 @@ func TestGarbageLowersScore(t *testing.T) {
 		t.Fatalf("score %.1f after 3 invalid messages; want at most -100", scores[spammer.ID()])
 	}
 }
+
+func TestOptionsTimeScale(t *testing.T) {
+	p := GossipSubParams(Config{TimeScale: 10})
+	d := GossipSubParams(Config{})
+	if p.HeartbeatInterval != 10*d.HeartbeatInterval || p.PruneBackoff != 10*d.PruneBackoff || p.IWantFollowupTime != 10*d.IWantFollowupTime {
+		t.Fatalf("scale 10: heartbeat %v, backoff %v, iwant %v (defaults %v, %v, %v)", p.HeartbeatInterval, p.PruneBackoff,
+			p.IWantFollowupTime, d.HeartbeatInterval, d.PruneBackoff, d.IWantFollowupTime)
+	}
+	if len(Options(Config{ChainID: "c", TimeScale: 10})) != len(Options(Config{ChainID: "c"})) {
+		t.Fatal("time scale changed the set of options")
+	}
+}
+
+func TestVoteCache(t *testing.T) {
+	k, err := identity.Generate(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := &types.FinalityVote{ChainID: "c"}
+	v.Sign(k)
+	c := NewVoteCache(1)
+	if err := c.Verify(v); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Verify(v); err != nil {
+		t.Fatalf("cached vote: %v", err)
+	}
+	bad := *v
+	bad.Signature = append([]byte(nil), v.Signature...)
+	bad.Signature[0] ^= 1
+	if err := c.Verify(&bad); err == nil {
+		t.Fatal("a vote with a broken signature passed through the cache")
+	}
+	var none *VoteCache
+	if err := none.Verify(&bad); err == nil {
+		t.Fatal("a nil cache accepted a broken signature")
+	}
+}
