@@ -81,7 +81,15 @@ type Result struct {
 	// simulated clock fired (simulated time): the validity check of time
 	// dilation.
 	ClockLagP99, ClockLagMax time.Duration
+	// Retransmissions counts link transmissions lost and sent again
+	// (link.loss).
+	Retransmissions int64
 }
+
+// LossPTO is the retransmission delay of a lost write on a link of the
+// given one-way latency: QUIC's probe timeout for a steady RTT, modelled
+// as 2 × RTT + 25 ms (max_ack_delay).
+func LossPTO(latency time.Duration) time.Duration { return 4*latency + 25*time.Millisecond }
 
 // FinalizedAt is one height's finalization on the observer.
 type FinalizedAt struct {
@@ -333,6 +341,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	res.SpamPublished, res.SpamDelivered, res.SpamRejected = r.spamPub, r.rec.spamDelivered.Load(), r.rec.spamRejected.Load()
 	res.SpammerScores = spammerScores
 	res.Refused = r.refused
+	res.Retransmissions = r.mn.Retransmissions()
 	run.Notes = r.notes(res)
 	return res, nil
 }
@@ -356,6 +365,10 @@ func (r *runner) notes(res *Result) []string {
 	if res.Run.Nodes > 0 {
 		n = append(n, fmt.Sprintf("memory: peak RSS %.1f MiB = %.0f KiB per peer; peak heap %.1f MiB",
 			float64(res.Run.PeakRSSBytes)/(1<<20), float64(res.Run.PeakRSSBytes)/1024/float64(res.Run.Nodes), float64(res.Run.PeakHeapBytes)/(1<<20)))
+	}
+	if s.Link.Loss > 0 {
+		n = append(n, fmt.Sprintf("link loss %g: %d transmissions lost and sent again after a probe timeout of 4 x latency + 25 ms",
+			s.Link.Loss, res.Retransmissions))
 	}
 	n = append(n, fmt.Sprintf("finality certificates: %d distinct messages, %d deliveries (cert_gossip = %q)",
 		r.rec.certMsgs.Load(), r.rec.certDeliv.Load(), s.Node.CertGossip))
@@ -561,6 +574,10 @@ func (r *runner) setLink(i int, connect bool) error {
 			return fmt.Errorf("link %d-%d: %w", e.A, e.B, err)
 		}
 		o := mocknet.LinkOptions{Latency: r.clk.Wall(e.Latency)}
+		if loss := r.s.Link.Loss; loss > 0 {
+			o.Loss, o.RTO = loss, r.clk.Wall(LossPTO(e.Latency))
+			o.Seed = uint64(r.plan.Seed)*1_000_003 + uint64(i)
+		}
 		if kbps := r.s.Link.BandwidthKbps; kbps > 0 {
 			o.Bandwidth = kbps * 1000 / 8 / r.scale()
 		}

@@ -8,4 +8,11 @@
 // those, a link with 25 ms latency carries at most 40 GossipSub frames a
 // second and queues bursts, which made measured propagation several times
 // the latency bound. See mock_stream.go (deliverQueue, transport).
+//
+// A second addition models packet loss on a reliable transport: with
+// LinkOptions.Loss, each transmission of a write is lost with that
+// probability and sent again after LinkOptions.RTO (mock_link.go,
+// LossDelay). A stream delivers its writes in order, so a retransmitted
+// write holds back the writes behind it, as on one QUIC stream or a TCP
+// connection.
 package mocknet

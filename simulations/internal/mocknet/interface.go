@@ -63,6 +63,8 @@ type Mocknet interface {
 	// LinkDefaults are the default options that govern links
 	// if they do not have their own option set.
 	SetLinkDefaults(LinkOptions)
+	// Retransmissions counts the transmissions links lost (LinkOptions.Loss).
+	Retransmissions() int64
 	LinkDefaults() LinkOptions
 
 	// Connections are the usual. Connecting means Dialing.
@@ -82,6 +84,15 @@ type Mocknet interface {
 type LinkOptions struct {
 	Latency   time.Duration
 	Bandwidth float64 // in bytes-per-second
+	// Loss is the probability that one transmission of a write is lost
+	// (sixdomain addition). A lost write is sent again after RTO, and may
+	// be lost again: streams stay reliable and ordered, as over QUIC or
+	// TCP, so loss shows as delay and head-of-line blocking.
+	Loss float64
+	// RTO is the retransmission delay of a lost write.
+	RTO time.Duration
+	// Seed seeds the link's loss draws.
+	Seed uint64
 	// we can make these values distributions down the road.
 }
 

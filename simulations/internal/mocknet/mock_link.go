@@ -1,6 +1,7 @@
 package mocknet
 
 import (
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -15,6 +16,8 @@ type link struct {
 	nets        []*peernet
 	opts        LinkOptions
 	ratelimiter *RateLimiter
+	lossMu      sync.Mutex
+	lossRand    *rand.Rand
 	// this could have addresses on both sides.
 
 	sync.RWMutex
@@ -69,6 +72,36 @@ func (l *link) SetOptions(o LinkOptions) {
 	defer l.Unlock()
 	l.opts = o
 	l.ratelimiter.UpdateBandwidth(l.opts.Bandwidth)
+	l.lossMu.Lock()
+	l.lossRand = rand.New(rand.NewPCG(o.Seed, 0x6c6f7373))
+	l.lossMu.Unlock()
+}
+
+// maxRetransmissions bounds the retransmissions of one write.
+const maxRetransmissions = 16
+
+// LossDelay returns the retransmission delay of one write: RTO for each
+// transmission lost before the one that arrives (sixdomain addition).
+func (l *link) LossDelay() time.Duration {
+	l.RLock()
+	p, rto := l.opts.Loss, l.opts.RTO
+	l.RUnlock()
+	if p <= 0 {
+		return 0
+	}
+	l.lossMu.Lock()
+	defer l.lossMu.Unlock()
+	if l.lossRand == nil {
+		l.lossRand = rand.New(rand.NewPCG(0, 0x6c6f7373))
+	}
+	var d time.Duration
+	for i := 0; i < maxRetransmissions && l.lossRand.Float64() < p; i++ {
+		d += rto
+		if l.mock != nil {
+			l.mock.retransmissions.Add(1)
+		}
+	}
+	return d
 }
 
 func (l *link) Options() LinkOptions {

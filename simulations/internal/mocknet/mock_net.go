@@ -7,6 +7,7 @@ import (
 	"net"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	ic "github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
@@ -36,6 +37,9 @@ type mocknet struct {
 	links map[peer.ID]map[peer.ID]map[*link]struct{}
 
 	linkDefaults LinkOptions
+
+	// retransmissions counts lost transmissions (sixdomain addition).
+	retransmissions atomic.Int64
 
 	ctxCancel context.CancelFunc
 	ctx       context.Context
@@ -461,3 +465,7 @@ type hostSlice []host.Host
 func (es hostSlice) Len() int           { return len(es) }
 func (es hostSlice) Swap(i, j int)      { es[i], es[j] = es[j], es[i] }
 func (es hostSlice) Less(i, j int) bool { return string(es[i].ID()) < string(es[j].ID()) }
+
+// Retransmissions returns how many transmissions the links lost (and sent
+// again) so far (sixdomain addition).
+func (mn *mocknet) Retransmissions() int64 { return mn.retransmissions.Load() }

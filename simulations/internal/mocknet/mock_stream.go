@@ -70,7 +70,7 @@ func newStream(w *io.PipeWriter, r *io.PipeReader, dir network.Direction) *strea
 // How to handle errors with writes?
 func (s *stream) Write(p []byte) (n int, err error) {
 	l := s.conn.link
-	delay := l.GetLatency() + l.RateLimit(len(p))
+	delay := l.GetLatency() + l.RateLimit(len(p)) + l.LossDelay()
 	t := time.Now().Add(delay)
 
 	// Copy it.
