@@ -72,7 +72,8 @@ type Config struct {
 	// tracer, say).
 	PubSubOptions []lp2pps.Option
 	// CertsFromAuthoritiesOnly: only authorities gossip finality
-	// certificates of their own (everyone still relays them).
+	// certificates of their own (everyone still relays them). On by
+	// default.
 	CertsFromAuthoritiesOnly bool
 }
 
@@ -81,7 +82,7 @@ type Option func(*Config) error
 
 func defaults(role Role) Config {
 	c := Config{Role: role, MDNS: role != RoleBootstrap, MaxBodyBytes: 64 << 10, SyncInterval: 2 * time.Second,
-		Clock: time.Now, Logger: slog.New(slog.DiscardHandler)}
+		Clock: time.Now, Logger: slog.New(slog.DiscardHandler), CertsFromAuthoritiesOnly: true}
 	switch role {
 	case RoleGateway:
 		c.ConnLow, c.ConnHigh, c.MaxMemory, c.MaxFDs = 64, 128, 512<<20, 1024

@@ -70,14 +70,15 @@ func (c *Config) sigCacheSize() int {
 // node's clock.
 func (n *Node) wall(d time.Duration) time.Duration { return n.clk.Wall(d) }
 
-// WithCertsFromAuthoritiesOnly makes a node that is not an authority stop
-// originating finality-certificate messages (on justification and every
-// other slot); it still relays the authorities' certificates and receives
-// every vote. By default every node gossips its own certificates, and
-// since their vote subsets differ, a network of N nodes then floods O(N)
-// distinct certificate messages a slot to all N nodes: O(N²) deliveries
-// and signature checks, which the swarm simulator measured as the limit on
-// networks of more than a few hundred nodes (docs/SIMULATOR.md).
+// WithCertsFromAuthoritiesOnly(true), the default, makes a node that is
+// not an authority stop originating finality-certificate messages (on
+// justification and every other slot); it still relays the authorities'
+// certificates and receives every vote. With false every node gossips
+// its own certificates, and since their vote subsets differ, a network of
+// N nodes then floods O(N) distinct certificate messages a slot to all N
+// nodes: O(N²) deliveries and signature checks, which the swarm simulator
+// measured as the limit on networks of more than a few hundred nodes
+// (docs/SIMULATOR.md).
 func WithCertsFromAuthoritiesOnly(on bool) Option {
 	return func(c *Config) error { c.CertsFromAuthoritiesOnly = on; return nil }
 }

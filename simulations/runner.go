@@ -520,9 +520,7 @@ func (r *runner) startNode(ctx context.Context, i int, fresh bool) error {
 		node.WithSigCacheSize(r.s.Node.SigCacheSize),
 		node.WithPubSubOptions(lp2pps.WithRawTracer(r.tracers[i])),
 	}
-	if r.s.Node.CertGossip == "authorities" {
-		opts = append(opts, node.WithCertsFromAuthoritiesOnly(true))
-	}
+	opts = append(opts, node.WithCertsFromAuthoritiesOnly(r.s.Node.CertGossip == "authorities"))
 	if d := r.s.Node.SyncInterval.D(); d > 0 {
 		opts = append(opts, node.WithSyncInterval(d))
 	}

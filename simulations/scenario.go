@@ -209,9 +209,9 @@ type NodeSettings struct {
 	SyncInterval Duration `toml:"sync_interval"`
 	// StartConcurrency bounds how many nodes start at once (default 16).
 	StartConcurrency int `toml:"start_concurrency"`
-	// CertGossip is who originates finality-certificate messages: "all"
-	// (the node's default) or "authorities" (node option
-	// WithCertsFromAuthoritiesOnly; the others only relay).
+	// CertGossip is who originates finality-certificate messages:
+	// "authorities" (the node's default, node option
+	// WithCertsFromAuthoritiesOnly; the others only relay) or "all".
 	CertGossip string `toml:"cert_gossip"`
 }
 
@@ -335,7 +335,7 @@ func (s *Scenario) Default() {
 		s.Node.StartConcurrency = 16
 	}
 	if s.Node.CertGossip == "" {
-		s.Node.CertGossip = "all"
+		s.Node.CertGossip = "authorities"
 	}
 }
 
