@@ -205,9 +205,21 @@ func plotLatencyCDF(w io.Writer, r *Run, s Summary) error {
 		ss = append(ss, series{name: "lower bound", dashed: true,
 			pts: plotter.XYs{{X: lb, Y: 0}, {X: lb, Y: 1}}})
 	}
-	p, err := newPlot("Propagation latency CDF", "latency (ms)", "fraction", ss...)
+	// A log scale keeps the body of the distribution readable next to
+	// the tail (a partition's stragglers arrive seconds later).
+	const minMs = 0.01
+	for _, x := range ss {
+		for i := range x.pts {
+			x.pts[i].X = max(x.pts[i].X, minMs)
+		}
+	}
+	p, err := newPlot("Propagation latency CDF", "latency (ms, log scale)", "fraction", ss...)
 	if err != nil {
 		return err
+	}
+	if p.X.Min > 0 && p.X.Max > p.X.Min { // some data, all positive
+		p.X.Scale = plot.LogScale{}
+		p.X.Tick.Marker = plot.LogTicks{Prec: -1}
 	}
 	p.Legend.Top = false // the lower right of a CDF is empty
 	return renderPNG(w, p)
