@@ -2,7 +2,6 @@ package pubsub
 
 import (
 	"crypto/sha256"
-	"sync"
 
 	"github.com/sixdomain/sixdomain/ledger/types"
 )
@@ -14,46 +13,15 @@ import (
 // vote's whole encoding, signature included, so an entry never vouches for
 // another signature. It holds at most its capacity, forgetting the oldest
 // first. Safe for concurrent use; a nil cache verifies every time.
-type VoteCache struct {
-	mu    sync.Mutex
-	cap   int
-	set   map[[32]byte]struct{}
-	order [][32]byte
-	next  int
-}
+type VoteCache struct{ set *types.VerifiedSet }
 
 // NewVoteCache returns a cache of up to capacity votes.
-func NewVoteCache(capacity int) *VoteCache {
-	return &VoteCache{cap: max(capacity, 1), set: map[[32]byte]struct{}{}}
-}
+func NewVoteCache(capacity int) *VoteCache { return &VoteCache{set: types.NewVerifiedSet(capacity)} }
 
 // Verify checks v's signature, consulting and filling the cache.
 func (c *VoteCache) Verify(v *types.FinalityVote) error {
 	if c == nil {
 		return v.VerifySignature()
 	}
-	k := sha256.Sum256(v.Encode())
-	c.mu.Lock()
-	_, ok := c.set[k]
-	c.mu.Unlock()
-	if ok {
-		return nil
-	}
-	if err := v.VerifySignature(); err != nil {
-		return err
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.set[k]; ok {
-		return nil
-	}
-	if len(c.order) < c.cap {
-		c.order = append(c.order, k)
-	} else {
-		delete(c.set, c.order[c.next])
-		c.order[c.next] = k
-		c.next = (c.next + 1) % c.cap
-	}
-	c.set[k] = struct{}{}
-	return nil
+	return c.set.Check(sha256.Sum256(v.Encode()), v.VerifySignature)
 }

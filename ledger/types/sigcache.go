@@ -6,13 +6,10 @@ import (
 	"sync"
 )
 
-// SigCache remembers transactions whose signatures verified, so that a
-// transaction checked when it was gossiped is not verified again when the
-// block that includes it is applied. The key covers the transaction hash
-// and the signature bytes, so a cached entry never vouches for another
-// signature. It holds at most its capacity, forgetting the oldest first.
-// Safe for concurrent use.
-type SigCache struct {
+// VerifiedSet remembers the keys of checks that passed, so that a check
+// is not run twice. It holds at most its capacity, forgetting the oldest
+// first. Safe for concurrent use.
+type VerifiedSet struct {
 	mu    sync.Mutex
 	cap   int
 	set   map[[32]byte]struct{}
@@ -20,13 +17,57 @@ type SigCache struct {
 	next  int
 }
 
-// NewSigCache returns a cache holding up to capacity entries.
-func NewSigCache(capacity int) *SigCache {
-	if capacity < 1 {
-		capacity = 1
-	}
-	return &SigCache{cap: capacity, set: make(map[[32]byte]struct{}, capacity)}
+// NewVerifiedSet returns a set of up to capacity keys.
+func NewVerifiedSet(capacity int) *VerifiedSet {
+	capacity = max(capacity, 1)
+	return &VerifiedSet{cap: capacity, set: make(map[[32]byte]struct{}, min(capacity, 1<<16))}
 }
+
+// Check returns nil if key passed before; otherwise it runs verify and
+// remembers key if verify passes. verify runs outside the lock.
+func (s *VerifiedSet) Check(key [32]byte, verify func() error) error {
+	s.mu.Lock()
+	_, ok := s.set[key]
+	s.mu.Unlock()
+	if ok {
+		return nil
+	}
+	if err := verify(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.set[key]; ok {
+		return nil
+	}
+	if len(s.order) < s.cap {
+		s.order = append(s.order, key)
+	} else {
+		delete(s.set, s.order[s.next])
+		s.order[s.next] = key
+		s.next = (s.next + 1) % s.cap
+	}
+	s.set[key] = struct{}{}
+	return nil
+}
+
+// Len returns the number of keys held.
+func (s *VerifiedSet) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.set)
+}
+
+// SigCache remembers transactions whose signatures verified, so that a
+// transaction checked when it was gossiped is not verified again when the
+// block that includes it is applied. The key covers the transaction hash
+// and the signature bytes, so a cached entry never vouches for another
+// signature. It holds at most its capacity, forgetting the oldest first.
+// Safe for concurrent use.
+type SigCache struct{ set *VerifiedSet }
+
+// NewSigCache returns a cache holding up to capacity entries.
+func NewSigCache(capacity int) *SigCache { return &SigCache{set: NewVerifiedSet(capacity)} }
 
 func sigKey(tx *Tx) [32]byte {
 	h := tx.Hash()
@@ -39,39 +80,10 @@ func sigKey(tx *Tx) [32]byte {
 }
 
 // Verify checks tx's signature, consulting and filling the cache.
-func (c *SigCache) Verify(tx *Tx) error {
-	k := sigKey(tx)
-	c.mu.Lock()
-	_, ok := c.set[k]
-	c.mu.Unlock()
-	if ok {
-		return nil
-	}
-	if err := tx.VerifySignature(); err != nil {
-		return err
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.set[k]; ok {
-		return nil
-	}
-	if len(c.order) < c.cap {
-		c.order = append(c.order, k)
-	} else {
-		delete(c.set, c.order[c.next])
-		c.order[c.next] = k
-		c.next = (c.next + 1) % c.cap
-	}
-	c.set[k] = struct{}{}
-	return nil
-}
+func (c *SigCache) Verify(tx *Tx) error { return c.set.Check(sigKey(tx), tx.VerifySignature) }
 
 // Len returns the number of cached entries.
-func (c *SigCache) Len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.set)
-}
+func (c *SigCache) Len() int { return c.set.Len() }
 
 // VerifyTxs checks every transaction of b: fields for the block's chain and
 // signature (through the cache).
