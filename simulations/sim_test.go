@@ -3,6 +3,7 @@ package simulations
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -393,5 +394,55 @@ stop_before_end = "3s"
 	}
 	if len(res.Finalized) < 3 || !res.SamePrefix || !res.SameFinal {
 		t.Fatalf("finalized %d; same prefix %v, same final %v", len(res.Finalized), res.SamePrefix, res.SameFinal)
+	}
+}
+
+// TestChurnedNodesCatchUp: a third of the gateways and devices leave and
+// come back while devices publish, half of them with an empty ledger (a
+// new install). At the end every honest live node, the returned ones
+// included, holds the same finalized chain.
+func TestChurnedNodesCatchUp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a swarm")
+	}
+	for _, keep := range []bool{true, false} {
+		t.Run(map[bool]string{true: "restart", false: "new install"}[keep], func(t *testing.T) {
+			s := parse(t, fmt.Sprintf(`
+version = 1
+name = "test-churn"
+seed = 9
+duration = "14s"
+[nodes]
+authorities = 4
+gateways = 4
+devices = 14
+[link]
+latency = "10ms"
+[workload]
+tx_per_device_per_sec = 0.3
+start = "1s"
+stop_before_end = "4s"
+[churn]
+fraction = 0.34
+mean_uptime = "4s"
+mean_downtime = "2s"
+keep_store = %v
+`, keep))
+			res := run(t, s)
+			left := 0
+			for _, e := range res.Plan.Events {
+				if e.Kind == EventLeave {
+					left++
+				}
+			}
+			if left == 0 {
+				t.Fatal("the plan has no node leaving")
+			}
+			if len(res.Finalized) < 5 || !res.SamePrefix || !res.SameFinal {
+				t.Fatalf("%d departures; finalized %d; same prefix %v, same final %v, heights %d..%d",
+					left, len(res.Finalized), res.SamePrefix, res.SameFinal, res.MinFinal, res.MaxFinal)
+			}
+			t.Logf("%d departures; every live node at finalized height %d", left, res.MaxFinal)
+		})
 	}
 }
