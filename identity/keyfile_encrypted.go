@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"crypto/cipher"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/binary"
@@ -63,8 +64,8 @@ type ScryptParams struct {
 
 // DefaultScryptParams returns the parameters SaveKeyFileEncrypted uses for
 // the zero ScryptParams: N = 2^15, r = 8, p = 1, which need 32 MiB. One
-// derivation takes 0.1-0.2 s on a server CPU core (BenchmarkScryptDefault)
-// and several times that on a small ARM board. N = 2^16 (64 MiB, twice the
+// derivation took 0.08-0.17 s on a 2-vCPU server (BenchmarkScryptDefault
+// measures a device; no ARM board was measured). N = 2^16 (64 MiB, twice the
 // time) is the strongest setting the memory bound allows with r = 8.
 func DefaultScryptParams() ScryptParams {
 	return ScryptParams{N: 1 << 15, R: 8, P: 1}
@@ -148,21 +149,31 @@ func encryptKeyPEM(rnd io.Reader, k *PrivateKey, passphrase []byte, p ScryptPara
 	if _, err := io.ReadFull(rnd, body[12:encKeyHeaderSize]); err != nil {
 		return nil, fmt.Errorf("identity: reading salt and nonce: %w", err)
 	}
-	salt, nonce := body[12:28], body[28:encKeyHeaderSize]
-
-	kek, err := kdf(passphrase, salt, p)
+	aead, nonce, err := keyEncryptionCipher(kdf, passphrase, body, p)
 	if err != nil {
-		return nil, fmt.Errorf("identity: deriving key encryption key: %w", err)
-	}
-	defer clear(kek)
-	aead, err := chacha20poly1305.NewX(kek)
-	if err != nil {
-		return nil, fmt.Errorf("identity: key encryption cipher: %w", err)
+		return nil, err
 	}
 	seed := k.Seed()
 	defer clear(seed)
 	body = aead.Seal(body, nonce, seed, body[:encKeyHeaderSize])
 	return pem.EncodeToMemory(&pem.Block{Type: pemTypeEncryptedKey, Bytes: body}), nil
+}
+
+// keyEncryptionCipher derives the key-encryption key from the passphrase
+// and the salt in body's header, and returns its cipher and the header's
+// nonce.
+func keyEncryptionCipher(kdf kdfFunc, passphrase, body []byte, p ScryptParams) (cipher.AEAD, []byte, error) {
+	salt, nonce := body[12:28], body[28:encKeyHeaderSize]
+	kek, err := kdf(passphrase, salt, p)
+	if err != nil {
+		return nil, nil, fmt.Errorf("identity: deriving key encryption key: %w", err)
+	}
+	defer clear(kek)
+	aead, err := chacha20poly1305.NewX(kek)
+	if err != nil {
+		return nil, nil, fmt.Errorf("identity: key encryption cipher: %w", err)
+	}
+	return aead, nonce, nil
 }
 
 // parseEncryptedKeyHeader checks the fixed layout of an encrypted key body
@@ -209,15 +220,9 @@ func decryptKeyBody(body []byte, passphrase func() ([]byte, error), kdf kdfFunc)
 	if len(pass) == 0 {
 		return nil, fmt.Errorf("%w: %w", ErrWrongPassphrase, ErrEmptyPassphrase)
 	}
-	salt, nonce := body[12:28], body[28:encKeyHeaderSize]
-	kek, err := kdf(pass, salt, params)
+	aead, nonce, err := keyEncryptionCipher(kdf, pass, body, params)
 	if err != nil {
-		return nil, fmt.Errorf("identity: deriving key encryption key: %w", err)
-	}
-	defer clear(kek)
-	aead, err := chacha20poly1305.NewX(kek)
-	if err != nil {
-		return nil, fmt.Errorf("identity: key encryption cipher: %w", err)
+		return nil, err
 	}
 	seed, err := aead.Open(nil, nonce, body[encKeyHeaderSize:], body[:encKeyHeaderSize])
 	if err != nil {

@@ -119,18 +119,26 @@ func (s *Store) DIDAt(ctx context.Context, k identity.PublicKey, t time.Time) (*
 	if err != nil {
 		return nil, err
 	}
+	i := VersionAt(hist, t)
+	if i < 0 {
+		return nil, fmt.Errorf("%w: %s was not registered at %s", ErrNotFound, k.DID(), t.UTC().Format(time.RFC3339Nano))
+	}
+	return hist[i], nil
+}
+
+// VersionAt returns the index in hist (a DID's versions, oldest first) of
+// the version current at time t: the last one updated by a block at or
+// before t; -1 if the DID did not exist yet.
+func VersionAt(hist []*types.DIDRecord, t time.Time) int {
 	ms := t.UnixMilli()
-	var at *types.DIDRecord
-	for _, r := range hist {
+	at := -1
+	for i, r := range hist {
 		if r.Updated > ms {
 			break
 		}
-		at = r
+		at = i
 	}
-	if at == nil {
-		return nil, fmt.Errorf("%w: %s was not registered at %s", ErrNotFound, k.DID(), t.UTC().Format(time.RFC3339Nano))
-	}
-	return at, nil
+	return at
 }
 
 // BarredKeys lists every key that may not act on the chain: all keys of

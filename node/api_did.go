@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -103,14 +104,7 @@ func ResolveDID(r DIDStore, did string, versionTime time.Time, versionID uint64)
 			return nil, fmt.Errorf("%w: %s has no version %d (latest is %d)", ledger.ErrNotFound, did, versionID, hist[len(hist)-1].Version)
 		}
 	case !versionTime.IsZero():
-		ms := versionTime.UnixMilli()
-		idx = -1
-		for i, v := range hist {
-			if v.Updated <= ms {
-				idx = i
-			}
-		}
-		if idx < 0 {
+		if idx = ledger.VersionAt(hist, versionTime); idx < 0 {
 			return nil, fmt.Errorf("%w: %s was not registered at %s", ledger.ErrNotFound, did, versionTime.UTC().Format(time.RFC3339Nano))
 		}
 	}
@@ -125,10 +119,10 @@ func ResolveDID(r DIDStore, did string, versionTime time.Time, versionID uint64)
 	var all []string
 	keys := append(append([]identity.PublicKey{rec.ID}, rec.PrevKeys...), rec.Key)
 	for _, k := range keys {
-		if d := k.DID(); d != did && !contains(doc.AlsoKnownAs, d) {
+		if d := k.DID(); d != did && !slices.Contains(doc.AlsoKnownAs, d) {
 			doc.AlsoKnownAs = append(doc.AlsoKnownAs, d)
 		}
-		if !contains(all, k.DID()) {
+		if !slices.Contains(all, k.DID()) {
 			all = append(all, k.DID())
 		}
 	}
@@ -161,15 +155,6 @@ func ResolveDID(r DIDStore, did string, versionTime time.Time, versionID uint64)
 		md.NextVersionID = strconv.FormatUint(next.Version, 10)
 	}
 	return res, nil
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // DIDStore is what ResolveDID reads: every version of a DID, oldest first,

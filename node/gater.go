@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/libp2p/go-libp2p/core/connmgr"
 	"github.com/libp2p/go-libp2p/core/control"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -26,13 +27,7 @@ type didGater struct {
 	barred map[peer.ID]struct{}
 }
 
-var _ interface {
-	InterceptPeerDial(peer.ID) bool
-	InterceptAddrDial(peer.ID, ma.Multiaddr) bool
-	InterceptAccept(network.ConnMultiaddrs) bool
-	InterceptSecured(network.Direction, peer.ID, network.ConnMultiaddrs) bool
-	InterceptUpgraded(network.Conn) (bool, control.DisconnectReason)
-} = (*didGater)(nil)
+var _ connmgr.ConnectionGater = (*didGater)(nil)
 
 func newDIDGater() *didGater { return &didGater{barred: map[peer.ID]struct{}{}} }
 

@@ -404,11 +404,13 @@ func (n *Node) Submit(ctx context.Context, data []byte) (*types.Tx, error) {
 	if n.ctx.Err() != nil {
 		return nil, ErrClosed
 	}
-	if err := n.checkRegistryOp(data); err != nil {
-		n.metrics.txResult("api", reasonOf(err))
-		return nil, err
+	tx, err := types.DecodeTx(data)
+	if err == nil {
+		err = n.checkRegistryOp(tx)
 	}
-	tx, err := n.checker.Check(data) // admits it to the mempool too
+	if err == nil {
+		_, err = n.checker.CheckDecoded(tx, len(data)) // admits it to the mempool too
+	}
 	n.metrics.txResult("api", reasonOf(err))
 	if err != nil {
 		return nil, err
@@ -443,12 +445,11 @@ func (n *Node) Submit(ctx context.Context, data []byte) (*types.Tx, error) {
 // head: taken into the mempool, it would wait there until it expired and
 // hold back the sender's later transactions. (An operation behind pending
 // ones of its sender cannot be judged yet; the block builder does.)
-func (n *Node) checkRegistryOp(data []byte) error {
-	tx, err := types.DecodeTx(data)
-	if err != nil || tx.Type != types.TxDID {
-		return nil // the checker reports decoding errors
+func (n *Node) checkRegistryOp(tx *types.Tx) error {
+	if tx.Type != types.TxDID {
+		return nil
 	}
-	if tx.Nonce != n.chain.HeadNonce(tx.Sender)+1 || tx.ValidateBasic(n.genesis.ChainID) != nil {
+	if tx.Nonce != n.chain.HeadNonce(tx.Sender)+1 {
 		return nil
 	}
 	if err := n.chain.CheckTx(tx); err != nil && !errors.Is(err, types.ErrNonceGap) && !errors.Is(err, types.ErrReplayedNonce) {

@@ -52,6 +52,12 @@ func (c *TxChecker) Check(data []byte) (*types.Tx, error) {
 	if err != nil {
 		return nil, err
 	}
+	return c.CheckDecoded(tx, len(data))
+}
+
+// CheckDecoded runs Check's checks after decoding on tx, whose encoding is
+// size bytes long.
+func (c *TxChecker) CheckDecoded(tx *types.Tx, size int) (*types.Tx, error) {
 	if err := tx.ValidateBasic(c.ChainID); err != nil {
 		return nil, err
 	}
@@ -73,7 +79,7 @@ func (c *TxChecker) Check(data []byte) (*types.Tx, error) {
 		return nil, fmt.Errorf("%w: transaction %s", ErrDuplicate, tx.Hash())
 	}
 	if c.Admit != nil {
-		if err := c.Admit(tx, len(data)); err != nil {
+		if err := c.Admit(tx, size); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrNotAdmitted, err)
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sixdomain/sixdomain/configs"
+	"github.com/sixdomain/sixdomain/ledger/types"
 	"github.com/sixdomain/sixdomain/node"
 )
 
@@ -226,4 +227,32 @@ func isHTTPStatus(err error, code int) bool {
 func snippet(b []byte) string {
 	s := strings.Join(strings.Fields(string(b)), " ")
 	return truncate(s, 200)
+}
+
+// nextNonce asks the node for the nonce of did's next transaction.
+func nextNonce(ctx context.Context, c *apiClient, did string) (uint64, error) {
+	var nonce node.NonceResponse
+	if err := c.getJSON(ctx, "/v1/nonces/"+url.PathEscape(did), &nonce); err != nil {
+		return 0, fmt.Errorf("reading the next nonce: %w", err)
+	}
+	if nonce.Next == 0 {
+		return 0, errors.New("the node returned nonce 0 as the next nonce")
+	}
+	return nonce.Next, nil
+}
+
+// postTx submits a signed transaction and checks that the node
+// acknowledged that very one; kind names it in errors ("record", "admit").
+func postTx(ctx context.Context, c *apiClient, tx *types.Tx, kind string) (types.Hash, error) {
+	var resp node.SubmitResponse
+	if err := c.postJSON(ctx, "/v1/txs", node.SubmitRequest{Tx: tx.Encode()}, &resp); err != nil {
+		if isHTTPStatus(err, http.StatusForbidden) {
+			return types.Hash{}, fmt.Errorf("the node refuses %s transactions from %s: %w", kind, tx.Sender.DID(), err)
+		}
+		return types.Hash{}, fmt.Errorf("submitting the %s transaction: %w", kind, err)
+	}
+	if resp.Hash != tx.Hash() {
+		return types.Hash{}, fmt.Errorf("the node acknowledged transaction %s, but %s was sent", resp.Hash, tx.Hash())
+	}
+	return tx.Hash(), nil
 }

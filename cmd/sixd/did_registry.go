@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -71,32 +70,38 @@ func (s *regSession) did() string { return s.key.Public().DID() }
 // home key and submits it.
 func (s *regSession) submit(ctx context.Context, op *types.DIDOp) (types.Hash, error) {
 	if s.nonce == 0 {
-		var nonce node.NonceResponse
-		if err := s.c.getJSON(ctx, "/v1/nonces/"+url.PathEscape(s.did()), &nonce); err != nil {
-			return types.Hash{}, fmt.Errorf("reading the next nonce: %w", err)
+		nonce, err := nextNonce(ctx, s.c, s.did())
+		if err != nil {
+			return types.Hash{}, err
 		}
-		if nonce.Next == 0 {
-			return types.Hash{}, errors.New("the node returned nonce 0 as the next nonce")
-		}
-		s.nonce = nonce.Next
+		s.nonce = nonce
 	}
 	tx, err := types.NewDIDTx(s.chainID, s.nonce, time.Now().UnixMilli(), op)
 	if err != nil {
 		return types.Hash{}, err
 	}
 	tx.Sign(s.key)
-	var resp node.SubmitResponse
-	if err := s.c.postJSON(ctx, "/v1/txs", node.SubmitRequest{Tx: tx.Encode()}, &resp); err != nil {
-		if isHTTPStatus(err, http.StatusForbidden) {
-			return types.Hash{}, fmt.Errorf("the node refuses %s transactions from %s: %w", op.Op, s.did(), err)
-		}
-		return types.Hash{}, fmt.Errorf("submitting the %s operation: %w", op.Op, err)
-	}
-	if resp.Hash != tx.Hash() {
-		return types.Hash{}, fmt.Errorf("the node acknowledged transaction %s, but %s was sent", resp.Hash, tx.Hash())
+	if _, err := postTx(ctx, s.c, tx, op.Op.String()); err != nil {
+		return types.Hash{}, err
 	}
 	s.nonce++
 	return tx.Hash(), nil
+}
+
+// submitAndReport submits op, prints its hash and, with --wait, waits for
+// its block and then prints done (unless it is "").
+func (s *regSession) submitAndReport(ctx context.Context, cmd *cobra.Command, op *types.DIDOp, done string) error {
+	h, err := s.submit(ctx, op)
+	if err != nil {
+		return err
+	}
+	if _, err := s.report(cmd, h); err != nil {
+		return err
+	}
+	if s.f.wait && done != "" {
+		fmt.Fprintln(cmd.OutOrStdout(), done)
+	}
+	return nil
 }
 
 // report prints the hashes and, with --wait, waits for each and prints
@@ -320,20 +325,11 @@ the gateway).`,
 			if r.Registered {
 				return fmt.Errorf("%s is registered already (as %s, version %d)", s.did(), r.Res.DIDDocumentMetadata.CanonicalID, r.Version)
 			}
-			h, err := s.submit(ctx, op)
-			if err != nil {
-				if isHTTPStatus(err, http.StatusForbidden) {
-					err = fmt.Errorf("%w; on an admitted chain run 'sixd did request' here and 'sixd did onboard' on a gateway", err)
-				}
-				return err
+			err = s.submitAndReport(ctx, cmd, op, "registered "+s.did())
+			if isHTTPStatus(err, http.StatusForbidden) {
+				err = fmt.Errorf("%w; on an admitted chain run 'sixd did request' here and 'sixd did onboard' on a gateway", err)
 			}
-			if _, err := s.report(cmd, h); err != nil {
-				return err
-			}
-			if of.wait {
-				fmt.Fprintf(cmd.OutOrStdout(), "registered %s\n", s.did())
-			}
-			return nil
+			return err
 		},
 	}
 	rf.add(cmd)
@@ -395,17 +391,7 @@ the node unless --version is given.`,
 					return err
 				}
 			}
-			h, err := s.submit(ctx, op)
-			if err != nil {
-				return err
-			}
-			if _, err := s.report(cmd, h); err != nil {
-				return err
-			}
-			if of.wait {
-				fmt.Fprintf(cmd.OutOrStdout(), "%s admitted by %s\n", subject.DID(), s.did())
-			}
-			return nil
+			return s.submitAndReport(ctx, cmd, op, fmt.Sprintf("%s admitted by %s", subject.DID(), s.did()))
 		},
 	}
 	of.add(cmd)
@@ -513,17 +499,7 @@ the node unless --version is given.`,
 					}
 				}
 			}
-			h, err := s.submit(ctx, op)
-			if err != nil {
-				return err
-			}
-			if _, err := s.report(cmd, h); err != nil {
-				return err
-			}
-			if of.wait {
-				fmt.Fprintf(cmd.OutOrStdout(), "%s revoked by %s\n", subject.DID(), s.did())
-			}
-			return nil
+			return s.submitAndReport(ctx, cmd, op, fmt.Sprintf("%s revoked by %s", subject.DID(), s.did()))
 		},
 	}
 	of.add(cmd)
@@ -570,17 +546,7 @@ the node unless --version is given.`,
 			if r != nil && kind == types.OpDeactivate && r.Res.DIDDocumentMetadata.Deactivated && !r.Props.Revoked {
 				return fmt.Errorf("%s is deactivated already", r.Canonical.DID())
 			}
-			h, err := s.submit(ctx, op)
-			if err != nil {
-				return err
-			}
-			if _, err := s.report(cmd, h); err != nil {
-				return err
-			}
-			if of.wait {
-				fmt.Fprintf(cmd.OutOrStdout(), "%s %sd\n", op.Subject.DID(), name)
-			}
-			return nil
+			return s.submitAndReport(ctx, cmd, op, fmt.Sprintf("%s %sd", op.Subject.DID(), name))
 		},
 	}
 	of.add(cmd)
@@ -710,12 +676,7 @@ is <did>#<ID>; ID is 1 to 32 of a-z, 0-9 and '-'.`,
 				}
 			}
 			op.Services = []types.Service{svc}
-			h, err := s.submit(ctx, op)
-			if err != nil {
-				return err
-			}
-			_, err = s.report(cmd, h)
-			return err
+			return s.submitAndReport(ctx, cmd, op, "")
 		},
 	}
 	addFlags.add(add)
@@ -757,12 +718,7 @@ of which the home key must be a controller (threshold 1).`,
 			if err := op.Validate(); err != nil {
 				return fmt.Errorf("--id: %w", err)
 			}
-			h, err := s.submit(ctx, op)
-			if err != nil {
-				return err
-			}
-			_, err = s.report(cmd, h)
-			return err
+			return s.submitAndReport(ctx, cmd, op, "")
 		},
 	}
 	rmFlags.add(remove)

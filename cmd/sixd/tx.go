@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 	"time"
 
@@ -124,30 +123,16 @@ func submitRecord(ctx context.Context, c *apiClient, key *identity.PrivateKey, b
 	if err != nil {
 		return types.Hash{}, err
 	}
-	did := key.Public().DID()
-	var nonce node.NonceResponse
-	if err := c.getJSON(ctx, "/v1/nonces/"+url.PathEscape(did), &nonce); err != nil {
-		return types.Hash{}, fmt.Errorf("reading the next nonce: %w", err)
+	nonce, err := nextNonce(ctx, c, key.Public().DID())
+	if err != nil {
+		return types.Hash{}, err
 	}
-	if nonce.Next == 0 {
-		return types.Hash{}, errors.New("the node returned nonce 0 as the next nonce")
-	}
-	tx, err := types.NewDataRecordTx(status.ChainID, nonce.Next, now.UnixMilli(), rec)
+	tx, err := types.NewDataRecordTx(status.ChainID, nonce, now.UnixMilli(), rec)
 	if err != nil {
 		return types.Hash{}, err
 	}
 	tx.Sign(key)
-	var resp node.SubmitResponse
-	if err := c.postJSON(ctx, "/v1/txs", node.SubmitRequest{Tx: tx.Encode()}, &resp); err != nil {
-		if isHTTPStatus(err, http.StatusForbidden) {
-			return types.Hash{}, fmt.Errorf("the node refuses transactions from %s: %w", did, err)
-		}
-		return types.Hash{}, fmt.Errorf("submitting: %w", err)
-	}
-	if resp.Hash != tx.Hash() {
-		return types.Hash{}, fmt.Errorf("the node acknowledged transaction %s, but %s was sent", resp.Hash, tx.Hash())
-	}
-	return tx.Hash(), nil
+	return postTx(ctx, c, tx, "record")
 }
 
 // sealRecord encrypts rec's content type and value to the current keys of
