@@ -12,7 +12,8 @@
 // the votes on it; a dropped signer's own votes are discarded; epoch
 // checkpoints clear all votes and list the set; a signer may seal at most
 // one block in any floor(N/2)+1 consecutive ones. The 24 scenarios of
-// ../shared/conformance/eip225_vectors.json run as a table test.
+// testdata/eip225_vectors.json (a copy; testdata/README.md names its
+// source) run as a table test.
 // Snapshots caches snapshots and checkpoints them in the datastore every
 // 1024 blocks.
 //

@@ -13,9 +13,10 @@ import (
 	"github.com/sixdomain/sixdomain/ledger/types"
 )
 
-// eip225Vectors is ../shared/conformance/eip225_vectors.json beside the
-// repository.
-var eip225Vectors = filepath.Join("..", "..", "shared", "conformance", "eip225_vectors.json")
+// eip225Vectors is the project's copy of the 24 signer-voting scenarios of
+// EIP-225 (the EIP's "Test Cases" section and go-ethereum's
+// consensus/clique/snapshot_test.go); testdata/README.md names its source.
+var eip225Vectors = filepath.Join("testdata", "eip225_vectors.json")
 
 type eip225Case struct {
 	ID      int    `json:"id"`

@@ -175,30 +175,53 @@ func (n *Node) startAPI(addr string) error {
 	return nil
 }
 
+// Route is one route of the HTTP API: a method, a net/http pattern and its
+// handler. Routes lists them all; docs/API.md and the OpenAPI description
+// follow this table.
+type Route struct {
+	Method  string // "GET", "POST", ...
+	Pattern string // net/http pattern, e.g. "/v1/txs/{hash}"
+	Handler http.Handler
+}
+
+// Routes returns every route the API serves, in registration order.
+func (n *Node) Routes() []Route {
+	f := func(method, pattern string, h http.HandlerFunc) Route {
+		return Route{Method: method, Pattern: pattern, Handler: h}
+	}
+	return []Route{
+		f("POST", "/v1/txs", n.handleSubmit),
+		f("GET", "/v1/txs/{hash}", n.handleTx),
+		f("GET", "/v1/blocks/{id}", n.handleBlock),
+		f("GET", "/v1/records", n.handleRecords),
+		f("GET", "/v1/proofs/{hash}", n.handleProof),
+		f("GET", "/v1/nonces/{sender}", n.handleNonce),
+		f("GET", "/v1/status", n.handleStatus),
+		f("GET", "/v1/finality", n.handleFinality),
+		f("GET", "/v1/dids/{did}", n.handleDID),
+		f("GET", "/healthz", n.handleHealth),
+		{Method: "GET", Pattern: "/debug/metrics/prometheus", Handler: promhttp.HandlerFor(n.registry, promhttp.HandlerOpts{})},
+	}
+}
+
 // Handler returns the HTTP API.
 func (n *Node) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/txs", n.handleSubmit)
-	mux.HandleFunc("GET /v1/txs/{hash}", n.handleTx)
-	mux.HandleFunc("GET /v1/blocks/{id}", n.handleBlock)
-	mux.HandleFunc("GET /v1/records", n.handleRecords)
-	mux.HandleFunc("GET /v1/proofs/{hash}", n.handleProof)
-	mux.HandleFunc("GET /v1/nonces/{sender}", n.handleNonce)
-	mux.HandleFunc("GET /v1/status", n.handleStatus)
-	mux.HandleFunc("GET /v1/finality", n.handleFinality)
-	mux.HandleFunc("GET /v1/dids/{did}", n.handleDID)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		if n.ctx.Err() != nil {
-			writeError(w, http.StatusServiceUnavailable, ErrClosed, "")
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.Handle("GET /debug/metrics/prometheus", promhttp.HandlerFor(n.registry, promhttp.HandlerOpts{}))
+	for _, r := range n.Routes() {
+		mux.Handle(r.Method+" "+r.Pattern, r.Handler)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Errorf("no route %s %s", r.Method, r.URL.Path), "not_found")
 	})
 	return mux
+}
+
+func (n *Node) handleHealth(w http.ResponseWriter, _ *http.Request) {
+	if n.ctx.Err() != nil {
+		writeError(w, http.StatusServiceUnavailable, ErrClosed, "")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
