@@ -31,6 +31,15 @@ type ClusterConfig struct {
 	Options []Option
 	// Admission is the genesis admission mode ("" or "open", "admitted").
 	Admission string
+	// Genesis and Keys, when set, are used instead of new ones (a devnet
+	// restarted from its home directories): Keys holds one key per node,
+	// the authorities first, and Genesis must list exactly those
+	// authorities. ChainID, Slot and Admission are then ignored.
+	Genesis *types.Genesis
+	Keys    []*identity.PrivateKey
+	// NodeOptions, when set, returns options added after all others for
+	// node i (its own listen and API addresses, say).
+	NodeOptions func(i int) []Option
 }
 
 // Cluster is a set of running nodes sharing a genesis. Nodes[0:Authorities]
@@ -59,23 +68,11 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	c := &Cluster{cfg: cfg}
-	var auths []identity.PublicKey
-	for i := 0; i < cfg.Authorities+cfg.Devices; i++ {
-		k, err := identity.Generate(nil)
-		if err != nil {
+	if cfg.Genesis != nil {
+		if err := c.adopt(cfg.Genesis, cfg.Keys); err != nil {
 			return nil, err
 		}
-		c.Keys = append(c.Keys, k)
-		if i < cfg.Authorities {
-			auths = append(auths, k.Public())
-		}
-	}
-	c.Genesis = types.NewGenesis(cfg.ChainID, time.Now(), auths...)
-	if cfg.Slot > 0 {
-		c.Genesis.SlotMillis = cfg.Slot.Milliseconds()
-	}
-	c.Genesis.Admission = cfg.Admission
-	if err := c.Genesis.Validate(); err != nil {
+	} else if err := c.create(); err != nil {
 		return nil, err
 	}
 	for i := range c.Keys {
@@ -89,6 +86,57 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// create makes a key per node and a genesis naming the first
+// cfg.Authorities of them.
+func (c *Cluster) create() error {
+	cfg := c.cfg
+	var auths []identity.PublicKey
+	for i := 0; i < cfg.Authorities+cfg.Devices; i++ {
+		k, err := identity.Generate(nil)
+		if err != nil {
+			return err
+		}
+		c.Keys = append(c.Keys, k)
+		if i < cfg.Authorities {
+			auths = append(auths, k.Public())
+		}
+	}
+	c.Genesis = types.NewGenesis(cfg.ChainID, time.Now(), auths...)
+	if cfg.Slot > 0 {
+		c.Genesis.SlotMillis = cfg.Slot.Milliseconds()
+	}
+	c.Genesis.Admission = cfg.Admission
+	return c.Genesis.Validate()
+}
+
+// adopt takes a given genesis and keys, checking that the first
+// cfg.Authorities keys are exactly the genesis authorities.
+func (c *Cluster) adopt(g *types.Genesis, keys []*identity.PrivateKey) error {
+	if err := g.Validate(); err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	if len(keys) != c.cfg.Authorities+c.cfg.Devices {
+		return fmt.Errorf("cluster: %d keys for %d authorities + %d devices", len(keys), c.cfg.Authorities, c.cfg.Devices)
+	}
+	if len(g.Authorities) != c.cfg.Authorities {
+		return fmt.Errorf("cluster: the genesis has %d authorities, not %d", len(g.Authorities), c.cfg.Authorities)
+	}
+	want := map[string]bool{}
+	for _, a := range g.Authorities {
+		want[a] = true
+	}
+	for i, k := range keys {
+		if k == nil {
+			return fmt.Errorf("cluster: no key for node %d", i)
+		}
+		if want[k.Public().DID()] != (i < c.cfg.Authorities) {
+			return fmt.Errorf("cluster: node %d's key %s does not match the genesis authorities", i, k.Public().DID())
+		}
+	}
+	c.Genesis, c.Keys = g, keys
+	return nil
 }
 
 // WaitMesh waits until every running node shares both gossip topics with
@@ -124,12 +172,21 @@ func (c *Cluster) Role(i int) Role {
 	return RoleDevice
 }
 
-// DataDir returns node i's store directory ("" in memory).
-func (c *Cluster) DataDir(i int) string {
+// Home returns node i's directory, BaseDir/node-<i> ("" in memory).
+func (c *Cluster) Home(i int) string {
 	if c.cfg.BaseDir == "" {
 		return ""
 	}
 	return filepath.Join(c.cfg.BaseDir, fmt.Sprintf("node-%d", i))
+}
+
+// DataDir returns node i's store directory, the data directory of its home
+// as config.toml names it by default ("" in memory).
+func (c *Cluster) DataDir(i int) string {
+	if c.cfg.BaseDir == "" {
+		return ""
+	}
+	return filepath.Join(c.Home(i), "data")
 }
 
 // StartNode starts (or restarts, after StopNode) node i and connects it to
@@ -146,6 +203,9 @@ func (c *Cluster) StartNode(ctx context.Context, i int) (*Node, error) {
 		opts = append(opts, WithAPI("127.0.0.1:0", 0))
 	}
 	opts = append(opts, c.cfg.Options...)
+	if c.cfg.NodeOptions != nil {
+		opts = append(opts, c.cfg.NodeOptions(i)...)
+	}
 	n, err := New(ctx, c.Keys[i], c.Genesis, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("node %d: %w", i, err)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"os"
 	"os/signal"
 	"syscall"
@@ -22,11 +23,31 @@ store, connected over GossipSub. Devices sign and publish simulated sensor
 readings at the given total rate; authorities seal them into blocks. It
 prints one line per block and, at the end, a summary: blocks, transactions
 committed, tx/s, submit-to-commit latency and whether every node holds the
-identical head. It exits 0 only if every node agrees.`,
+identical head. It exits 0 only if every node agrees.
+
+Every node serves the HTTP API and the dashboard on its own loopback port.
+devnet prints each node's dialable multiaddr and API URL, and writes one
+home per node as 'sixd init' would (DIR/node-<i>: config.toml, node.key,
+genesis.toml, data/) with the chain's genesis in DIR/genesis.toml. So
+'sixd --home DIR/node-0 block latest' talks to a running devnet, and
+'sixd init --role device --genesis DIR/genesis.toml --bootstrap ADDR' then
+'sixd run' joins it from outside. Without --home, DIR is temporary and
+removed at the end; with --home, running devnet again on the same directory
+continues the same chain with the same keys and addresses.
+
+--duration 0 keeps the load and the network running until Ctrl-C, then
+prints the summary.`,
+		Example: `  sixd devnet
+  sixd devnet --home ./devnet --duration 0      # until Ctrl-C; keeps the homes
+  sixd --home ./devnet/node-0 block latest       # from another terminal
+  sixd devnet --authorities 4 --devices 6 --rate 500 --duration 60s`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			// The first Ctrl-C ends the run (the summary still prints); a
+			// second one kills the process.
+			context.AfterFunc(ctx, stop)
 			_, err := devnet.Run(ctx, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 			return err
 		},
@@ -35,10 +56,10 @@ identical head. It exits 0 only if every node agrees.`,
 	f.IntVar(&o.Authorities, "authorities", 3, "number of authority nodes (they seal blocks)")
 	f.IntVar(&o.Devices, "devices", 2, "number of device nodes (they publish readings)")
 	f.IntVar(&o.SensorsPerDevice, "sensors", 1, "sensors per device node, each signing with its own key")
-	f.DurationVar(&o.Duration, "duration", 20*time.Second, "how long devices publish")
+	f.DurationVar(&o.Duration, "duration", 20*time.Second, "how long devices publish (0: until Ctrl-C)")
 	f.Float64Var(&o.Rate, "rate", 50, "readings per second, in total across devices")
 	f.DurationVar(&o.Slot, "slot", time.Second, "block interval")
-	f.StringVar(&o.Home, "home", "", "keep node stores in this directory (default: a temporary one, removed at the end)")
+	f.StringVar(&o.Home, "home", "", "keep the node homes (config, keys, genesis, stores) in this directory (default: a temporary one, removed at the end)")
 	f.StringVar(&o.ChainID, "chain-id", "sixdomain-devnet", "chain ID")
 	f.StringVar(&o.JSONOut, "json", "", "also write the summary as JSON to this file")
 	f.BoolVar(&o.Quiet, "quiet", false, "print only the summary")

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -87,8 +88,8 @@ func Run(ctx context.Context, o Options, out, errOut io.Writer) (Summary, error)
 		return Summary{}, errors.New("--sensors must be in [0, 10000]")
 	case o.Rate <= 0 || o.Rate > 100_000:
 		return Summary{}, errors.New("--rate must be in (0, 100000]")
-	case o.Duration <= 0:
-		return Summary{}, errors.New("--duration must be positive")
+	case o.Duration < 0:
+		return Summary{}, errors.New("--duration must be positive, or 0 to run until interrupted")
 	case o.Slot < 50*time.Millisecond:
 		return Summary{}, errors.New("--slot must be at least 50ms")
 	case o.Admission != "" && o.Admission != types.AdmissionOpen && o.Admission != types.AdmissionAdmitted:
@@ -110,17 +111,25 @@ func Run(ctx context.Context, o Options, out, errOut io.Writer) (Summary, error)
 		return Summary{}, err
 	}
 	logger := slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: level}))
-	c, err := node.StartCluster(ctx, node.ClusterConfig{ChainID: o.ChainID, Authorities: o.Authorities,
-		Devices: o.Devices, Slot: o.Slot, BaseDir: base, Logger: logger, Admission: o.Admission})
+	prior, err := openLayout(base, o)
+	if err != nil {
+		return Summary{}, err
+	}
+	cc := node.ClusterConfig{ChainID: o.ChainID, Authorities: o.Authorities, Devices: o.Devices, Slot: o.Slot,
+		BaseDir: base, Logger: logger, Admission: o.Admission, API: true}
+	if prior != nil {
+		cc.Genesis, cc.Keys, cc.NodeOptions = prior.genesis, prior.keys, prior.options
+	}
+	c, err := node.StartCluster(ctx, cc)
 	if err != nil {
 		return Summary{}, err
 	}
 	defer c.Close()
-
-	fmt.Fprintf(out, "sixdomain devnet: chain %s, genesis %s, %d authorities + %d devices, slot %s, stores in %s\n",
-		c.Genesis.ChainID, short(c.Genesis.Hash().String()), o.Authorities, o.Devices, o.Slot, base)
-	for i, n := range c.Nodes {
-		fmt.Fprintf(out, "  node %d  %-7s %s  %s\n", i, c.Role(i), n.ID(), n.Key().DID())
+	if err := writeHomes(base, c); err != nil {
+		return Summary{}, err
+	}
+	if !o.Quiet {
+		printNodes(out, c, o, base, prior != nil)
 	}
 
 	// One line per block as it becomes final, from the first authority's
@@ -166,13 +175,21 @@ func Run(ctx context.Context, o Options, out, errOut io.Writer) (Summary, error)
 	load.run(ctx, o.Duration)
 	loadEnd := time.Now()
 
+	// With --duration 0 an interrupt is the normal end of the load: what
+	// follows still drains and compares the nodes.
+	forever := o.Duration == 0
+	after := ctx
+	if forever {
+		after = context.WithoutCancel(ctx)
+	}
+
 	// Let what was submitted commit (up to ten slots), then wait for every
 	// node to hold the same head.
 	drainDeadline := time.Now().Add(10*o.Slot + 5*time.Second)
-	for load.pending() > 0 && time.Now().Before(drainDeadline) && ctx.Err() == nil {
+	for load.pending() > 0 && time.Now().Before(drainDeadline) && after.Err() == nil {
 		time.Sleep(20 * time.Millisecond)
 	}
-	height, head, agree := waitAgreement(ctx, c, 5*o.Slot+5*time.Second)
+	height, head, agree := waitAgreement(after, c, 5*o.Slot+5*time.Second)
 	unsubscribe()
 	printWG.Wait()
 
@@ -186,18 +203,55 @@ func Run(ctx context.Context, o Options, out, errOut io.Writer) (Summary, error)
 	s.GenesisHash, s.ChainID, s.StoreOnDisk = c.Genesis.Hash().String(), c.Genesis.ChainID, true
 	printSummary(out, s)
 	if o.JSONOut != "" {
-		b, _ := json.MarshalIndent(s, "", "  ")
+		b, err := json.MarshalIndent(s, "", "  ")
+		if err != nil {
+			return s, err
+		}
 		if err := os.WriteFile(o.JSONOut, append(b, '\n'), 0o644); err != nil {
 			return s, err
 		}
 	}
-	if ctx.Err() != nil {
+	if ctx.Err() != nil && !forever {
 		return s, errors.New("interrupted")
 	}
 	if !agree {
 		return s, errors.New("nodes do not agree on the head")
 	}
 	return s, nil
+}
+
+// printNodes prints how to reach every node, talk to the devnet and join
+// it.
+func printNodes(out io.Writer, c *node.Cluster, o Options, base string, restarted bool) {
+	again := ""
+	if restarted {
+		again = " (restarted from its home directories)"
+	}
+	fmt.Fprintf(out, "sixdomain devnet: chain %s, genesis %s, %d authorities + %d devices, slot %s%s\n",
+		c.Genesis.ChainID, short(c.Genesis.Hash().String()), o.Authorities, o.Devices, o.Slot, again)
+	where := base
+	if o.Home == "" {
+		where += " (temporary: removed at the end; keep it with --home DIR)"
+	}
+	fmt.Fprintf(out, "  homes    %s\n", where)
+	for i, n := range c.Nodes {
+		role := "device"
+		if i < o.Authorities {
+			role = "authority"
+		}
+		fmt.Fprintf(out, "  node %d  %-9s %s  %s\n", i, role, n.ID(), n.Key().DID())
+		fmt.Fprintf(out, "          p2p %s\n", dialAddr(n))
+		fmt.Fprintf(out, "          api http://%s  (dashboard at /)\n", n.APIAddr())
+	}
+	gen := filepath.Join(base, "genesis.toml")
+	fmt.Fprintf(out, "Talk to it:  sixd --home %s block latest\n", c.Home(0))
+	fmt.Fprintf(out, "             sixd --home %s tx record --stream demo/temp --value 21.5 --wait\n", c.Home(0))
+	fmt.Fprintf(out, "Join it:     sixd init --role device --home ./my-device --genesis %s --api 127.0.0.1:8646 --bootstrap %s\n",
+		gen, dialAddr(c.Nodes[0]))
+	fmt.Fprintf(out, "             sixd run --home ./my-device\n")
+	if o.Duration == 0 {
+		fmt.Fprintln(out, "Running until Ctrl-C.")
+	}
 }
 
 // waitAgreement polls until every node has the same head hash, or gives up
@@ -292,8 +346,15 @@ func (l *load) pending() int {
 	return len(l.sent)
 }
 
+// run drives the load for d, or until parent ends when d is 0.
 func (l *load) run(parent context.Context, d time.Duration) {
-	ctx, cancel := context.WithTimeout(parent, d)
+	var ctx context.Context
+	var cancel context.CancelFunc
+	if d > 0 {
+		ctx, cancel = context.WithTimeout(parent, d)
+	} else {
+		ctx, cancel = context.WithCancel(parent)
+	}
 	defer cancel()
 	sensors := max(1, l.o.SensorsPerDevice)
 	perSensor := l.o.Rate / float64((len(l.c.Nodes)-l.o.Authorities)*sensors)
