@@ -52,6 +52,7 @@ $SIXD_PASSPHRASE. No command takes a passphrase as a flag value.`,
 		newProofCmd(),
 		newVersionCmd(),
 		newDevnetCmd(),
+		newTestnetCmd(),
 		newSimCmd(),
 	)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return oneLineError{err} })

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/sixdomain/sixdomain/cmd/internal/homes"
 	"github.com/sixdomain/sixdomain/configs"
 	"github.com/sixdomain/sixdomain/identity"
 	"github.com/sixdomain/sixdomain/ledger/types"
@@ -101,28 +102,10 @@ func dialAddr(n *node.Node) string {
 // them.
 func writeHomes(base string, c *node.Cluster) error {
 	genesis := c.Genesis.MarshalTOML()
-	if err := writeIfMissing(filepath.Join(base, configs.DefaultGenesisFile), genesis); err != nil {
+	if err := homes.WriteIfMissing(filepath.Join(base, configs.DefaultGenesisFile), genesis); err != nil {
 		return err
 	}
 	for i, n := range c.Nodes {
-		home := c.Home(i)
-		if err := os.MkdirAll(home, 0o700); err != nil {
-			return err
-		}
-		if err := os.Chmod(home, 0o700); err != nil {
-			return err
-		}
-		keyPath := filepath.Join(home, configs.DefaultKeyFile)
-		if _, err := os.Stat(keyPath); errors.Is(err, fs.ErrNotExist) {
-			if err := identity.SaveKeyFile(keyPath, c.Keys[i]); err != nil {
-				return err
-			}
-		} else if err != nil {
-			return err
-		}
-		if err := writeIfMissing(filepath.Join(home, configs.DefaultGenesisFile), genesis); err != nil {
-			return err
-		}
 		var listen []string
 		for _, a := range n.Host().Network().ListenAddresses() {
 			listen = append(listen, a.String())
@@ -147,17 +130,9 @@ func writeHomes(base string, c *node.Cluster) error {
 		if err != nil {
 			return fmt.Errorf("devnet node %d: %w", i, err)
 		}
-		if err := writeIfMissing(filepath.Join(home, "config.toml"), cfg); err != nil {
-			return err
+		if err := homes.Write(homes.Home{Dir: c.Home(i), Config: cfg, Key: c.Keys[i], Genesis: genesis}); err != nil {
+			return fmt.Errorf("devnet node %d: %w", i, err)
 		}
 	}
 	return nil
-}
-
-func writeIfMissing(path string, data []byte) error {
-	err := configs.WriteFile(path, data)
-	if errors.Is(err, configs.ErrExists) {
-		return nil
-	}
-	return err
 }
