@@ -53,6 +53,7 @@ $SIXD_PASSPHRASE. No command takes a passphrase as a flag value.`,
 		newVersionCmd(),
 		newDevnetCmd(),
 		newTestnetCmd(),
+		newHealthcheckCmd(),
 		newSimCmd(),
 	)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return oneLineError{err} })
