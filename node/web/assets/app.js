@@ -7,7 +7,7 @@
   const MAX_ROWS = 50;            // final blocks kept in the table
   const WINDOW_MS = 5 * 60 * 1000; // the chart's window
   const BUCKET_MS = 10 * 1000;     // the chart's bucket
-  const STATUS_EVERY = 2000, PEERS_EVERY = 5000, AUTH_EVERY = 10000;
+  const STATUS_EVERY = 2000, PEERS_EVERY = 5000, AUTH_EVERY = 5000;
   const BACKFILL = 30;             // final blocks read at start, and per poll at most
 
   const $ = (id) => document.getElementById(id);
@@ -109,12 +109,12 @@
   function renderBlocks() {
     const rows = state.blocks.map((b) => el('tr', {},
       el('td', { class: 'num' }, b.height),
-      el('td', { class: 'mono', title: b.hash }, short(b.hash, 8, 4)),
+      el('td', { class: 'mono opt', title: b.hash }, short(b.hash, 8, 4)),
       el('td', { class: 'mono', title: b.proposer }, short(b.proposer, 14, 4)),
       el('td', { class: b.in_turn ? 'ok' : 'muted', title: b.in_turn ? 'sealed in turn' : 'sealed out of turn' }, b.in_turn ? 'in' : 'out'),
       el('td', { class: 'num' }, b.tx_count),
       el('td', { class: 'num' }, Number.isFinite(b.ttf) ? b.ttf + ' ms' : '–'),
-      el('td', {}, fmtTime(b.time))));
+      el('td', { class: 'opt' }, fmtTime(b.time))));
     replaceRows($('blocks').tBodies[0], rows, 'no final block yet', 7);
   }
 
@@ -223,10 +223,10 @@
     const rows = (res.body.peers || []).map((p) => el('tr', {},
       el('td', { class: 'mono', title: p.peer_id + '\n' + (p.addrs || []).join('\n') }, short(p.peer_id, 10, 6)),
       el('td', {}, el('span', { class: 'role role-' + p.role }, p.role)),
-      el('td', {}, p.direction),
+      el('td', { class: 'opt' }, p.direction),
       el('td', { class: 'num' }, p.latency_ms ? p.latency_ms.toFixed(1) + ' ms' : '–'),
       el('td', { class: 'num' }, Number(p.score || 0).toFixed(1)),
-      el('td', { class: 'mono small' }, p.agent || '–')));
+      el('td', { class: 'mono small opt' }, p.agent || '–')));
     replaceRows($('peers').tBodies[0], rows, 'no peers', 6);
   }
 
@@ -275,9 +275,9 @@
     return el('tr', { 'data-hash': hash },
       el('td', { class: 'num' }, r.height),
       el('td', { class: 'mono', title: r.sender }, short(r.sender, 14, 4)),
-      el('td', {}, r.stream || '–'),
+      el('td', { class: 'opt' }, r.stream || '–'),
       el('td', { class: 'value', title: value }, short(value, 24, 8)),
-      el('td', {}, fmtTime(r.timestamp_ms)),
+      el('td', { class: 'opt' }, fmtTime(r.timestamp_ms)),
       el('td', { class: 'actions' }, link, ' ', btn, ' ', result));
   }
 
