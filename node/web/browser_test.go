@@ -2,7 +2,10 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -100,6 +103,52 @@ func writeArtifact(t *testing.T, dir, name string, data []byte) {
 		t.Fatal(err)
 	}
 	t.Logf("wrote %s (%d bytes)", path, len(data))
+}
+
+// eventsStub serves GET /v1/events in the contract's wire format (head and
+// final events of the node's final blocks), so the browser test exercises
+// the page's event-stream path on a branch that has no events route yet.
+func eventsStub(n *node.Node, done <-chan struct{}) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		commits, stop := n.SubscribeCommits(64)
+		defer stop()
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.Header().Set("Cache-Control", "no-cache")
+		w.WriteHeader(http.StatusOK)
+		flusher, _ := w.(http.Flusher)
+		send := func(id uint64, typ string, v any) error {
+			data, err := json.Marshal(v)
+			if err != nil {
+				return err
+			}
+			if _, err := fmt.Fprintf(w, "id: %d-%s\nevent: %s\ndata: %s\n\n", id, typ, typ, data); err != nil {
+				return err
+			}
+			if flusher != nil {
+				flusher.Flush()
+			}
+			return nil
+		}
+		for {
+			select {
+			case <-r.Context().Done():
+				return
+			case <-done:
+				return
+			case ev := <-commits:
+				h := ev.Block.Header
+				final := map[string]any{"height": h.Height, "hash": ev.Block.Hash(), "proposer": h.Proposer.DID(),
+					"in_turn": h.Difficulty == types.DiffInTurn, "tx_count": h.TxCount,
+					"time": h.BlockTime().UTC().Format(time.RFC3339Nano), "final_at": ev.At.UTC().Format(time.RFC3339Nano),
+					"time_to_finality_ms": ev.At.Sub(h.BlockTime()).Milliseconds(), "state_root": h.StateRoot}
+				head := map[string]any{"height": h.Height + 1, "hash": ev.Block.Hash(), "parent": h.Parent,
+					"proposer": h.Proposer.DID(), "time": h.BlockTime().UTC().Format(time.RFC3339Nano), "tx_count": h.TxCount, "in_turn": true}
+				if send(h.Height, "final", final) != nil || send(h.Height, "head", head) != nil {
+					return
+				}
+			}
+		}
+	}
 }
 
 // TestDashboardInBrowser opens the dashboard of a real cluster's device in
@@ -291,6 +340,29 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeArtifact(t, artifacts, "dashboard-phone-full.png", shot)
+
+	// The event-stream path: the same node behind a server that adds a
+	// contract-format /v1/events.
+	done := make(chan struct{})
+	mux := http.NewServeMux()
+	mux.Handle("GET /v1/events", eventsStub(device, done))
+	mux.Handle("/", device.Handler())
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	defer close(done)
+	if err := chromedp.Do(bctx, chromedp.EmulateViewport(1280, 900), chromedp.Navigate(srv.URL+"/"),
+		chromedp.WaitVisible(chromedp.ID("finalized"))); err != nil {
+		t.Fatalf("opening %s: %v", srv.URL, err)
+	}
+	waitJS(t, bctx, 10*time.Second, "the live indicator", `document.getElementById('conn').dataset.state`,
+		func(s string) bool { return s == "live" })
+	waitJS(t, bctx, 15*time.Second, "a block with its time to finality from a final event",
+		`[...document.querySelectorAll('#blocks tbody tr td:nth-child(6)')].filter(td => / ms$/.test(td.textContent)).length`,
+		func(n int) bool { return n >= 2 })
+	if shot, err = chromedp.Run(bctx, chromedp.CaptureScreenshot()); err != nil {
+		t.Fatal(err)
+	}
+	writeArtifact(t, artifacts, "dashboard-live.png", shot)
 
 	mu.Lock()
 	defer mu.Unlock()
