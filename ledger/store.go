@@ -144,8 +144,9 @@ func (s *Store) Nonce(sender identity.PublicKey) (uint64, error) {
 
 // Commit durably appends block b, which must be sealed, with the next
 // state and the changes that Apply(s.State(), s, p, b) returned. It writes
-// the block, its hash and transaction indexes, the nonces, the record and
-// evidence entries and the new head in one batch and returns once that batch
+// the block, its hash and transaction indexes, the nonces, the record
+// entries (by sender, by sender and stream, and by stream across senders),
+// the evidence entries and the new head in one batch and returns once that batch
 // committed (synced, with OpenPebble); only then does State return next.
 // A block that does not extend the current head is refused with an error
 // wrapping ErrNotNext (ErrWrongHeight or ErrWrongParent).

@@ -216,7 +216,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		case *cdplog.EventEntryAdded:
 			// Browser log entries (failed loads, CSP reports) are logged
 			// for the reader; a CSP violation is a failure.
-			t.Logf("browser log: %s %s %s", ev.Entry.Level, ev.Entry.Source, ev.Entry.Text)
+			t.Logf("browser log: %s %s %s %s", ev.Entry.Level, ev.Entry.Source, ev.Entry.URL, ev.Entry.Text)
 			if strings.Contains(ev.Entry.Text, "Content Security Policy") {
 				problems = append(problems, "CSP violation: "+ev.Entry.Text)
 			}
