@@ -151,6 +151,10 @@ func eventsStub(n *node.Node, done <-chan struct{}) http.HandlerFunc {
 	}
 }
 
+// xssValue is a record value that would run script if the page inserted
+// it as HTML.
+const xssValue = `<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>`
+
 // TestDashboardInBrowser opens the dashboard of a real cluster's device in
 // headless Chromium: the page runs without console errors, follows the
 // finalized height, finds records by stream, downloads a proof that
@@ -171,8 +175,12 @@ func TestDashboardInBrowser(t *testing.T) {
 	device, key := c.Nodes[3], c.Keys[3]
 	var txs []*types.Tx
 	for i := range 3 {
+		value := fmt.Sprintf("21.%d", i)
+		if i == 2 { // markup in a value is shown as text, never run
+			value = xssValue
+		}
 		tx, err := types.NewDataRecordTx(c.Genesis.ChainID, uint64(i+1), time.Now().UnixMilli(),
-			types.DataRecord{Stream: "temperature", ContentType: "text/plain", Value: []byte(fmt.Sprintf("21.%d", i))})
+			types.DataRecord{Stream: "temperature", ContentType: "text/plain", Value: []byte(value)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -277,6 +285,9 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	waitJS(t, bctx, 5*time.Second, "three results", `document.querySelectorAll('#records tbody tr[data-hash]').length`,
 		func(n int) bool { return n == 3 })
+	xss := `document.querySelector('tr[data-hash="` + txs[2].Hash().String() + `"] td.value').title === ` + strconv.Quote(xssValue) +
+		` && document.querySelectorAll('#records img, #records script').length === 0 && window.__xss === undefined`
+	waitJS(t, bctx, 5*time.Second, "the markup value shown as text", xss, func(ok bool) bool { return ok })
 
 	// Download the proof through the link, and check it offline.
 	if err := chromedp.Do(bctx, chromedp.Click(chromedp.CSS(row+` a.proof-link`))); err != nil {
