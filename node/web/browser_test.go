@@ -347,6 +347,10 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeArtifact(t, artifacts, "dashboard-phone.png", shot)
+	if shot, err = chromedp.Run(bctx, chromedp.Screenshot(chromedp.CSS(`#records`))); err != nil {
+		t.Fatal(err)
+	}
+	writeArtifact(t, artifacts, "dashboard-phone-records.png", shot)
 	if shot, err = chromedp.Run(bctx, chromedp.FullScreenshot(100)); err != nil {
 		t.Fatal(err)
 	}

@@ -274,7 +274,7 @@
     btn.addEventListener('click', () => verify(hash, result, btn));
     return el('tr', { 'data-hash': hash },
       el('td', { class: 'num' }, r.height),
-      el('td', { class: 'mono', title: r.sender }, short(r.sender, 14, 4)),
+      el('td', { class: 'mono sender', title: r.sender }, short(r.sender, 14, 4)),
       el('td', { class: 'opt' }, r.stream || '–'),
       el('td', { class: 'value', title: value }, short(value, 24, 8)),
       el('td', { class: 'opt' }, fmtTime(r.timestamp_ms)),
