@@ -207,9 +207,10 @@ func (n *Node) Routes() []Route {
 		f("GET", "/healthz", n.handleHealth),
 		{Method: "GET", Pattern: "/debug/metrics/prometheus", Handler: promhttp.HandlerFor(n.registry, promhttp.HandlerOpts{})},
 
-		// Dashboard (node/web): the page at exactly "/", its assets under
-		// /ui/, and the JSON routes only it needed (api_dashboard.go).
-		{Method: "GET", Pattern: "/{$}", Handler: dash},
+		// Dashboard (node/web): the page at exactly "/" (the handler sends
+		// every other path it gets to the JSON 404), its assets under /ui/,
+		// and the JSON routes it needed (api_dashboard.go).
+		{Method: "GET", Pattern: "/", Handler: dash},
 		{Method: "GET", Pattern: "/ui/", Handler: dash},
 		f("GET", "/v1/peers", n.handlePeers),
 		f("GET", "/v1/authorities", n.handleAuthorities),

@@ -265,5 +265,8 @@ func TestDashboardAPI(t *testing.T) {
 				t.Errorf("%s: %d %+v %v, want a JSON 404", path, resp.StatusCode, e, err)
 			}
 		}
+		if code, body := postJSON(t, apiURL(device, "/"), []byte("{}")); code != 404 || !bytes.Contains(body, []byte(`"not_found"`)) {
+			t.Errorf("POST /: %d %s, want a JSON 404", code, body)
+		}
 	})
 }
