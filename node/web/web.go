@@ -36,8 +36,9 @@ func Handler(notFound http.Handler, log *slog.Logger) http.Handler {
 		log = slog.New(slog.DiscardHandler)
 	}
 	sub, err := fs.Sub(assets, "assets")
-	if err != nil { // the embedded tree always has assets/
-		panic(err)
+	if err != nil { // cannot happen: "assets" is a valid path
+		log.Error("dashboard: embedded assets unavailable", "err", err)
+		return notFound
 	}
 	return &handler{fs: sub, notFound: notFound, log: log}
 }
