@@ -3,6 +3,7 @@ package chain
 import (
 	"context"
 
+	"github.com/sixdomain/sixdomain/consensus"
 	"github.com/sixdomain/sixdomain/identity"
 	"github.com/sixdomain/sixdomain/ledger"
 	"github.com/sixdomain/sixdomain/ledger/types"
@@ -59,6 +60,15 @@ func (c *Chain) Authorities() []identity.PublicKey {
 		return nil
 	}
 	return append([]identity.PublicKey(nil), snap.Signers...)
+}
+
+// HeadSnapshot returns the authority snapshot after the head: signers,
+// pending votes and their tally. It is shared: treat it as read-only.
+func (c *Chain) HeadSnapshot() (*consensus.Snapshot, error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	st, _, _ := c.stateOf(c.head)
+	return c.snaps.At(st.Height, st.LastBlockHash, c)
 }
 
 func containsKey(ks []identity.PublicKey, k identity.PublicKey) bool {

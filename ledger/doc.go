@@ -63,14 +63,21 @@
 //	/n/<sender hex>                    last committed nonce, 8 bytes big-endian
 //	/r/<sender hex>/<nonce>            record entry, CBOR [stream, timestamp_ms, tx_hash, height, index]
 //	/s/<sender hex>/<stream hex>/<nonce>  the same record entry, indexed by stream
+//	/q/<stream hex>/<height>/<index hex>  a stream's records from every sender, in
+//	                                   chain order: CBOR [sender, nonce, timestamp_ms,
+//	                                   tx_hash]; index in block 8 hex digits
+//	/meta/stream-index                 1 once /q indexes every record (Open backfills
+//	                                   /q from /r in a store written before /q existed)
 //	/e/<offender hex>/<height>/<index hex>  evidence entry: the evidence transaction's
 //	                                   hash, 32 bytes; height 16 hex digits, index in
 //	                                   block 8 hex digits
 //
 // Records queries list keys under /r/<sender> or /s/<sender>/<stream> in
 // key order (pebble iterates in order; for the map datastore the query asks
-// for query.OrderByKey), which is nonce order. Evidence lists /e/<offender>
-// the same way, in chain order; Offenders lists the keys under /e.
+// for query.OrderByKey), which is nonce order. StreamRecords lists
+// /q/<stream> in key order, which is chain order, or in reverse (newest
+// first). Evidence lists /e/<offender> the same way, in chain order;
+// Offenders lists the keys under /e.
 // Repeated evidence against one offender is kept; the first entry is the
 // one that matters.
 //

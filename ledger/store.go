@@ -87,7 +87,7 @@ func Open(ctx context.Context, d datastore.Batching, g *types.Genesis) (*Store, 
 			return nil, fmt.Errorf("ledger: initialising the datastore: %w", err)
 		}
 		if err := errors.Join(batch.Put(ctx, keyGenesis, s.genesis[:]), batch.Put(ctx, keyHead, encodeHead(st)),
-			batch.Commit(ctx)); err != nil {
+			batch.Put(ctx, keyStreamIndex, []byte{streamIndexVersion}), batch.Commit(ctx)); err != nil {
 			return nil, fmt.Errorf("ledger: initialising the datastore: %w", err)
 		}
 		s.st = st
@@ -110,6 +110,9 @@ func Open(ctx context.Context, d datastore.Batching, g *types.Genesis) (*Store, 
 		return nil, fmt.Errorf("%w: head is of chain %q, genesis of %q", ErrGenesisMismatch, st.ChainID, g.ChainID)
 	}
 	s.st = st
+	if err := s.buildStreamIndex(ctx); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -141,8 +144,9 @@ func (s *Store) Nonce(sender identity.PublicKey) (uint64, error) {
 
 // Commit durably appends block b, which must be sealed, with the next
 // state and the changes that Apply(s.State(), s, p, b) returned. It writes
-// the block, its hash and transaction indexes, the nonces, the record and
-// evidence entries and the new head in one batch and returns once that batch
+// the block, its hash and transaction indexes, the nonces, the record
+// entries (by sender, by sender and stream, and by stream across senders),
+// the evidence entries and the new head in one batch and returns once that batch
 // committed (synced, with OpenPebble); only then does State return next.
 // A block that does not extend the current head is refused with an error
 // wrapping ErrNotNext (ErrWrongHeight or ErrWrongParent).
@@ -211,6 +215,7 @@ func (s *Store) Commit(ctx context.Context, b *types.Block, next State, ch *Chan
 		v := encodeRecord(r)
 		put(recordKey(r.Sender, r.Nonce), v)
 		put(streamKey(r.Sender, r.Stream, r.Nonce), v)
+		put(streamIndexKey(r.Stream, r.Height, r.Index), encodeStreamEntry(r))
 	}
 	for _, e := range ch.Evidence {
 		put(evidenceKey(e.Offender, e.Height, e.Index), e.TxHash[:])
@@ -476,8 +481,9 @@ func (s *Store) Offenders(ctx context.Context) ([]identity.PublicKey, error) {
 // Keys.
 
 var (
-	keyGenesis = datastore.RawKey("/meta/genesis")
-	keyHead    = datastore.RawKey("/meta/head")
+	keyGenesis     = datastore.RawKey("/meta/genesis")
+	keyHead        = datastore.RawKey("/meta/head")
+	keyStreamIndex = datastore.RawKey("/meta/stream-index") // present once /q holds every record
 )
 
 func appendNonce(b []byte, n uint64) []byte {
@@ -518,6 +524,26 @@ func streamPrefix(sender identity.PublicKey, stream string) []byte {
 
 func streamKey(sender identity.PublicKey, stream string, nonce uint64) datastore.Key {
 	return datastore.RawKey(string(appendNonce(append(streamPrefix(sender, stream), '/'), nonce)))
+}
+
+// streamIndexRoot is the prefix of the all-senders stream index.
+const streamIndexRoot = "/q/"
+
+// streamIndexPrefix is /q/<stream hex>.
+func streamIndexPrefix(stream string) []byte {
+	return hex.AppendEncode(append(make([]byte, 0, 3+2*len(stream)+1+16+1+8), streamIndexRoot...), []byte(stream))
+}
+
+// streamIndexKey is /q/<stream hex>/<height, 16 hex>/<index, 8 hex>: key
+// order is chain order.
+func streamIndexKey(stream string, height uint64, index uint32) datastore.Key {
+	return datastore.RawKey(string(appendPos(append(streamIndexPrefix(stream), '/'), RecordPos{Height: height, Index: index})))
+}
+
+// appendPos appends <height, 16 hex>/<index, 8 hex>.
+func appendPos(b []byte, p RecordPos) []byte {
+	b = appendNonce(b, p.Height)
+	return hex.AppendEncode(append(b, '/'), binary.BigEndian.AppendUint32(nil, p.Index))
 }
 
 // evidenceRoot is the prefix of all evidence keys.

@@ -19,6 +19,7 @@ import (
 	"github.com/sixdomain/sixdomain/ledger"
 	"github.com/sixdomain/sixdomain/ledger/types"
 	"github.com/sixdomain/sixdomain/mempool"
+	"github.com/sixdomain/sixdomain/node/web"
 	sixps "github.com/sixdomain/sixdomain/pubsub"
 )
 
@@ -125,11 +126,14 @@ type RecordJSON struct {
 	RecordPayload
 }
 
-// RecordsResponse answers GET /v1/records.
+// RecordsResponse answers GET /v1/records. Sender is absent when the query
+// lists a stream from every sender; Order and Next are set only then.
 type RecordsResponse struct {
-	Sender  string       `json:"sender"`
+	Sender  string       `json:"sender,omitempty"`
 	Stream  string       `json:"stream,omitempty"`
+	Order   string       `json:"order,omitempty"` // "desc" (newest first) or "asc" (chain order)
 	Records []RecordJSON `json:"records"`
+	Next    string       `json:"next,omitempty"` // <height>:<index>, the from of the next page, when this one is full
 }
 
 // NonceResponse answers GET /v1/nonces/{sender}.
@@ -189,6 +193,7 @@ func (n *Node) Routes() []Route {
 	f := func(method, pattern string, h http.HandlerFunc) Route {
 		return Route{Method: method, Pattern: pattern, Handler: h}
 	}
+	dash := web.Handler(http.HandlerFunc(notFound), n.log)
 	return []Route{
 		f("POST", "/v1/txs", n.handleSubmit),
 		f("GET", "/v1/txs/{hash}", n.handleTx),
@@ -201,6 +206,15 @@ func (n *Node) Routes() []Route {
 		f("GET", "/v1/dids/{did}", n.handleDID),
 		f("GET", "/healthz", n.handleHealth),
 		{Method: "GET", Pattern: "/debug/metrics/prometheus", Handler: promhttp.HandlerFor(n.registry, promhttp.HandlerOpts{})},
+
+		// Dashboard (node/web): the page at exactly "/" (the handler sends
+		// every other path it gets to the JSON 404), its assets under /ui/,
+		// and the JSON routes it needed (api_dashboard.go).
+		{Method: "GET", Pattern: "/", Handler: dash},
+		{Method: "GET", Pattern: "/ui/", Handler: dash},
+		f("GET", "/v1/peers", n.handlePeers),
+		f("GET", "/v1/authorities", n.handleAuthorities),
+		f("POST", "/v1/proofs/verify", n.handleProofVerify),
 	}
 }
 
@@ -210,10 +224,13 @@ func (n *Node) Handler() http.Handler {
 	for _, r := range n.Routes() {
 		mux.Handle(r.Method+" "+r.Pattern, r.Handler)
 	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, fmt.Errorf("no route %s %s", r.Method, r.URL.Path), "not_found")
-	})
+	mux.HandleFunc("/", notFound)
 	return mux
+}
+
+// notFound answers a request no route matches.
+func notFound(w http.ResponseWriter, r *http.Request) {
+	writeError(w, http.StatusNotFound, fmt.Errorf("no route %s %s", r.Method, r.URL.Path), "not_found")
 }
 
 func (n *Node) handleHealth(w http.ResponseWriter, _ *http.Request) {
@@ -429,17 +446,29 @@ func ParseSender(s string) (identity.PublicKey, error) {
 
 func (n *Node) handleRecords(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	sender, err := ParseSender(q.Get("sender"))
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err, "bad_sender")
-		return
-	}
 	stream := q.Get("stream")
 	if stream != "" {
 		if err := types.ValidateStream(stream); err != nil {
 			writeError(w, http.StatusBadRequest, err, "bad_stream")
 			return
 		}
+	}
+	limit := 100
+	if s := q.Get("limit"); s != "" {
+		var err error
+		if limit, err = strconv.Atoi(s); err != nil || limit < 1 || limit > ledger.MaxRecordsLimit {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("limit must be 1 to %d", ledger.MaxRecordsLimit), "bad_request")
+			return
+		}
+	}
+	if q.Get("sender") == "" && stream != "" {
+		n.streamRecords(w, r, stream, limit)
+		return
+	}
+	sender, err := ParseSender(q.Get("sender"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err, "bad_sender")
+		return
 	}
 	var after uint64
 	if s := q.Get("after"); s != "" {
@@ -448,19 +477,65 @@ func (n *Node) handleRecords(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	limit := 100
-	if s := q.Get("limit"); s != "" {
-		if limit, err = strconv.Atoi(s); err != nil || limit < 1 || limit > 1000 {
-			writeError(w, http.StatusBadRequest, fmt.Errorf("limit must be 1 to 1000"), "bad_request")
-			return
-		}
-	}
 	entries, err := n.store.Records(r.Context(), sender, stream, after, limit)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err, "")
 		return
 	}
-	resp := RecordsResponse{Sender: sender.DID(), Stream: stream, Records: make([]RecordJSON, 0, len(entries))}
+	writeJSON(w, http.StatusOK, RecordsResponse{Sender: sender.DID(), Stream: stream, Records: n.recordsJSON(r, entries)})
+}
+
+// streamRecords answers GET /v1/records?stream=S without a sender: the
+// stream's records from every sender, newest first (order=desc, the
+// default) or in chain order (order=asc), from=<height>:<index> starting
+// after that position in that order.
+func (n *Node) streamRecords(w http.ResponseWriter, r *http.Request, stream string, limit int) {
+	q := r.URL.Query()
+	if q.Get("after") != "" {
+		writeError(w, http.StatusBadRequest, errors.New("after (a nonce) needs a sender; page a stream with from=<height>:<index>"), "bad_request")
+		return
+	}
+	order := q.Get("order")
+	switch order {
+	case "":
+		order = "desc"
+	case "asc", "desc":
+	default:
+		writeError(w, http.StatusBadRequest, fmt.Errorf("order must be asc or desc, got %q", truncateString(order, 20)), "bad_request")
+		return
+	}
+	var from *ledger.RecordPos
+	if s := q.Get("from"); s != "" {
+		p, err := ledger.ParseRecordPos(s)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err, "bad_request")
+			return
+		}
+		from = &p
+	}
+	entries, err := n.store.StreamRecords(r.Context(), stream, from, order == "desc", limit)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err, "")
+		return
+	}
+	resp := RecordsResponse{Stream: stream, Order: order, Records: n.recordsJSON(r, entries)}
+	if len(entries) == limit {
+		last := entries[len(entries)-1]
+		resp.Next = ledger.RecordPos{Height: last.Height, Index: last.Index}.String()
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func truncateString(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+// recordsJSON converts record entries, with each record's payload.
+func (n *Node) recordsJSON(r *http.Request, entries []ledger.RecordEntry) []RecordJSON {
+	out := make([]RecordJSON, 0, len(entries))
 	for _, e := range entries {
 		rj := RecordJSON{Sender: e.Sender.DID(), Nonce: e.Nonce, Timestamp: e.Timestamp, TxHash: e.TxHash, Height: e.Height, Index: e.Index}
 		if tx, _, _, err := n.store.Tx(r.Context(), e.TxHash); err == nil {
@@ -468,9 +543,9 @@ func (n *Node) handleRecords(w http.ResponseWriter, r *http.Request) {
 				rj.RecordPayload = recordPayload(rec)
 			}
 		}
-		resp.Records = append(resp.Records, rj)
+		out = append(out, rj)
 	}
-	writeJSON(w, http.StatusOK, resp)
+	return out
 }
 
 func (n *Node) handleProof(w http.ResponseWriter, r *http.Request) {

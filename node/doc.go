@@ -2,7 +2,7 @@
 // Noise, Yamux, identify, ping, connection manager, resource manager, mDNS
 // and bootstrap peers), GossipSub on the chain's topics, the mempool, the
 // ledger store, block production when the node is an authority, block sync,
-// and the HTTP API.
+// and the HTTP API with its dashboard (package node/web, served at "/").
 //
 // One goroutine (the chain loop) owns the ledger: it applies blocks from
 // gossip and sync, seals blocks when it is this node's turn, and is the only
@@ -15,5 +15,7 @@
 // WithClock, WithDatastore), so simulations run this same code.
 //
 // Imports: everything below it (identity, ledger, ledger/types, consensus,
-// mempool, pubsub, clock). Only cmd and simulations import node.
+// chain, mempool, pubsub, clock) and node/web, the dashboard's embedded
+// assets, which imports only the standard library. Only cmd and
+// simulations import node.
 package node

@@ -266,7 +266,7 @@ func buildHost(key *identity.PrivateKey, cfg Config, reg prometheus.Registerer, 
 		libp2p.Ping(true),
 		libp2p.EnableHolePunching(),
 		libp2p.PrometheusRegisterer(reg),
-		libp2p.UserAgent("sixdomain/" + Version),
+		libp2p.UserAgent(UserAgent(cfg.Role)),
 	}
 	if cfg.Role == RoleBootstrap {
 		opts = append(opts, libp2p.EnableRelayService(), libp2p.EnableNATService())

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -170,16 +169,11 @@ func readProof(stdin io.Reader, path string) (*types.TxProof, error) {
 	if len(data) > maxProofFile {
 		return nil, fmt.Errorf("proof %s is larger than %d bytes", name, maxProofFile)
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	var p types.TxProof
-	if err := dec.Decode(&p); err != nil {
-		return nil, fmt.Errorf("invalid proof: %s is not a proof JSON document: %w", name, err)
+	p, err := node.DecodeProofJSON(data) // the decoding POST /v1/proofs/verify applies
+	if err != nil {
+		return nil, fmt.Errorf("invalid proof: %s: %w", name, err)
 	}
-	if dec.More() {
-		return nil, fmt.Errorf("invalid proof: %s has data after the proof document", name)
-	}
-	return &p, nil
+	return p, nil
 }
 
 // describePayload summarises a transaction's payload for `proof verify`.

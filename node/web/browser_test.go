@@ -1,0 +1,387 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/browser"
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"github.com/sixdomain/sixdomain/consensus"
+	"github.com/sixdomain/sixdomain/ledger/types"
+	"github.com/sixdomain/sixdomain/node"
+)
+
+// findChromium returns the browser to drive: $SIXD_CHROMIUM, else the
+// first of chromium, chromium-browser, google-chrome on PATH. Without one
+// the test skips, unless SIXD_REQUIRE_BROWSER=1 (CI), when it fails.
+func findChromium(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("SIXD_CHROMIUM"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("SIXD_CHROMIUM=%s: %v", p, err)
+		}
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("SIXD_REQUIRE_BROWSER") == "1" {
+		t.Fatal("no Chromium found (set SIXD_CHROMIUM or put chromium, chromium-browser or google-chrome on PATH) and SIXD_REQUIRE_BROWSER=1")
+	}
+	t.Skip("no Chromium found: set SIXD_CHROMIUM or install chromium to run the dashboard's browser test")
+	return ""
+}
+
+// artifactDir is $SIXD_ARTIFACTS (created), else a test temporary directory.
+func artifactDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("SIXD_ARTIFACTS")
+	if dir == "" {
+		dir = t.TempDir()
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshots and the downloaded proof go to %s", dir)
+	return dir
+}
+
+// waitJS evaluates expr in the page until ok holds of its value or the
+// deadline passes.
+func waitJS[T any](t *testing.T, ctx context.Context, timeout time.Duration, what, expr string, ok func(T) bool) T {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+		if err == nil && ok(v) {
+			return v
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s (last value %v, err %v)", timeout, what, v, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// waitFile waits for path to exist with content that decodes.
+func waitFile(t *testing.T, timeout time.Duration, path string) []byte {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if data, err := os.ReadFile(path); err == nil && len(data) > 0 {
+			if _, err := node.DecodeProofJSON(data); err == nil {
+				return data
+			}
+		}
+		if time.Now().After(deadline) {
+			entries, _ := os.ReadDir(filepath.Dir(path))
+			t.Fatalf("timed out after %s waiting for the download %s (directory holds %v)", timeout, path, entries)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func writeArtifact(t *testing.T, dir, name string, data []byte) {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("wrote %s (%d bytes)", path, len(data))
+}
+
+// eventsStub serves GET /v1/events in the contract's wire format (head and
+// final events of the node's final blocks), so the browser test exercises
+// the page's event-stream path on a branch that has no events route yet.
+func eventsStub(n *node.Node, done <-chan struct{}) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		commits, stop := n.SubscribeCommits(64)
+		defer stop()
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.Header().Set("Cache-Control", "no-cache")
+		w.WriteHeader(http.StatusOK)
+		flusher, _ := w.(http.Flusher)
+		send := func(id uint64, typ string, v any) error {
+			data, err := json.Marshal(v)
+			if err != nil {
+				return err
+			}
+			if _, err := fmt.Fprintf(w, "id: %d-%s\nevent: %s\ndata: %s\n\n", id, typ, typ, data); err != nil {
+				return err
+			}
+			if flusher != nil {
+				flusher.Flush()
+			}
+			return nil
+		}
+		for {
+			select {
+			case <-r.Context().Done():
+				return
+			case <-done:
+				return
+			case ev := <-commits:
+				h := ev.Block.Header
+				final := map[string]any{"height": h.Height, "hash": ev.Block.Hash(), "proposer": h.Proposer.DID(),
+					"in_turn": h.Difficulty == types.DiffInTurn, "tx_count": h.TxCount,
+					"time": h.BlockTime().UTC().Format(time.RFC3339Nano), "final_at": ev.At.UTC().Format(time.RFC3339Nano),
+					"time_to_finality_ms": ev.At.Sub(h.BlockTime()).Milliseconds(), "state_root": h.StateRoot}
+				head := map[string]any{"height": h.Height + 1, "hash": ev.Block.Hash(), "parent": h.Parent,
+					"proposer": h.Proposer.DID(), "time": h.BlockTime().UTC().Format(time.RFC3339Nano), "tx_count": h.TxCount, "in_turn": true}
+				if send(h.Height, "final", final) != nil || send(h.Height, "head", head) != nil {
+					return
+				}
+			}
+		}
+	}
+}
+
+// xssValue is a record value that would run script if the page inserted
+// it as HTML.
+const xssValue = `<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>`
+
+// TestDashboardInBrowser opens the dashboard of a real cluster's device in
+// headless Chromium: the page runs without console errors, follows the
+// finalized height, finds records by stream, downloads a proof that
+// verifies offline, shows it verified, resolves a DID, and fits a phone.
+func TestDashboardInBrowser(t *testing.T) {
+	chromium := findChromium(t)
+	artifacts := artifactDir(t)
+	downloads := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	c, err := node.StartCluster(ctx, node.ClusterConfig{ChainID: "dashboard-test", Authorities: 3, Devices: 1,
+		Slot: 250 * time.Millisecond, API: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	device, key := c.Nodes[3], c.Keys[3]
+	var txs []*types.Tx
+	for i := range 3 {
+		value := fmt.Sprintf("21.%d", i)
+		if i == 2 { // markup in a value is shown as text, never run
+			value = xssValue
+		}
+		tx, err := types.NewDataRecordTx(c.Genesis.ChainID, uint64(i+1), time.Now().UnixMilli(),
+			types.DataRecord{Stream: "temperature", ContentType: "text/plain", Value: []byte(value)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tx.Sign(key)
+		if _, err := device.Submit(ctx, tx.Encode()); err != nil {
+			t.Fatalf("submit: %v", err)
+		}
+		txs = append(txs, tx)
+	}
+
+	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.WindowSize(1280, 900))...)
+	defer cancelAlloc()
+	bctx, cancelBrowser := chromedp.NewContext(alloc, chromedp.WithLogf(t.Logf))
+	defer cancelBrowser()
+
+	var (
+		mu       sync.Mutex
+		problems []string
+	)
+	if err := chromedp.Listen(bctx, func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch ev := ev.(type) {
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeAssert {
+				var args []string
+				for _, a := range ev.Args {
+					args = append(args, string(a.Value)+a.Description)
+				}
+				problems = append(problems, "console."+string(ev.Type)+": "+strings.Join(args, " "))
+			}
+		case *runtime.EventExceptionThrown:
+			d := ev.ExceptionDetails
+			msg := d.Text
+			if d.Exception != nil {
+				msg += " " + d.Exception.Description
+			}
+			problems = append(problems, fmt.Sprintf("uncaught exception at %s:%d: %s", d.URL, d.LineNumber+1, msg))
+		case *cdplog.EventEntryAdded:
+			// Browser log entries (failed loads, CSP reports) are logged
+			// for the reader; a CSP violation is a failure.
+			t.Logf("browser log: %s %s %s %s", ev.Entry.Level, ev.Entry.Source, ev.Entry.URL, ev.Entry.Text)
+			if strings.Contains(ev.Entry.Text, "Content Security Policy") {
+				problems = append(problems, "CSP violation: "+ev.Entry.Text)
+			}
+		}
+	}); err != nil {
+		t.Fatalf("starting Chromium %s: %v", chromium, err)
+	}
+	if _, err := chromedp.CallBrowser(bctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+		Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads}); err != nil {
+		t.Fatalf("download behaviour: %v", err)
+	}
+
+	url := "http://" + device.APIAddr().String() + "/"
+	if err := chromedp.Do(bctx, chromedp.Navigate(url), chromedp.WaitVisible(chromedp.ID("finalized"))); err != nil {
+		t.Fatalf("opening %s: %v", url, err)
+	}
+
+	// The finalized height shown grows while we watch.
+	height := func(s string) int {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil {
+			return -1
+		}
+		return n
+	}
+	first := waitJS(t, bctx, 15*time.Second, "a finalized height on the page", `document.getElementById('finalized').textContent`,
+		func(s string) bool { return height(s) > 0 })
+	waitJS(t, bctx, 15*time.Second, "the finalized height to grow past "+first, `document.getElementById('finalized').textContent`,
+		func(s string) bool { return height(s) > height(first) })
+	waitJS(t, bctx, 10*time.Second, "final blocks in the table", `document.querySelectorAll('#blocks tbody tr:not(.empty)').length`,
+		func(n int) bool { return n >= 2 })
+	waitJS(t, bctx, 10*time.Second, "the three authorities in the peers table",
+		`[...document.querySelectorAll('#peers tbody .role')].filter(e => e.textContent === 'authority').length`,
+		func(n int) bool { return n == 3 })
+
+	// Search the stream once the records are final.
+	for _, tx := range txs {
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			if _, _, _, err := device.Store().Tx(ctx, tx.Hash()); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("record %s not committed", tx.Hash())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	target := txs[1].Hash().String()
+	row := `tr[data-hash="` + target + `"]`
+	if err := chromedp.Do(bctx,
+		chromedp.SetValue(chromedp.ID("search-kind"), "stream"),
+		chromedp.SetValue(chromedp.ID("search-q"), "temperature"),
+		chromedp.Click(chromedp.CSS(`#search button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(row)),
+	); err != nil {
+		t.Fatalf("searching stream temperature: %v", err)
+	}
+	waitJS(t, bctx, 5*time.Second, "three results", `document.querySelectorAll('#records tbody tr[data-hash]').length`,
+		func(n int) bool { return n == 3 })
+	xss := `document.querySelector('tr[data-hash="` + txs[2].Hash().String() + `"] td.value').title === ` + strconv.Quote(xssValue) +
+		` && document.querySelectorAll('#records img, #records script').length === 0 && window.__xss === undefined`
+	waitJS(t, bctx, 5*time.Second, "the markup value shown as text", xss, func(ok bool) bool { return ok })
+
+	// Download the proof through the link, and check it offline.
+	if err := chromedp.Do(bctx, chromedp.Click(chromedp.CSS(row+` a.proof-link`))); err != nil {
+		t.Fatalf("clicking the proof link: %v", err)
+	}
+	data := waitFile(t, 15*time.Second, filepath.Join(downloads, "proof-"+target+".json"))
+	writeArtifact(t, artifacts, "proof-"+target+".json", data)
+	proof, err := node.DecodeProofJSON(data) // the strict decoding `sixd proof verify` applies
+	if err != nil {
+		t.Fatalf("downloaded proof: %v", err)
+	}
+	header, tx, err := consensus.VerifyProof(c.Genesis, nil, proof)
+	if err != nil {
+		t.Fatalf("downloaded proof does not verify: %v", err)
+	}
+	if tx.Hash().String() != target || proof.TxHash.String() != target {
+		t.Fatalf("downloaded the proof of %s, want %s", tx.Hash(), target)
+	}
+
+	// Verify through the page.
+	if err := chromedp.Do(bctx, chromedp.Click(chromedp.CSS(row+` button.verify`))); err != nil {
+		t.Fatalf("clicking verify: %v", err)
+	}
+	verdict := waitJS(t, bctx, 10*time.Second, "the verified mark", `document.querySelector('`+row+` .verdict').textContent`,
+		func(s string) bool { return strings.HasPrefix(s, "✓ valid") || strings.HasPrefix(s, "✗") })
+	if want := fmt.Sprintf("✓ valid · block %d", header.Height); !strings.HasPrefix(verdict, want) {
+		t.Fatalf("page shows %q, want %q…", verdict, want)
+	}
+
+	// Resolve the device's DID.
+	did := key.Public().DID()
+	if err := chromedp.Do(bctx,
+		chromedp.SetValue(chromedp.ID("did-q"), did),
+		chromedp.Click(chromedp.CSS(`#did-form button[type=submit]`)),
+	); err != nil {
+		t.Fatalf("resolving a DID: %v", err)
+	}
+	waitJS(t, bctx, 10*time.Second, "the DID document", `document.getElementById('did-doc').textContent`,
+		func(s string) bool { return strings.Contains(s, did) })
+
+	if err := chromedp.Do(bctx, chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, 0)`)); err != nil {
+		t.Fatal(err)
+	}
+	shot, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeArtifact(t, artifacts, "dashboard-desktop.png", shot)
+
+	// A phone: 390×844, nothing wider than the screen.
+	if err := chromedp.Do(bctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateScale(2))); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, bctx, 5*time.Second, "the page to fit 390 px", `document.documentElement.scrollWidth`,
+		func(w int) bool { return w <= 390 })
+	if shot, err = chromedp.Run(bctx, chromedp.CaptureScreenshot()); err != nil {
+		t.Fatal(err)
+	}
+	writeArtifact(t, artifacts, "dashboard-phone.png", shot)
+	if shot, err = chromedp.Run(bctx, chromedp.Screenshot(chromedp.CSS(`#records`))); err != nil {
+		t.Fatal(err)
+	}
+	writeArtifact(t, artifacts, "dashboard-phone-records.png", shot)
+	if shot, err = chromedp.Run(bctx, chromedp.FullScreenshot(100)); err != nil {
+		t.Fatal(err)
+	}
+	writeArtifact(t, artifacts, "dashboard-phone-full.png", shot)
+
+	// The event-stream path: the same node behind a server that adds a
+	// contract-format /v1/events.
+	done := make(chan struct{})
+	mux := http.NewServeMux()
+	mux.Handle("GET /v1/events", eventsStub(device, done))
+	mux.Handle("/", device.Handler())
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	defer close(done)
+	if err := chromedp.Do(bctx, chromedp.EmulateViewport(1280, 900), chromedp.Navigate(srv.URL+"/"),
+		chromedp.WaitVisible(chromedp.ID("finalized"))); err != nil {
+		t.Fatalf("opening %s: %v", srv.URL, err)
+	}
+	waitJS(t, bctx, 10*time.Second, "the live indicator", `document.getElementById('conn').dataset.state`,
+		func(s string) bool { return s == "live" })
+	waitJS(t, bctx, 15*time.Second, "a block with its time to finality from a final event",
+		`[...document.querySelectorAll('#blocks tbody tr td:nth-child(6)')].filter(td => / ms$/.test(td.textContent)).length`,
+		func(n int) bool { return n >= 2 })
+	if shot, err = chromedp.Run(bctx, chromedp.CaptureScreenshot()); err != nil {
+		t.Fatal(err)
+	}
+	writeArtifact(t, artifacts, "dashboard-live.png", shot)
+
+	mu.Lock()
+	defer mu.Unlock()
+	for _, p := range problems {
+		t.Error(p)
+	}
+}
