@@ -78,7 +78,9 @@ own host or container, named by --hostnames (default: the node names, as
 compose service names), listening on --p2p-port on all interfaces with its
 API on 127.0.0.1:--api-port. With --local every node runs on this host's
 loopback on its own ports (p2p-port + i, api-port + i), for processes
-started side by side.
+started side by side; with --local, --hostnames may give each node its own
+loopback address (127.0.0.0/8), so that links between nodes can be cut by
+address (the e2e runner does).
 
 DIR must not exist or be empty; nothing is overwritten.`,
 		Example: `  sixd testnet --bootstrap 1 --authorities 3 --gateways 1 --devices 2 --out ./testnet
@@ -128,8 +130,8 @@ func layoutTestnet(p testnetPlan) (*Testnet, error) {
 		return nil, fmt.Errorf("--admission must be %q or %q", types.AdmissionOpen, types.AdmissionAdmitted)
 	case len(p.Hostnames) > 0 && len(p.Hostnames) != total:
 		return nil, fmt.Errorf("--hostnames lists %d hosts for %d nodes", len(p.Hostnames), total)
-	case len(p.Hostnames) > 0 && p.Local:
-		return nil, errors.New("--hostnames and --local exclude each other (--local puts every node on 127.0.0.1)")
+	case len(p.Hostnames) > 0 && p.Local && !allLoopback(p.Hostnames):
+		return nil, errors.New("with --local, --hostnames may name only loopback addresses (127.0.0.0/8), one per node")
 	case p.P2PPort < 1 || p.APIPort < 1 || (p.Local && (p.P2PPort+total > 65535 || p.APIPort+total > 65535)) ||
 		p.P2PPort > 65535 || p.APIPort > 65535:
 		return nil, errors.New("--p2p-port and --api-port must leave room for every node below 65536")
@@ -168,6 +170,8 @@ func layoutTestnet(p testnetPlan) (*Testnet, error) {
 			nd.Home = nd.Name
 			p2pPort, apiPort := p.P2PPort, p.APIPort
 			switch {
+			case p.Local && len(p.Hostnames) > 0:
+				nd.Host, p2pPort, apiPort = p.Hostnames[i], p.P2PPort+i, p.APIPort+i
 			case p.Local:
 				nd.Host, p2pPort, apiPort = "127.0.0.1", p.P2PPort+i, p.APIPort+i
 			case len(p.Hostnames) > 0:
@@ -177,6 +181,9 @@ func layoutTestnet(p testnetPlan) (*Testnet, error) {
 			}
 			nd.P2PAddr = hostMultiaddr(nd.Host) + fmt.Sprintf("/tcp/%d/p2p/%s", p2pPort, nd.PeerID)
 			nd.API = fmt.Sprintf("127.0.0.1:%d", apiPort)
+			if p.Local {
+				nd.API = net.JoinHostPort(nd.Host, fmt.Sprint(apiPort))
+			}
 			if nd.Authority {
 				auths = append(auths, key.Public())
 			}
@@ -216,7 +223,7 @@ func layoutTestnet(p testnetPlan) (*Testnet, error) {
 		p2pPort := p.P2PPort
 		listenHost := "0.0.0.0"
 		if p.Local {
-			p2pPort, listenHost = p.P2PPort+i, "127.0.0.1"
+			p2pPort, listenHost = p.P2PPort+i, nd.Host
 		}
 		off := false
 		cfg, err := configs.Render(configRole(nd.Role), configs.RenderOptions{
@@ -261,6 +268,17 @@ func hostMultiaddr(host string) string {
 		return "/ip6/" + ip.String()
 	}
 	return "/dns/" + host
+}
+
+// allLoopback reports whether every host is a loopback IPv4 address.
+func allLoopback(hosts []string) bool {
+	for _, h := range hosts {
+		ip := net.ParseIP(h)
+		if ip == nil || ip.To4() == nil || !ip.IsLoopback() {
+			return false
+		}
+	}
+	return true
 }
 
 // checkHostname accepts an IP address or a DNS name.

@@ -62,7 +62,7 @@ func TestTestnetRefusesBadInput(t *testing.T) {
 		{[]string{"--out", full}, "not empty"},
 		{[]string{"--out", out, "--authorities", "0"}, "at least one authority"},
 		{[]string{"--out", out, "--hostnames", "a,b"}, "lists 2 hosts for 7 nodes"},
-		{[]string{"--out", out, "--local", "--hostnames", "a,b,c,d,e,f,g"}, "exclude each other"},
+		{[]string{"--out", out, "--local", "--hostnames", "a,b,c,d,e,f,g"}, "only loopback addresses"},
 		{[]string{"--out", out, "--hostnames", "a,b,c,d,e,f,-g"}, "not a host name"},
 		{[]string{"--out", out, "--slot", "1ms"}, "--slot"},
 		{[]string{"--out", out, "--admission", "closed"}, "--admission"},
