@@ -142,6 +142,7 @@ type NonceResponse struct {
 // StatusResponse answers GET /v1/status.
 type StatusResponse struct {
 	Version     string     `json:"version"`
+	Commit      string     `json:"commit"` // BuildCommit
 	ChainID     string     `json:"chain_id"`
 	GenesisHash types.Hash `json:"genesis_hash"`
 	PeerID      string     `json:"peer_id"`
@@ -201,6 +202,9 @@ func (n *Node) Routes() []Route {
 		f("GET", "/v1/dids/{did}", n.handleDID),
 		f("GET", "/healthz", n.handleHealth),
 		{Method: "GET", Pattern: "/debug/metrics/prometheus", Handler: promhttp.HandlerFor(n.registry, promhttp.HandlerOpts{})},
+
+		// OpenAPI: the description of this table (node/openapi.json).
+		f("GET", "/v1/openapi.json", n.handleOpenAPI),
 	}
 }
 
@@ -509,7 +513,7 @@ func (n *Node) handleNonce(w http.ResponseWriter, r *http.Request) {
 // Status returns what GET /v1/status reports.
 func (n *Node) Status() StatusResponse {
 	st := n.chain.Head()
-	s := StatusResponse{Version: Version, ChainID: n.genesis.ChainID, GenesisHash: n.genesis.Hash(),
+	s := StatusResponse{Version: Version, Commit: BuildCommit(), ChainID: n.genesis.ChainID, GenesisHash: n.genesis.Hash(),
 		PeerID: n.host.ID().String(), DID: n.key.Public().DID(), Role: n.cfg.Role, Authority: n.IsAuthority(),
 		Height: st.Height, HeadHash: st.LastBlockHash, HeadTime: time.UnixMilli(st.LastBlockTime).UTC(),
 		Finalized: n.store.State().Height,
