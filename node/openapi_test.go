@@ -191,8 +191,13 @@ func TestOpenAPIDocument(t *testing.T) {
 }
 
 // openAPIPath converts a net/http pattern's path to an OpenAPI path
-// template: "{name...}" becomes "{name}", and the end anchor "{$}" goes.
+// template: "{name...}" becomes "{name}", the end anchor "{$}" goes, and
+// a subtree pattern "/x/" (which matches what "/x/{path...}" does) becomes
+// "/x/{path}". "/" stays "/".
 func openAPIPath(pattern string) string {
+	if strings.HasSuffix(pattern, "/") && pattern != "/" {
+		pattern += "{path}"
+	}
 	p := strings.ReplaceAll(pattern, "{$}", "")
 	return regexp.MustCompile(`\{([A-Za-z_][A-Za-z0-9_]*)\.\.\.\}`).ReplaceAllString(p, "{$1}")
 }
@@ -203,6 +208,8 @@ func TestOpenAPIPath(t *testing.T) {
 		"/ui/{path...}":      "/ui/{path}",
 		"/{$}":               "/",
 		"/":                  "/",
+		"/ui/":               "/ui/{path}",
+		"/ui/{$}":            "/ui/",
 		"/a/{x}/b/{rest...}": "/a/{x}/b/{rest}",
 	} {
 		if got := openAPIPath(in); got != want {
