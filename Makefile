@@ -13,7 +13,7 @@ SIM_FLAGS ?=
 # override with make build VERSION=1.2.3 COMMIT=abc123.
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0-dev)
 COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
-LDFLAGS   := -X github.com/sixdomain/sixdomain/node.Version=$(VERSION) -X github.com/sixdomain/sixdomain/node.Commit=$(COMMIT)
+LDFLAGS    = -X github.com/sixdomain/sixdomain/node.Version=$(VERSION) -X github.com/sixdomain/sixdomain/node.Commit=$(COMMIT)
 
 .PHONY: all build test devnet devnet-admitted sim lint bench bench-devnet fuzz fuzz-consensus clean
 

@@ -1,6 +1,9 @@
 package node
 
-import "runtime/debug"
+import (
+	"runtime/debug"
+	"sync"
+)
 
 // Version is the sixdomain release; builds may set it with
 // -ldflags "-X github.com/sixdomain/sixdomain/node.Version=...".
@@ -14,10 +17,13 @@ var Commit = ""
 // BuildCommit returns Commit if the build set it, else the vcs.revision
 // the Go toolchain stamped into the binary (with "-dirty" when the work
 // tree had changes), else "unknown".
-func BuildCommit() string {
+func BuildCommit() string { return buildCommitOnce() }
+
+// The linker sets Commit before the program starts, so the answer is fixed.
+var buildCommitOnce = sync.OnceValue(func() string {
 	bi, ok := debug.ReadBuildInfo()
 	return buildCommit(Commit, bi, ok)
-}
+})
 
 func buildCommit(ldflag string, bi *debug.BuildInfo, ok bool) string {
 	if ldflag != "" {
