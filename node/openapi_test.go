@@ -218,13 +218,19 @@ func TestOpenAPIPath(t *testing.T) {
 	}
 }
 
+// routeKey turns "METHOD pattern" into "METHOD /openapi/path".
+func routeKey(route string) string {
+	method, pattern, _ := strings.Cut(route, " ")
+	return strings.ToUpper(method) + " " + openAPIPath(pattern)
+}
+
 // routeDiff compares the route table with the description's operations:
 // the routes it lacks and the operations no route serves, as sorted
 // "METHOD /path" lines.
 func routeDiff(routes []Route, d *openAPIDoc) (undocumented, unserved []string) {
 	served := map[string]bool{}
 	for _, r := range routes {
-		key := strings.ToUpper(r.Method) + " " + openAPIPath(r.Pattern)
+		key := routeKey(r.Method + " " + r.Pattern)
 		served[key] = true
 		if _, ok := d.operation(openAPIPath(r.Pattern), r.Method); !ok {
 			undocumented = append(undocumented, key)
@@ -243,11 +249,12 @@ func routeDiff(routes []Route, d *openAPIDoc) (undocumented, unserved []string) 
 	return undocumented, unserved
 }
 
-// testNode starts one authority with its API; it seals and finalizes
-// blocks alone.
+// testNode starts one authority (which seals and finalizes blocks alone)
+// and a device, so that the authority has a peer; it returns the
+// authority.
 func testNode(t *testing.T) (*Cluster, *Node) {
 	t.Helper()
-	c := startCluster(t, 1, 0)
+	c := startCluster(t, 1, 1)
 	return c, c.Nodes[0]
 }
 
@@ -366,6 +373,8 @@ func TestOpenAPIResponsesConform(t *testing.T) {
 		{"GET /v1/openapi.json", "/v1/openapi.json", "", 200},
 		// The routes of the events and web branches.
 		{"GET /v1/events", "/v1/events?types=head", "", 200},
+		{"GET /v1/events", "/v1/events?types=final", "", 200},
+		{"GET /v1/events", "/v1/events?types=bogus", "", 400},
 		{"GET /v1/peers", "/v1/peers", "", 200},
 		{"GET /v1/authorities", "/v1/authorities", "", 200},
 		{"POST /v1/proofs/verify", "/v1/proofs/verify", string(proof), 200},
@@ -380,16 +389,16 @@ func TestOpenAPIResponsesConform(t *testing.T) {
 
 	routes := map[string]bool{}
 	for _, r := range n.Routes() {
-		routes[strings.ToUpper(r.Method)+" "+openAPIPath(r.Pattern)] = true
+		routes[routeKey(r.Method+" "+r.Pattern)] = true
 	}
 	for route := range routes {
-		has := slices.ContainsFunc(samples, func(s apiSample) bool { return openAPIPath(s.route) == route })
+		has := slices.ContainsFunc(samples, func(s apiSample) bool { return routeKey(s.route) == route })
 		if _, skip := unchecked[route]; !has && !skip {
 			t.Errorf("route %s has no sample request in TestOpenAPIResponsesConform", route)
 		}
 	}
 	for _, s := range samples {
-		route := openAPIPath(s.route)
+		route := routeKey(s.route)
 		t.Run(s.route+" "+strconv.Itoa(s.status)+" "+s.path, func(t *testing.T) {
 			if !routes[route] {
 				t.Skipf("%s is not a route of this node yet", route)
