@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"net/http/httptest"
@@ -467,7 +468,7 @@ func checkSample(t *testing.T, d *openAPIDoc, n *Node, route string, s apiSample
 		media, ok = content["*/*"].(map[string]any)
 	}
 	if !ok {
-		t.Fatalf("Content-Type %s is not declared for %s %d (declared: %v)", ct, route, resp.StatusCode, slices.Sorted(mapKeys(content)))
+		t.Fatalf("Content-Type %s is not declared for %s %d (declared: %v)", ct, route, resp.StatusCode, slices.Sorted(maps.Keys(content)))
 	}
 	switch {
 	case route == "GET /v1/openapi.json":
@@ -498,16 +499,6 @@ func checkSample(t *testing.T, d *openAPIDoc, n *Node, route string, s apiSample
 		data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		if err != nil || len(data) == 0 {
 			t.Fatalf("empty %s answer: %v", ct, err)
-		}
-	}
-}
-
-func mapKeys(m map[string]any) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
 		}
 	}
 }

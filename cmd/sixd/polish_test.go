@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"net/url"
 	"os"
@@ -178,8 +177,5 @@ func TestVersionCommitFromLdflags(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("sixd version lacks %q:\n%s", want, out)
 		}
-	}
-	if t.Failed() {
-		fmt.Fprintf(os.Stderr, "%s\n", out)
 	}
 }
