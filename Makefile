@@ -9,6 +9,11 @@ DEVNET_FLAGS ?=
 SCENARIO  ?= simulations/scenarios/small.toml
 OUT       ?= sim-out
 SIM_FLAGS ?=
+# What `sixd version` and /v1/status report for a `make build` binary;
+# override with make build VERSION=1.2.3 COMMIT=abc123.
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0-dev)
+COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS    = -X github.com/sixdomain/sixdomain/node.Version=$(VERSION) -X github.com/sixdomain/sixdomain/node.Commit=$(COMMIT)
 
 # Containers (Dockerfile, deploy/compose.yml): the image and the testnet homes
 # the compose network mounts.
@@ -21,7 +26,7 @@ COMPOSE   ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker comp
 all: lint test build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/sixd
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/sixd
 
 # The test command CI runs (README). Real libp2p hosts on loopback and real
 # pebble stores in temporary directories; under ten minutes on two cores.

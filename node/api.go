@@ -146,6 +146,7 @@ type NonceResponse struct {
 // StatusResponse answers GET /v1/status.
 type StatusResponse struct {
 	Version     string     `json:"version"`
+	Commit      string     `json:"commit"` // BuildCommit
 	ChainID     string     `json:"chain_id"`
 	GenesisHash types.Hash `json:"genesis_hash"`
 	PeerID      string     `json:"peer_id"`
@@ -215,6 +216,8 @@ func (n *Node) Routes() []Route {
 		f("GET", "/v1/peers", n.handlePeers),
 		f("GET", "/v1/authorities", n.handleAuthorities),
 		f("POST", "/v1/proofs/verify", n.handleProofVerify),
+		// OpenAPI: the description of this table (node/openapi.json).
+		f("GET", "/v1/openapi.json", n.handleOpenAPI),
 	}
 }
 
@@ -584,7 +587,7 @@ func (n *Node) handleNonce(w http.ResponseWriter, r *http.Request) {
 // Status returns what GET /v1/status reports.
 func (n *Node) Status() StatusResponse {
 	st := n.chain.Head()
-	s := StatusResponse{Version: Version, ChainID: n.genesis.ChainID, GenesisHash: n.genesis.Hash(),
+	s := StatusResponse{Version: Version, Commit: BuildCommit(), ChainID: n.genesis.ChainID, GenesisHash: n.genesis.Hash(),
 		PeerID: n.host.ID().String(), DID: n.key.Public().DID(), Role: n.cfg.Role, Authority: n.IsAuthority(),
 		Height: st.Height, HeadHash: st.LastBlockHash, HeadTime: time.UnixMilli(st.LastBlockTime).UTC(),
 		Finalized: n.store.State().Height,

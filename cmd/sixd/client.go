@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -167,11 +168,16 @@ func (c *apiClient) do(ctx context.Context, method, path string, body []byte) ([
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
+		if ctx.Err() == nil {
+			if cause, ok := unreachable(err); ok {
+				return nil, &noNodeError{base: c.base, cause: cause, err: err}
+			}
+		}
 		var uerr *url.Error
 		if errors.As(err, &uerr) {
 			err = uerr.Err
 		}
-		return nil, fmt.Errorf("%s %s: %v (is the node running? see --api)", method, c.base+path, err)
+		return nil, fmt.Errorf("%s %s: %w", method, c.base+path, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
@@ -187,6 +193,43 @@ func (c *apiClient) do(ctx context.Context, method, path string, body []byte) ([
 		return nil, err
 	}
 	return data, nil
+}
+
+// errNoNode: nothing answers at the API address (see noNodeError).
+var errNoNode = errors.New("no node answers")
+
+// noNodeError says that no node answers at base, why, and how to start or
+// find one.
+type noNodeError struct {
+	base  string // the API URL
+	cause string // "connection refused", "no such host", ...
+	err   error  // the transport's error
+}
+
+func (e *noNodeError) Error() string {
+	return fmt.Sprintf("%v at %s (%s); start one with 'sixd run --home DIR' or 'make devnet', or point --api / --home at a running node",
+		errNoNode, e.base, e.cause)
+}
+
+func (e *noNodeError) Unwrap() []error { return []error{errNoNode, e.err} }
+
+// unreachable reports whether a transport error means that no node answers
+// (the connection is refused, the host does not resolve, or the request
+// timed out before an answer) and names the cause.
+func unreachable(err error) (string, bool) {
+	var dnsErr *net.DNSError
+	var netErr net.Error
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused", true
+	case errors.As(err, &dnsErr) && dnsErr.IsNotFound:
+		return "no such host", true
+	case errors.As(err, &dnsErr):
+		return "cannot resolve " + dnsErr.Name, true
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return fmt.Sprintf("no answer within %s", clientTimeout), true
+	}
+	return "", false
 }
 
 // apiError is a non-2xx answer of the node.

@@ -4,6 +4,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -39,7 +40,10 @@ $SIXD_PASSPHRASE. No command takes a passphrase as a flag value.`,
 		RunE:          func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	root.SetErrPrefix("sixd:")
-	root.CompletionOptions.HiddenDefaultCmd = true
+	// cobra's 'sixd completion bash|zsh|fish|powershell' prints a shell
+	// completion script (README: Shell completion); it is listed in the
+	// help. Execute adds it, so it writes to the output set by then.
+	root.CompletionOptions.HiddenDefaultCmd = false
 	root.AddCommand(
 		newInitCmd(),
 		newRunCmd(),
@@ -69,6 +73,11 @@ func guardRunE(cmd *cobra.Command) {
 			defer func() {
 				if r := recover(); r != nil {
 					err = fmt.Errorf("internal error: %v", r)
+				}
+				var noNode *noNodeError
+				if errors.As(err, &noNode) {
+					// Which step met no node adds nothing to how to fix it.
+					err = noNode
 				}
 				if err != nil {
 					err = oneLineError{err}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"runtime"
 	"runtime/debug"
 
@@ -13,25 +14,33 @@ import (
 func newVersionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print the versions of sixd, Go and libp2p",
-		Args:  noArgs,
+		Short: "Print the version and commit of sixd, and the versions of Go and libp2p",
+		Long: `version prints the sixdomain release, the commit the binary was built from
+(set by 'make build', else the Go toolchain's VCS stamp, else "unknown"), and
+the versions of Go, go-libp2p and go-libp2p-pubsub it was built with.`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "sixd %s\n", node.Version)
 			bi, ok := debug.ReadBuildInfo()
-			if ok {
-				for _, s := range bi.Settings {
-					if s.Key == "vcs.revision" {
-						fmt.Fprintf(out, "commit:           %s\n", s.Value)
-					}
-				}
-			}
-			fmt.Fprintf(out, "go:               %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
-			fmt.Fprintf(out, "go-libp2p:        %s\n", moduleVersion(bi, ok, "github.com/libp2p/go-libp2p"))
-			fmt.Fprintf(out, "go-libp2p-pubsub: %s\n", moduleVersion(bi, ok, "github.com/libp2p/go-libp2p-pubsub"))
-			return nil
+			return printVersion(cmd.OutOrStdout(), node.Version, node.BuildCommit(), bi, ok)
 		},
 	}
+}
+
+// printVersion writes what 'sixd version' prints.
+func printVersion(out io.Writer, version, commit string, bi *debug.BuildInfo, ok bool) error {
+	lines := []string{
+		"sixd " + version,
+		"commit:           " + commit,
+		fmt.Sprintf("go:               %s %s/%s", runtime.Version(), runtime.GOOS, runtime.GOARCH),
+		"go-libp2p:        " + moduleVersion(bi, ok, "github.com/libp2p/go-libp2p"),
+		"go-libp2p-pubsub: " + moduleVersion(bi, ok, "github.com/libp2p/go-libp2p-pubsub"),
+	}
+	for _, l := range lines {
+		if _, err := fmt.Fprintln(out, l); err != nil {
+			return fmt.Errorf("writing the version: %w", err)
+		}
+	}
+	return nil
 }
 
 // moduleVersion returns the version of module path linked into the binary.
