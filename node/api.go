@@ -201,6 +201,9 @@ func (n *Node) Routes() []Route {
 		f("GET", "/v1/dids/{did}", n.handleDID),
 		f("GET", "/healthz", n.handleHealth),
 		{Method: "GET", Pattern: "/debug/metrics/prometheus", Handler: promhttp.HandlerFor(n.registry, promhttp.HandlerOpts{})},
+
+		// Event stream (server-sent events; node/events.go).
+		f("GET", "/v1/events", n.handleEvents),
 	}
 }
 
