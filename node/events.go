@@ -2,6 +2,7 @@ package node
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -226,12 +227,13 @@ func (f *eventFilter) match(e *event) bool {
 func parseEventFilter(r *http.Request) (eventFilter, string, error) {
 	var f eventFilter
 	q := r.URL.Query()
-	for k, vs := range q {
+	for _, k := range []string{"types", "stream", "sender", "did", "last_event_id"} {
+		vs := q[k]
 		if len(vs) > 1 {
-			return f, "bad_request", fmt.Errorf("query parameter %q given %d times", truncateParam(k), len(vs))
+			return f, "bad_request", fmt.Errorf("query parameter %q given %d times", k, len(vs))
 		}
-		if len(vs[0]) > maxEventParam {
-			return f, "bad_request", fmt.Errorf("query parameter %q exceeds %d bytes", truncateParam(k), maxEventParam)
+		if len(vs) == 1 && len(vs[0]) > maxEventParam {
+			return f, "bad_request", fmt.Errorf("query parameter %q exceeds %d bytes", k, maxEventParam)
 		}
 	}
 	if s := q.Get("types"); s != "" {
@@ -503,6 +505,14 @@ func (n *Node) handleEvents(w http.ResponseWriter, r *http.Request) {
 	defer n.events.unsubscribe(sub)
 
 	rc := http.NewResponseController(w)
+	// On Close, unblock a write to a client that does not read, so that the
+	// server's shutdown need not wait for it.
+	stop := context.AfterFunc(n.ctx, func() {
+		if err := rc.SetWriteDeadline(time.Now()); err != nil {
+			n.log.Debug("event stream: ending a write on close", "err", err)
+		}
+	})
+	defer stop()
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
@@ -518,6 +528,9 @@ func (n *Node) handleEvents(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	for _, e := range replay {
+		if n.ctx.Err() != nil || r.Context().Err() != nil {
+			return
+		}
 		if err := n.writeEvent(cw, e); err != nil {
 			return
 		}

@@ -95,6 +95,13 @@ func (c *sseConn) next(timeout time.Duration) sseEvent {
 	case e := <-c.events:
 		return e
 	case err := <-c.done:
+		// The reader queues every event before it reports the end.
+		select {
+		case e := <-c.events:
+			c.done <- err
+			return e
+		default:
+		}
 		c.t.Fatalf("event stream ended: %v", err)
 	case <-time.After(timeout):
 		c.t.Fatalf("no event within %s", timeout)
@@ -183,6 +190,7 @@ func TestEventStreamCommitsResumeFilters(t *testing.T) {
 	byStream := openEvents(t, n, "stream=temp/b", "")
 	bySender := openEvents(t, n, "types=tx&sender="+url.QueryEscape(keys[2].Public().DID()), "")
 	resumer := openEvents(t, n, "", "")
+	byDID := openEvents(t, n, "types=tx&did="+url.QueryEscape(keys[0].Public().PeerID().String()), "")
 
 	const rounds, per = 3, 4 // 3 rounds × 4 nonces × 3 senders = 36 records
 	var hashes []types.Hash
@@ -310,6 +318,16 @@ func TestEventStreamCommitsResumeFilters(t *testing.T) {
 	}
 	if senderTxs != rounds*per {
 		t.Errorf("sender filter: %d tx events, want %d", senderTxs, rounds*per)
+	}
+	didTxs := 0
+	for _, e := range byDID.until(10*time.Second, isTx(t, hashes[len(hashes)-3])) {
+		if st := decodeTxEvent(t, e); e.Type != EventTx || st.Tx.Sender != keys[0].Public().DID() {
+			t.Fatalf("did filter (a peer ID) let through %s %s", e.Type, e.Data)
+		}
+		didTxs++
+	}
+	if didTxs != rounds*per {
+		t.Errorf("did filter: %d tx events, want %d", didTxs, rounds*per)
 	}
 }
 

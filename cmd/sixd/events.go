@@ -171,10 +171,11 @@ func (s *eventStream) Next() (sseEvent, error) {
 }
 
 // waitCommitted waits until the transaction is committed or timeout
-// passes. It follows the node's event stream; it asks for the
-// transaction's status once after each (re)subscription, in case it was
-// committed before; it polls only a node without the event stream.
-func waitCommitted(ctx context.Context, c *apiClient, hash types.Hash, timeout time.Duration) (*node.TxStatus, error) {
+// passes. It follows the node's event stream (the tx events of sender, a
+// DID, or all if ""); it asks for the transaction's status once after each
+// (re)subscription, in case it was committed before; it polls only a node
+// without the event stream.
+func waitCommitted(ctx context.Context, c *apiClient, hash types.Hash, sender string, timeout time.Duration) (*node.TxStatus, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	last := "not yet asked"
@@ -185,6 +186,9 @@ func waitCommitted(ctx context.Context, c *apiClient, hash types.Hash, timeout t
 		return fmt.Errorf("transaction %s not committed within %s (last status: %s)", hash, timeout, last)
 	}
 	q := url.Values{"types": {node.EventTx}}
+	if sender != "" {
+		q.Set("sender", sender)
+	}
 	lastID := ""
 	for {
 		s, err := c.openEvents(ctx, q, lastID)

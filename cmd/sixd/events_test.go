@@ -177,7 +177,7 @@ func TestWatchAndWaitUseEventStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	reqs := proxy.requests()
-	if countPrefix(reqs, "GET /v1/events?types=tx") != 1 || countPrefix(reqs, "GET /v1/txs/"+hash1.String()) != 1 {
+	if countPrefix(reqs, "GET /v1/events?sender="+url.QueryEscape(idJSON(t, home).DID)+"&types=tx") != 1 || countPrefix(reqs, "GET /v1/txs/"+hash1.String()) != 1 {
 		t.Errorf("tx record --wait requests (want one subscription and one status check):\n%s", strings.Join(reqs, "\n"))
 	}
 

@@ -89,7 +89,7 @@ stream until the transaction is committed and prints the block height.`,
 			if !wait {
 				return nil
 			}
-			st, err := waitCommitted(ctx, c, hash, timeout)
+			st, err := waitCommitted(ctx, c, hash, key.Public().DID(), timeout)
 			if err != nil {
 				return err
 			}
