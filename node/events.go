@@ -404,8 +404,9 @@ func (l *eventLog) parseID(id string) (uint64, string) {
 	if epoch != l.epoch {
 		return 0, "event ID from another run of the node"
 	}
+	// seq 0 is "before the first event".
 	seq, err := strconv.ParseUint(seqText, 10, 64)
-	if err != nil || seq == 0 {
+	if err != nil {
 		return 0, "malformed event ID"
 	}
 	return seq, ""

@@ -426,6 +426,58 @@ func TestEventStreamResetLaggedBadFilters(t *testing.T) {
 	})
 }
 
+// TestEventStreamAuthorities: three authorities vote a fourth key in; the
+// event stream reports the change once, after its block's final and
+// transaction events, to clients that ask for the key's events.
+func TestEventStreamAuthorities(t *testing.T) {
+	newcomer, err := identity.Generate(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := StartCluster(context.Background(), ClusterConfig{ChainID: "node-test", Authorities: 3, Logger: testLogger(),
+		Slot: 250 * time.Millisecond, API: true, Options: []Option{WithProposals(map[identity.PublicKey]bool{newcomer.Public(): true})}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	n := c.Nodes[0]
+	// From the first event on (the vote may pass before we connect).
+	start := n.events.id(0)
+	byDID := openEvents(t, n, "types=authorities&did="+url.QueryEscape(newcomer.Public().DID()), start)
+	e := byDID.next(60 * time.Second)
+	var a AuthoritiesEvent
+	if err := json.Unmarshal(e.Data, &a); err != nil || e.Type != EventAuthorities {
+		t.Fatalf("first event %s %s: %v", e.Type, e.Data, err)
+	}
+	if len(a.Authorities) != 4 || len(a.Added) != 1 || a.Added[0] != newcomer.Public().DID() || len(a.Removed) != 0 || a.Height == 0 {
+		t.Fatalf("authorities event %s", e.Data)
+	}
+	// In the full stream it follows its block's final event.
+	all := openEvents(t, n, "types=final,tx,authorities", start)
+	evs := all.until(10*time.Second, func(x sseEvent) bool { return x.ID == e.ID })
+	var prevFinal FinalEvent
+	for _, x := range evs[:len(evs)-1] {
+		if x.Type == EventFinal {
+			if err := json.Unmarshal(x.Data, &prevFinal); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if x.Type == EventAuthorities {
+			t.Fatalf("an earlier authorities event: %s", x.Data)
+		}
+	}
+	if prevFinal.Height != a.Height {
+		t.Fatalf("authorities event at %d follows the final event of %d", a.Height, prevFinal.Height)
+	}
+	// A filter on another key does not see it.
+	other := openEvents(t, n, "types=authorities,final&did="+url.QueryEscape(c.Keys[1].Public().DID()), start)
+	for _, x := range other.until(10*time.Second, func(x sseEvent) bool { return x.Type == EventFinal && idSeq(t, x.ID) > idSeq(t, e.ID) }) {
+		if x.Type == EventAuthorities {
+			t.Fatalf("did filter on another key let through %s", x.Data)
+		}
+	}
+}
+
 func TestWithEventLimitsValidates(t *testing.T) {
 	for _, tc := range [][2]int{{0, 1}, {1, 0}, {-1, 5}, {maxEventLimit + 1, 1}} {
 		var cfg Config
