@@ -506,13 +506,6 @@ func (n *Node) handleEvents(w http.ResponseWriter, r *http.Request) {
 	defer n.events.unsubscribe(sub)
 
 	rc := http.NewResponseController(w)
-	// The server's read timeout would end the stream (its background read
-	// of the idle connection times out and cancels the request): a stream
-	// has no read deadline; each write gets its own (eventWriter).
-	if err := rc.SetReadDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
-		writeError(w, http.StatusInternalServerError, fmt.Errorf("event stream: %w", err), "")
-		return
-	}
 	// On Close, unblock a write to a client that does not read, so that the
 	// server's shutdown need not wait for it.
 	stop := context.AfterFunc(n.ctx, func() {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -390,6 +391,30 @@ func TestEventStreamResetLaggedBadFilters(t *testing.T) {
 				t.Fatalf("after reset: %+v", e)
 			}
 			s.close()
+		}
+	})
+
+	t.Run("outlives server timeouts", func(t *testing.T) {
+		// The API server's read and write timeouts, scaled down: the
+		// stream must outlive both.
+		srv := httptest.NewUnstartedServer(n.Handler())
+		srv.Config.ReadTimeout, srv.Config.WriteTimeout = 300*time.Millisecond, 600*time.Millisecond
+		srv.Start()
+		defer srv.Close()
+		resp, err := http.Get(srv.URL + "/v1/events?types=final")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		finals := 0
+		for end := time.Now().Add(2 * time.Second); time.Now().Before(end); {
+			if !sc.Scan() {
+				t.Fatalf("stream ended after %d final events: %v", finals, sc.Err())
+			}
+			if sc.Text() == "event: final" {
+				finals++
+			}
 		}
 	})
 
