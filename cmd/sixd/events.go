@@ -382,7 +382,7 @@ func watchEvents(ctx context.Context, c *apiClient, q url.Values, asJSON bool, o
 			}
 			fmt.Fprintf(errOut, "sixd: %v; reconnecting in %s\n", err, delay)
 		} else {
-			connected = true
+			connected, delay = true, time.Second
 			err = printEvents(s, asJSON, out)
 			lastID = s.LastID()
 			s.Close()
@@ -395,7 +395,6 @@ func watchEvents(ctx context.Context, c *apiClient, q url.Values, asJSON bool, o
 			}
 			if err == nil || errors.Is(err, io.EOF) {
 				err = errors.New("the node ended the stream")
-				delay = time.Second
 			}
 			fmt.Fprintf(errOut, "sixd: %v; reconnecting in %s\n", err, delay)
 		}
