@@ -71,6 +71,20 @@ func (c *Chain) HeadSnapshot() (*consensus.Snapshot, error) {
 	return c.snaps.At(st.Height, st.LastBlockHash, c)
 }
 
+// AuthoritiesAt returns the authority set after the block (height, hash),
+// a final block or one in the tree. It reads the snapshot cache, which
+// holds the recent blocks' snapshots; older ones fold headers from the
+// store.
+func (c *Chain) AuthoritiesAt(height uint64, hash types.Hash) ([]identity.PublicKey, error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	snap, err := c.snaps.At(height, hash, c)
+	if err != nil {
+		return nil, err
+	}
+	return append([]identity.PublicKey(nil), snap.Signers...), nil
+}
+
 func containsKey(ks []identity.PublicKey, k identity.PublicKey) bool {
 	for _, x := range ks {
 		if x == k {

@@ -218,6 +218,8 @@ func (n *Node) Routes() []Route {
 		f("POST", "/v1/proofs/verify", n.handleProofVerify),
 		// OpenAPI: the description of this table (node/openapi.json).
 		f("GET", "/v1/openapi.json", n.handleOpenAPI),
+		// Event stream (server-sent events; node/events.go).
+		f("GET", "/v1/events", n.handleEvents),
 	}
 }
 

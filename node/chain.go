@@ -136,6 +136,9 @@ func (n *Node) dispatch(ev chain.Events) {
 	if len(ev.Heads) > 0 {
 		n.metrics.head.Set(float64(ev.Heads[len(ev.Heads)-1].Header.Height))
 	}
+	if n.events != nil {
+		n.events.publish(n.blockEvents(ev))
+	}
 }
 
 func (n *Node) publish(pub func(context.Context, []byte, ...lp2pps.PubOpt) error, data []byte, what string) {

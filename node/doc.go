@@ -8,6 +8,9 @@
 // gossip and sync, seals blocks when it is this node's turn, and is the only
 // writer of the store. Every other goroutine (validators, API handlers,
 // syncer, discovery) reads, or hands work to the chain loop over a channel.
+// The chain loop also appends what happened (new heads, final blocks, their
+// transactions, authority changes) to the bounded event log behind
+// GET /v1/events, which never waits for a client.
 // Close stops every goroutine the node started, then closes the host and,
 // if the node opened it, the store.
 //

@@ -21,6 +21,9 @@ type metrics struct {
 	blockResults *prometheus.CounterVec
 	synced       prometheus.Counter
 	barred       prometheus.Counter
+	// Event stream (GET /v1/events).
+	eventClients  prometheus.Gauge
+	eventsDropped prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, n *Node) *metrics {
@@ -43,8 +46,13 @@ func newMetrics(reg prometheus.Registerer, n *Node) *metrics {
 			Help: "Blocks fetched with the sync protocol and committed."}),
 		barred: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "sixdomain", Name: "peers_barred_total",
 			Help: "Keys barred from connecting by finalized registry changes (revoked, deactivated, rotated out)."}),
+		eventClients: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "sixdomain", Name: "event_clients",
+			Help: "Clients connected to the event stream (GET /v1/events)."}),
+		eventsDropped: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "sixdomain", Name: "event_clients_lagged_total",
+			Help: "Event-stream clients dropped because they fell behind (sent event lagged)."}),
 	}
 	reg.MustRegister(m.height, m.head, m.voteResults, m.blocks, m.txsCommitted, m.txResults, m.blockResults, m.synced, m.barred,
+		m.eventClients, m.eventsDropped,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "sixdomain", Name: "mempool_txs",
 			Help: "Transactions waiting in the mempool."}, func() float64 { return float64(n.pool.Len()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "sixdomain", Name: "peers",

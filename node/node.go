@@ -76,6 +76,7 @@ type Node struct {
 	chainIn   chan chainInput
 	syncKick  chan struct{}
 	commits   *fanout
+	events    *eventLog // nil when the API is off
 	localMu   sync.Mutex
 	local     map[types.Hash]localTx
 	scoresMu  sync.Mutex
@@ -216,6 +217,8 @@ func New(ctx context.Context, key *identity.PrivateKey, g *types.Genesis, opts .
 
 	// API.
 	if cfg.APIListen != "" {
+		n.events = newEventLog(cfg.EventWindow, cfg.EventClientBuffer, time.Now(),
+			func(k int) { n.metrics.eventClients.Set(float64(k)) }, n.metrics.eventsDropped.Inc)
 		if err := n.startAPI(cfg.APIListen); err != nil {
 			return nil, fmt.Errorf("node: api: %w", err)
 		}

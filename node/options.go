@@ -75,6 +75,11 @@ type Config struct {
 	// certificates of their own (everyone still relays them). On by
 	// default.
 	CertsFromAuthoritiesOnly bool
+	// EventWindow is how many events the event stream keeps for replay;
+	// EventClientBuffer how many may wait for one client before it is
+	// dropped as lagged (WithEventLimits).
+	EventWindow       int
+	EventClientBuffer int
 }
 
 // Option changes a Config.
@@ -82,7 +87,8 @@ type Option func(*Config) error
 
 func defaults(role Role) Config {
 	c := Config{Role: role, MDNS: role != RoleBootstrap, MaxBodyBytes: 64 << 10, SyncInterval: 2 * time.Second,
-		Clock: time.Now, Logger: slog.New(slog.DiscardHandler), CertsFromAuthoritiesOnly: true}
+		Clock: time.Now, Logger: slog.New(slog.DiscardHandler), CertsFromAuthoritiesOnly: true,
+		EventWindow: DefaultEventWindow, EventClientBuffer: DefaultEventClientBuffer}
 	switch role {
 	case RoleGateway:
 		c.ConnLow, c.ConnHigh, c.MaxMemory, c.MaxFDs = 64, 128, 512<<20, 1024
@@ -109,6 +115,9 @@ func (c *Config) validate() error {
 	}
 	if c.MaxBodyBytes < 1024 {
 		errs = append(errs, fmt.Errorf("max body bytes %d is below 1 KiB", c.MaxBodyBytes))
+	}
+	if c.EventWindow < 1 || c.EventWindow > maxEventLimit || c.EventClientBuffer < 1 || c.EventClientBuffer > maxEventLimit {
+		errs = append(errs, fmt.Errorf("event limits %d/%d: each must be 1 to %d", c.EventWindow, c.EventClientBuffer, maxEventLimit))
 	}
 	if c.Clock == nil || c.Logger == nil {
 		errs = append(errs, errors.New("clock and logger must not be nil"))
@@ -232,6 +241,20 @@ func WithSyncInterval(d time.Duration) Option {
 			return errors.New("sync interval must be positive")
 		}
 		c.SyncInterval = d
+		return nil
+	}
+}
+
+// WithEventLimits sets how many events the event stream (GET /v1/events)
+// keeps for clients that reconnect (window) and how many may wait for one
+// client before it is dropped as lagged (perClient). Both must be 1 to
+// 1,048,576.
+func WithEventLimits(window, perClient int) Option {
+	return func(c *Config) error {
+		if window < 1 || window > maxEventLimit || perClient < 1 || perClient > maxEventLimit {
+			return fmt.Errorf("event limits %d/%d: each must be 1 to %d", window, perClient, maxEventLimit)
+		}
+		c.EventWindow, c.EventClientBuffer = window, perClient
 		return nil
 	}
 }

@@ -116,7 +116,7 @@ func (s *regSession) report(cmd *cobra.Command, hashes ...types.Hash) (uint64, e
 	}
 	var height uint64
 	for _, h := range hashes {
-		st, err := waitCommitted(cmd.Context(), s.c, h, s.f.timeout)
+		st, err := waitCommitted(cmd.Context(), s.c, h, s.did(), s.f.timeout)
 		if err != nil {
 			if strings.Contains(err.Error(), "last status: pending") {
 				err = fmt.Errorf("%w; a registry operation that the ledger refuses (stale version, missing rights) stays pending until it expires and holds back the sender's later transactions; see the node's debug log (\"left out of block\")", err)

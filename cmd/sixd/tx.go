@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"time"
 
@@ -16,7 +14,8 @@ import (
 	"github.com/sixdomain/sixdomain/node"
 )
 
-// pollInterval is how often --wait asks for a transaction's status.
+// pollInterval is how often --wait asks for a transaction's status when
+// the node has no event stream, and the pause before subscribing again.
 const pollInterval = 200 * time.Millisecond
 
 func newTxCmd() *cobra.Command {
@@ -41,8 +40,8 @@ resolves: only they can read it, with 'sixd records decrypt'. Everyone still
 sees that the record exists, its sender, stream and time, and the recipients'
 keys.
 
-It prints the transaction hash. With --wait it then polls until the
-transaction is committed and prints the block height.`,
+It prints the transaction hash. With --wait it then follows the node's event
+stream until the transaction is committed and prints the block height.`,
 		Example: `  sixd tx record --stream temp --value 21.5 --wait
   sixd tx record --home ./dev1 --api http://127.0.0.1:8645 --stream room1/co2 --value '{"ppm":612}' --content-type application/json
   sixd tx record --stream door/log --value 'opened by badge 4711' --encrypt-to did:key:z6Mk... --wait`,
@@ -90,7 +89,7 @@ transaction is committed and prints the block height.`,
 			if !wait {
 				return nil
 			}
-			st, err := waitCommitted(ctx, c, hash, timeout)
+			st, err := waitCommitted(ctx, c, hash, key.Public().DID(), timeout)
 			if err != nil {
 				return err
 			}
@@ -156,37 +155,4 @@ func sealRecord(ctx context.Context, c *apiClient, chainID string, key *identity
 		return types.DataRecord{}, fmt.Errorf("encrypting the record: %w", err)
 	}
 	return sealed, nil
-}
-
-// waitCommitted polls the transaction's status until it is committed or
-// timeout passes.
-func waitCommitted(ctx context.Context, c *apiClient, hash types.Hash, timeout time.Duration) (*node.TxStatus, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	last := "not yet asked"
-	t := time.NewTicker(pollInterval)
-	defer t.Stop()
-	for {
-		var st node.TxStatus
-		err := c.getJSON(ctx, "/v1/txs/"+hash.String(), &st)
-		switch {
-		case err == nil && st.Status == "committed":
-			return &st, nil
-		case err == nil:
-			last = st.Status
-		case isHTTPStatus(err, http.StatusNotFound):
-			last = "unknown to the node (dropped from its mempool?)"
-		case ctx.Err() != nil:
-		default:
-			return nil, fmt.Errorf("waiting for %s: %w", hash, err)
-		}
-		select {
-		case <-ctx.Done():
-			if cause := context.Cause(ctx); !errors.Is(cause, context.DeadlineExceeded) {
-				return nil, cause
-			}
-			return nil, fmt.Errorf("transaction %s not committed within %s (last status: %s)", hash, timeout, last)
-		case <-t.C:
-		}
-	}
 }
