@@ -54,7 +54,7 @@ func RoleFromAgent(agent string) string {
 type PeerJSON struct {
 	PeerID    string   `json:"peer_id"`
 	Addrs     []string `json:"addrs"`
-	Direction string   `json:"direction"` // "inbound" or "outbound" (of the first connection)
+	Direction string   `json:"direction"` // "inbound", "outbound" or "unknown" (of the first connection)
 	Protocols []string `json:"protocols"`
 	LatencyMs float64  `json:"latency_ms"` // the peerstore's moving average; 0 if not measured yet
 	Score     float64  `json:"score"`      // the GossipSub score this node gives the peer

@@ -260,9 +260,7 @@ func testNode(t *testing.T) (*Cluster, *Node) {
 }
 
 // TestOpenAPICoversRoutes: every route of Routes() is described with its
-// method, and every described operation is a route of Routes(). Until the
-// routes of the events and web branches are merged, this lists exactly
-// those as described but not served.
+// method, and every described operation is a route of Routes().
 func TestOpenAPICoversRoutes(t *testing.T) {
 	d := loadOpenAPI(t)
 	_, n := testNode(t)
@@ -340,6 +338,7 @@ func TestOpenAPIResponsesConform(t *testing.T) {
 	next := recordTx(t, g, k, 3, time.Now(), string([]byte{0xff, 0xfe})) // not UTF-8: value_hex
 	zero := types.Hash{}.String()
 	did, peerID := k.Public().DID(), k.Public().PeerID().String()
+	pos := strconv.FormatUint(st.Height, 10) + ":" + strconv.FormatUint(uint64(st.Index), 10) // the record's place
 
 	samples := []apiSample{
 		{"POST /v1/txs", "/v1/txs", `{"tx":"` + hexOf(next.Encode()) + `"}`, 202},
@@ -356,6 +355,15 @@ func TestOpenAPIResponsesConform(t *testing.T) {
 		{"GET /v1/records", "/v1/records?sender=" + url.QueryEscape(did) + "&stream=temperature&limit=10", "", 200},
 		{"GET /v1/records", "/v1/records?sender=" + peerID + "&after=1", "", 200},
 		{"GET /v1/records", "/v1/records?sender=nobody", "", 400},
+		// The stream form: no sender; order, from and next.
+		{"GET /v1/records", "/v1/records?stream=temperature", "", 200},
+		{"GET /v1/records", "/v1/records?stream=temperature&order=asc&limit=1", "", 200}, // a full page: next
+		{"GET /v1/records", "/v1/records?stream=temperature&order=desc&from=" + pos + "&limit=5", "", 200},
+		{"GET /v1/records", "/v1/records?stream=temperature&order=asc&from=" + pos, "", 200}, // after the last: none
+		{"GET /v1/records", "/v1/records?stream=temperature&from=12", "", 400},
+		{"GET /v1/records", "/v1/records?stream=temperature&order=sideways", "", 400},
+		{"GET /v1/records", "/v1/records?stream=temperature&after=1", "", 400},
+		{"GET /v1/records", "/v1/records", "", 400},
 		{"GET /v1/proofs/{hash}", "/v1/proofs/" + rec.Hash().String(), "", 200},
 		{"GET /v1/proofs/{hash}", "/v1/proofs/" + zero, "", 404},
 		{"GET /v1/nonces/{sender}", "/v1/nonces/" + did, "", 200},
@@ -376,17 +384,20 @@ func TestOpenAPIResponsesConform(t *testing.T) {
 		{"GET /v1/events", "/v1/events?types=head", "", 200},
 		{"GET /v1/events", "/v1/events?types=final", "", 200},
 		{"GET /v1/events", "/v1/events?types=bogus", "", 400},
+		{"GET /v1/events", "/v1/events?types=head,%20final&did=" + peerID + "&sender=" + url.QueryEscape(did), "", 200},
+		{"GET /v1/events", "/v1/events?last_event_id=bogus", "", 200}, // first a reset, without an id
 		{"GET /v1/peers", "/v1/peers", "", 200},
 		{"GET /v1/authorities", "/v1/authorities", "", 200},
 		{"POST /v1/proofs/verify", "/v1/proofs/verify", string(proof), 200},
 		{"POST /v1/proofs/verify", "/v1/proofs/verify", string(badProof), 200},
 		{"POST /v1/proofs/verify", "/v1/proofs/verify", `[1,2]`, 400},
+		{"POST /v1/proofs/verify", "/v1/proofs/verify", `{"tx":"` + strings.Repeat("00", maxProofBody) + `"}`, 413},
 		{"GET /", "/", "", 200},
+		{"GET /ui/{path}", "/ui/app.js", "", 200},
+		{"GET /ui/{path}", "/ui/no-such-asset.js", "", 404},
 	}
 	// Routes whose answers are not checked here, and why.
-	unchecked := map[string]string{
-		"GET /ui/{path}": "the dashboard's asset names belong to the web branch; GET / is checked",
-	}
+	unchecked := map[string]string{}
 
 	routes := map[string]bool{}
 	for _, r := range n.Routes() {
@@ -427,6 +438,7 @@ func checkSample(t *testing.T, d *openAPIDoc, n *Node, route string, s apiSample
 	if !ok {
 		t.Fatalf("%s is not described", route)
 	}
+	checkQuery(t, d, op, s)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	var body io.Reader
@@ -486,7 +498,10 @@ func checkSample(t *testing.T, d *openAPIDoc, n *Node, route string, s apiSample
 		}
 	case ct == "text/event-stream":
 		events, _ := media["x-sse-events"].(map[string]any)
-		name, data := readEvent(t, resp.Body)
+		id, name, data := readEvent(t, resp.Body)
+		if noID := name == EventReset || name == EventLagged; noID != (id == "") {
+			t.Errorf("event %s has id %q", name, id)
+		}
 		schema, ok := events[name]
 		if !ok {
 			t.Fatalf("event %q is not declared in x-sse-events", name)
@@ -499,6 +514,47 @@ func checkSample(t *testing.T, d *openAPIDoc, n *Node, route string, s apiSample
 		data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		if err != nil || len(data) == 0 {
 			t.Fatalf("empty %s answer: %v", ct, err)
+		}
+	}
+}
+
+// checkQuery checks a sample's query against the operation's query
+// parameters: each one it sends is declared and, in a request that must
+// succeed, conforms to the parameter's schema.
+func checkQuery(t *testing.T, d *openAPIDoc, op map[string]any, s apiSample) {
+	t.Helper()
+	u, err := url.Parse(s.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	declared := map[string]any{}
+	params, _ := op["parameters"].([]any)
+	for _, p := range params {
+		pm, err := d.deref(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pm["in"] == "query" {
+			declared[fmt.Sprint(pm["name"])] = pm["schema"]
+		}
+	}
+	for name, values := range u.Query() {
+		schema, ok := declared[name]
+		if !ok {
+			t.Errorf("query parameter %q is not declared", name)
+			continue
+		}
+		if s.status >= 300 {
+			continue // a refused request may send anything
+		}
+		for _, value := range values {
+			var v any = value
+			if sm, err := d.deref(schema); err == nil && sm["type"] == "integer" {
+				v = json.Number(value)
+			}
+			if errs := d.validate(schema, v, name); len(errs) > 0 {
+				t.Errorf("query parameter does not conform to its schema:\n\t%s", strings.Join(errs, "\n\t"))
+			}
 		}
 	}
 }
@@ -516,7 +572,7 @@ func decodeJSON(t *testing.T, r io.Reader) any {
 
 // readEvent reads the first event of a server-sent event stream (the
 // request's context bounds the wait).
-func readEvent(t *testing.T, r io.Reader) (name, data string) {
+func readEvent(t *testing.T, r io.Reader) (id, name, data string) {
 	t.Helper()
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
@@ -527,7 +583,9 @@ func readEvent(t *testing.T, r io.Reader) (name, data string) {
 			if name == "" {
 				name = "message"
 			}
-			return name, data
+			return id, name, data
+		case strings.HasPrefix(line, "id:"):
+			id = strings.TrimSpace(strings.TrimPrefix(line, "id:"))
 		case strings.HasPrefix(line, "event:"):
 			name = strings.TrimSpace(strings.TrimPrefix(line, "event:"))
 		case strings.HasPrefix(line, "data:"):
@@ -535,7 +593,7 @@ func readEvent(t *testing.T, r io.Reader) (name, data string) {
 		}
 	}
 	t.Fatalf("the event stream ended before an event: %v", sc.Err())
-	return "", ""
+	return "", "", ""
 }
 
 // annotations are schema keywords that do not constrain a value.
@@ -783,6 +841,11 @@ func TestSchemaChecker(t *testing.T) {
 		{"oneOf valid", "ProofVerifyResult", `{"valid":true,"height":1,"tx_hash":"` + h + `","block_hash":"` + h + `","signer":"` + did + `"}`, ""},
 		{"oneOf invalid", "ProofVerifyResult", `{"valid":false,"reason":"bad seal"}`, ""},
 		{"oneOf neither", "ProofVerifyResult", `{"valid":true,"reason":"bad seal"}`, "0 of 2 oneOf"},
+		{"records of a sender", "RecordsResponse", `{"sender":"` + did + `","stream":"t","records":[]}`, ""},
+		{"records of a stream", "RecordsResponse", `{"stream":"t","order":"asc","records":[],"next":"12:0"}`, ""},
+		{"records of a stream without order", "RecordsResponse", `{"stream":"t","records":[]}`, "0 of 2 oneOf"},
+		{"records of a sender with next", "RecordsResponse", `{"sender":"` + did + `","records":[],"next":"12:0"}`, "0 of 2 oneOf"},
+		{"records bad next", "RecordsResponse", `{"stream":"t","order":"asc","records":[],"next":"12"}`, "0 of 2 oneOf"},
 		{"anyOf null", "DIDResolution", `{"@context":"https://w3id.org/did-resolution/v1","didDocument":null,"didResolutionMetadata":{"error":"notFound"},"didDocumentMetadata":{"registered":false}}`, ""},
 	}
 	for _, tc := range cases {

@@ -58,7 +58,8 @@ type eventStream struct {
 
 // openEvents subscribes to the node's event stream with the query and, if
 // lastID is not "", resumes after that event. A node that answers with an
-// error gives an *apiError (404: a node without the event stream).
+// error gives an *apiError (404: a node without the event stream); no node
+// answering gives a *noNodeError, as the other requests do.
 func (c *apiClient) openEvents(ctx context.Context, q url.Values, lastID string) (*eventStream, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	u := c.base + "/v1/events"
@@ -76,12 +77,18 @@ func (c *apiClient) openEvents(ctx context.Context, q url.Values, lastID string)
 	}
 	resp, err := (&http.Client{Transport: streamTransport}).Do(req)
 	if err != nil {
+		// No node answers (unless the caller gave up): the one line every
+		// command prints.
+		stopped := ctx.Err() != nil
 		cancel()
+		if cause, ok := unreachable(err); ok && !stopped {
+			return nil, &noNodeError{base: c.base, cause: cause, err: err}
+		}
 		var uerr *url.Error
 		if errors.As(err, &uerr) {
 			err = uerr.Err
 		}
-		return nil, fmt.Errorf("GET %s: %w (is the node running? see --api)", u, err)
+		return nil, fmt.Errorf("GET %s: %w", u, err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		data, rerr := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
@@ -379,6 +386,11 @@ func watchEvents(ctx context.Context, c *apiClient, q url.Values, asJSON bool, o
 				return fmt.Errorf("the node does not serve the event stream (an older version?): %w", err)
 			case !connected, errors.As(err, &apiErr) && apiErr.Code < 500:
 				return err
+			}
+			var noNode *noNodeError
+			if errors.As(err, &noNode) {
+				// Between retries, what and why; not how to start a node.
+				err = fmt.Errorf("%w at %s (%s)", errNoNode, noNode.base, noNode.cause)
 			}
 			fmt.Fprintf(errOut, "sixd: %v; reconnecting in %s\n", err, delay)
 		} else {

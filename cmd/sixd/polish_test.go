@@ -3,8 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -14,6 +18,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sixdomain/sixdomain/ledger/types"
+	"github.com/sixdomain/sixdomain/node"
 )
 
 // closedPort returns the address of a loopback port nothing listens on.
@@ -34,7 +41,7 @@ func closedPort(t *testing.T) string {
 // line, with how to start or find a node.
 func TestNoNodeAnswers(t *testing.T) {
 	api := "http://" + closedPort(t)
-	want := "sixd: no node answers at " + api + " (connection refused); start one with 'sixd run --home DIR' or 'make devnet', or point --api / --home at a running node\n"
+	want := noNodeLine(api)
 	for _, args := range [][]string{
 		{"block", "--api", api},
 		{"records", "--sender", rfc8032DID, "--api", api},
@@ -63,6 +70,122 @@ func TestNoNodeAnswers(t *testing.T) {
 	if _, err := c.getRaw(ctx, "/v1/status"); err == nil || errors.Is(err, errNoNode) {
 		t.Errorf("cancelled request: %v", err)
 	}
+}
+
+// TestWatchAndWaitNoNode: the event-stream client says that no node
+// answers with the same line as the other commands: sixd watch pointed at
+// a closed port, and tx record --wait at a node that goes away once it has
+// accepted the transaction.
+func TestWatchAndWaitNoNode(t *testing.T) {
+	api := "http://" + closedPort(t)
+	_, errOut, err := runCmd(t, "watch", "--api", api)
+	if !errors.Is(err, errNoNode) || !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("sixd watch: error %v, want errNoNode wrapping ECONNREFUSED", err)
+	}
+	if want := noNodeLine(api); errOut != want {
+		t.Errorf("sixd watch:\nstderr %q\nwant   %q", errOut, want)
+	}
+
+	// A node that answers the submission, then stops listening.
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == http.MethodGet && r.URL.Path == "/v1/status":
+			writeTestJSON(w, http.StatusOK, node.StatusResponse{ChainID: "no-node-test"})
+		case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/v1/nonces/"):
+			writeTestJSON(w, http.StatusOK, node.NonceResponse{Next: 1})
+		case r.Method == http.MethodPost && r.URL.Path == "/v1/txs":
+			var req node.SubmitRequest
+			tx, err := func() (*types.Tx, error) {
+				if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+					return nil, err
+				}
+				return types.DecodeTx(req.Tx)
+			}()
+			if err != nil {
+				writeTestJSON(w, http.StatusBadRequest, node.ErrorResponse{Error: err.Error(), Reason: "bad_request"})
+				return
+			}
+			// New connections (the event stream's) are refused from now;
+			// this answer still goes out on the open one.
+			if err := srv.Listener.Close(); err != nil {
+				t.Error(err)
+			}
+			writeTestJSON(w, http.StatusAccepted, node.SubmitResponse{Hash: tx.Hash(), Status: "pending"})
+		default:
+			writeTestJSON(w, http.StatusNotFound, node.ErrorResponse{Error: "no route", Reason: "not_found"})
+		}
+	}))
+	defer srv.Close()
+	home := initHome(t, "device")
+	out, errOut, err := runCmd(t, "tx", "record", "--api", srv.URL, "--home", home, "--stream", "temp", "--value", "1", "--wait", "--timeout", "20s")
+	if !errors.Is(err, errNoNode) {
+		t.Errorf("tx record --wait: error %v, want errNoNode", err)
+	}
+	if _, perr := types.ParseHash(strings.TrimSpace(out)); perr != nil {
+		t.Errorf("tx record --wait printed %q, want the transaction hash", out)
+	}
+	if want := noNodeLine(srv.URL); errOut != want {
+		t.Errorf("tx record --wait:\nstderr %q\nwant   %q", errOut, want)
+	}
+
+	// sixd watch that loses its node says so briefly while it retries.
+	var gone *httptest.Server
+	gone = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := gone.Listener.Close(); err != nil {
+			t.Error(err)
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.Header().Set("Connection", "close") // no reuse: the reconnect dials
+		_, _ = io.WriteString(w, "id: 1-1\nevent: head\ndata: {}\n\n")
+	}))
+	defer gone.Close()
+	gc, err := newAPIClient(gone.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var watchOut, watchErr syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- watchEvents(ctx, gc, nil, false, &watchOut, &watchErr) }()
+	retry := "sixd: no node answers at " + gone.URL + " (connection refused); reconnecting in 2s\n"
+	for !strings.Contains(watchErr.String(), retry) && ctx.Err() == nil {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("watch: %v", err)
+	}
+	if !strings.Contains(watchErr.String(), retry) {
+		t.Errorf("watch's stderr lacks %q:\n%s", retry, watchErr.String())
+	}
+
+	// Straight through the client: the transport's error stays reachable,
+	// and a cancelled wait is not a missing node.
+	c, err := newAPIClient(api)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.openEvents(context.Background(), nil, ""); !errors.Is(err, errNoNode) || !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("openEvents: %v, want errNoNode wrapping ECONNREFUSED", err)
+	}
+	ctx, cancel = context.WithCancel(context.Background())
+	cancel()
+	if _, err := c.openEvents(ctx, nil, ""); err == nil || errors.Is(err, errNoNode) {
+		t.Errorf("cancelled openEvents: %v", err)
+	}
+}
+
+// noNodeLine is what sixd prints when no node answers at api.
+func noNodeLine(api string) string {
+	return "sixd: no node answers at " + api + " (connection refused); start one with 'sixd run --home DIR' or 'make devnet', or point --api / --home at a running node\n"
+}
+
+func writeTestJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
 }
 
 type timeoutErr struct{}

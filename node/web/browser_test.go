@@ -1,11 +1,11 @@
 package web_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -105,50 +105,66 @@ func writeArtifact(t *testing.T, dir, name string, data []byte) {
 	t.Logf("wrote %s (%d bytes)", path, len(data))
 }
 
-// eventsStub serves GET /v1/events in the contract's wire format (head and
-// final events of the node's final blocks), so the browser test exercises
-// the page's event-stream path on a branch that has no events route yet.
-func eventsStub(n *node.Node, done <-chan struct{}) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		commits, stop := n.SubscribeCommits(64)
-		defer stop()
-		w.Header().Set("Content-Type", "text/event-stream")
-		w.Header().Set("Cache-Control", "no-cache")
-		w.WriteHeader(http.StatusOK)
-		flusher, _ := w.(http.Flusher)
-		send := func(id uint64, typ string, v any) error {
-			data, err := json.Marshal(v)
-			if err != nil {
-				return err
-			}
-			if _, err := fmt.Fprintf(w, "id: %d-%s\nevent: %s\ndata: %s\n\n", id, typ, typ, data); err != nil {
-				return err
-			}
-			if flusher != nil {
-				flusher.Flush()
-			}
-			return nil
-		}
-		for {
-			select {
-			case <-r.Context().Done():
-				return
-			case <-done:
-				return
-			case ev := <-commits:
-				h := ev.Block.Header
-				final := map[string]any{"height": h.Height, "hash": ev.Block.Hash(), "proposer": h.Proposer.DID(),
-					"in_turn": h.Difficulty == types.DiffInTurn, "tx_count": h.TxCount,
-					"time": h.BlockTime().UTC().Format(time.RFC3339Nano), "final_at": ev.At.UTC().Format(time.RFC3339Nano),
-					"time_to_finality_ms": ev.At.Sub(h.BlockTime()).Milliseconds(), "state_root": h.StateRoot}
-				head := map[string]any{"height": h.Height + 1, "hash": ev.Block.Hash(), "parent": h.Parent,
-					"proposer": h.Proposer.DID(), "time": h.BlockTime().UTC().Format(time.RFC3339Nano), "tx_count": h.TxCount, "in_turn": true}
-				if send(h.Height, "final", final) != nil || send(h.Height, "head", head) != nil {
-					return
+// finalLog follows a node's real event stream (GET /v1/events?types=final,
+// as the page does) and keeps each final event's time to finality by
+// height.
+type finalLog struct {
+	mu  sync.Mutex
+	ttf map[int]int64
+}
+
+func followFinals(t *testing.T, ctx context.Context, api string) *finalLog {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+api+"/v1/events?types=final", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET /v1/events: %v", err)
+	}
+	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != http.StatusOK || ct != "text/event-stream" {
+		resp.Body.Close()
+		t.Fatalf("GET /v1/events: %s, Content-Type %q", resp.Status, ct)
+	}
+	l := &finalLog{ttf: map[int]int64{}}
+	go func() {
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		typ := ""
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case line == "":
+				typ = ""
+			case strings.HasPrefix(line, "event: "):
+				typ = strings.TrimPrefix(line, "event: ")
+			case strings.HasPrefix(line, "data: ") && typ == node.EventFinal:
+				var f node.FinalEvent
+				if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &f); err == nil {
+					l.mu.Lock()
+					l.ttf[int(f.Height)] = f.TimeToFinalityMS
+					l.mu.Unlock()
 				}
 			}
 		}
+	}()
+	return l
+}
+
+// matches reports whether each row (height, "N ms") shows the time to
+// finality of that height's final event.
+func (l *finalLog) matches(rows [][]string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, r := range rows {
+		h, err1 := strconv.Atoi(r[0])
+		ms, err2 := strconv.ParseInt(strings.TrimSuffix(r[1], " ms"), 10, 64)
+		if want, ok := l.ttf[h]; err1 != nil || err2 != nil || !ok || want != ms {
+			return false
+		}
 	}
+	return true
 }
 
 // xssValue is a record value that would run script if the page inserted
@@ -157,8 +173,10 @@ const xssValue = `<img src=x onerror="window.__xss=1"><script>window.__xss=2</sc
 
 // TestDashboardInBrowser opens the dashboard of a real cluster's device in
 // headless Chromium: the page runs without console errors, follows the
-// finalized height, finds records by stream, downloads a proof that
-// verifies offline, shows it verified, resolves a DID, and fits a phone.
+// node's real event stream (live, final blocks with their time to
+// finality), follows the finalized height, finds records by stream,
+// downloads a proof that verifies offline, shows it verified, resolves a
+// DID, and fits a phone.
 func TestDashboardInBrowser(t *testing.T) {
 	chromium := findChromium(t)
 	artifacts := artifactDir(t)
@@ -237,6 +255,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Fatalf("download behaviour: %v", err)
 	}
 
+	finals := followFinals(t, ctx, device.APIAddr().String())
 	url := "http://" + device.APIAddr().String() + "/"
 	if err := chromedp.Do(bctx, chromedp.Navigate(url), chromedp.WaitVisible(chromedp.ID("finalized"))); err != nil {
 		t.Fatalf("opening %s: %v", url, err)
@@ -256,6 +275,21 @@ func TestDashboardInBrowser(t *testing.T) {
 		func(s string) bool { return height(s) > height(first) })
 	waitJS(t, bctx, 10*time.Second, "final blocks in the table", `document.querySelectorAll('#blocks tbody tr:not(.empty)').length`,
 		func(n int) bool { return n >= 2 })
+
+	// The page follows the node's event stream: the indicator is live and
+	// final blocks arrive with the time to finality of the node's final
+	// events (blocks read from /v1/blocks at start show none).
+	waitJS(t, bctx, 10*time.Second, "the live indicator", `document.getElementById('conn').dataset.state`,
+		func(s string) bool { return s == "live" })
+	waitJS(t, bctx, 15*time.Second, "two final blocks with the time to finality of their final events",
+		`[...document.querySelectorAll('#blocks tbody tr')].map(tr => [...tr.cells].map(td => td.textContent))`+
+			`.filter(r => r.length === 7 && / ms$/.test(r[5])).map(r => [r[0], r[5]])`,
+		func(rows [][]string) bool { return len(rows) >= 2 && finals.matches(rows) })
+	if shot, err := chromedp.Run(bctx, chromedp.CaptureScreenshot()); err != nil {
+		t.Fatal(err)
+	} else {
+		writeArtifact(t, artifacts, "dashboard-live.png", shot)
+	}
 	waitJS(t, bctx, 10*time.Second, "the three authorities in the peers table",
 		`[...document.querySelectorAll('#peers tbody .role')].filter(e => e.textContent === 'authority').length`,
 		func(n int) bool { return n == 3 })
@@ -356,28 +390,10 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	writeArtifact(t, artifacts, "dashboard-phone-full.png", shot)
 
-	// The event-stream path: the same node behind a server that adds a
-	// contract-format /v1/events.
-	done := make(chan struct{})
-	mux := http.NewServeMux()
-	mux.Handle("GET /v1/events", eventsStub(device, done))
-	mux.Handle("/", device.Handler())
-	srv := httptest.NewServer(mux)
-	defer srv.Close()
-	defer close(done)
-	if err := chromedp.Do(bctx, chromedp.EmulateViewport(1280, 900), chromedp.Navigate(srv.URL+"/"),
-		chromedp.WaitVisible(chromedp.ID("finalized"))); err != nil {
-		t.Fatalf("opening %s: %v", srv.URL, err)
+	// Still live after everything above.
+	if state, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.getElementById('conn').dataset.state`)); err != nil || state != "live" {
+		t.Errorf("the live indicator is %q at the end (%v)", state, err)
 	}
-	waitJS(t, bctx, 10*time.Second, "the live indicator", `document.getElementById('conn').dataset.state`,
-		func(s string) bool { return s == "live" })
-	waitJS(t, bctx, 15*time.Second, "a block with its time to finality from a final event",
-		`[...document.querySelectorAll('#blocks tbody tr td:nth-child(6)')].filter(td => / ms$/.test(td.textContent)).length`,
-		func(n int) bool { return n >= 2 })
-	if shot, err = chromedp.Run(bctx, chromedp.CaptureScreenshot()); err != nil {
-		t.Fatal(err)
-	}
-	writeArtifact(t, artifacts, "dashboard-live.png", shot)
 
 	mu.Lock()
 	defer mu.Unlock()
