@@ -227,7 +227,9 @@ func (p *processes) Kill(_ context.Context, name string, down time.Duration) err
 	return nil
 }
 
-func (p *processes) Pause(_ context.Context, name string) error { return p.signal(name, syscall.SIGSTOP) }
+func (p *processes) Pause(_ context.Context, name string) error {
+	return p.signal(name, syscall.SIGSTOP)
+}
 func (p *processes) Resume(_ context.Context, name string) error {
 	return p.signal(name, syscall.SIGCONT)
 }
