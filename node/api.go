@@ -1,6 +1,7 @@
 package node
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -160,11 +161,18 @@ type StatusResponse struct {
 }
 
 func (n *Node) startAPI(addr string) error {
+	tlsConf, err := n.cfg.apiTLSConfig()
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
 	n.apiAddr = ln.Addr()
+	if tlsConf != nil {
+		ln = tls.NewListener(ln, tlsConf)
+	}
 	n.apiServer = &http.Server{Handler: n.Handler(), ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
 	n.spawn(func() {
@@ -200,20 +208,21 @@ func (n *Node) Routes() []Route {
 		f("GET", "/v1/finality", n.handleFinality),
 		f("GET", "/v1/dids/{did}", n.handleDID),
 		f("GET", "/healthz", n.handleHealth),
-		{Method: "GET", Pattern: "/debug/metrics/prometheus", Handler: promhttp.HandlerFor(n.registry, promhttp.HandlerOpts{})},
+		{Method: "GET", Pattern: metricsPath, Handler: promhttp.HandlerFor(n.registry, promhttp.HandlerOpts{})},
 	}
 }
 
-// Handler returns the HTTP API.
+// Handler returns the HTTP API: the routes behind their bearer-token
+// checks, CORS (when origins are configured), and request metrics.
 func (n *Node) Handler() http.Handler {
 	mux := http.NewServeMux()
 	for _, r := range n.Routes() {
-		mux.Handle(r.Method+" "+r.Pattern, r.Handler)
+		mux.Handle(r.Method+" "+r.Pattern, n.authorize(r, r.Handler))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Errorf("no route %s %s", r.Method, r.URL.Path), "not_found")
 	})
-	return mux
+	return n.instrument(mux, n.cors(mux))
 }
 
 func (n *Node) handleHealth(w http.ResponseWriter, _ *http.Request) {
