@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sixdomain/sixdomain/node"
+)
+
+// editConfig applies old → new replacements to home's config.toml; each
+// old string must be there.
+func editConfig(t *testing.T, home string, pairs ...string) {
+	t.Helper()
+	p := filepath.Join(home, "config.toml")
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(data)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if !strings.Contains(s, pairs[i]) {
+			t.Fatalf("config.toml has no %q", pairs[i])
+		}
+		s = strings.Replace(s, pairs[i], pairs[i+1], 1)
+	}
+	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// freePort returns a TCP port that was free a moment ago on loopback.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// running is a `sixd run` in this process.
+type running struct {
+	stderr *syncBuffer
+	done   chan error
+	cancel context.CancelFunc
+}
+
+// startRun runs `sixd run --home home` until the test ends and waits for
+// its "sixd running" line (logged in either format).
+func startRun(t *testing.T, home string) *running {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{stderr: &syncBuffer{}, done: make(chan error, 1), cancel: cancel}
+	root := newRootCmd()
+	root.SetArgs([]string{"run", "--home", home})
+	root.SetOut(&syncBuffer{})
+	root.SetErr(r.stderr)
+	go func() { r.done <- root.ExecuteContext(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-r.done:
+		case <-time.After(30 * time.Second):
+			t.Error("run did not stop")
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(r.stderr.String(), "sixd running") {
+		select {
+		case err := <-r.done:
+			t.Fatalf("run exited early: %v\n%s", err, r.stderr.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run did not start:\n%s", r.stderr.String())
+		}
+	}
+	return r
+}
+
+const cliToken = "cli-test-token-0123456789abcdef"
+
+// TestRunProtectedAPI: sixd run refuses an unprotected API beyond
+// loopback and a world-readable token file; with a token, the CLI sends it
+// from the home's config, --token-file or $SIXD_API_TOKEN_FILE.
+func TestRunProtectedAPI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a node")
+	}
+	home := initHome(t, "device")
+	port := strconv.Itoa(freePort(t))
+	editConfig(t, home, `store = "pebble"`, `store = "memory"`, `listen = "127.0.0.1:0"`, `listen = "0.0.0.0:`+port+`"`)
+	wantFail(t, []string{"run", "--home", home}, "api.token_file", "loopback")
+
+	tokenFile := filepath.Join(home, "api.token")
+	if err := os.WriteFile(tokenFile, []byte(cliToken+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	editConfig(t, home, `token_file = ""`, `token_file = "api.token"`, `listen = "0.0.0.0:`+port+`"`, `listen = "127.0.0.1:`+port+`"`)
+	wantFail(t, []string{"run", "--home", home}, "api.token_file", "chmod 600")
+	if err := os.Chmod(tokenFile, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	startRun(t, home)
+	api := "http://127.0.0.1:" + port
+
+	hashRE := regexp.MustCompile(`^[0-9a-f]{64}$`)
+	record := func(nonce int, extra ...string) []string {
+		return append([]string{"tx", "record", "--home", home, "--stream", "t", "--value", strconv.Itoa(nonce)}, extra...)
+	}
+	// The home's config names the API and its token.
+	if out := strings.TrimSpace(mustRun(t, record(1)...)); !hashRE.MatchString(out) {
+		t.Fatalf("tx record with the home's token: %q", out)
+	}
+	// Another API URL does not get the home's token.
+	wantFail(t, record(2, "--api", api), "HTTP 401", "--token-file")
+	otherToken := filepath.Join(t.TempDir(), "wrong.token")
+	if err := os.WriteFile(otherToken, []byte("wrong-token-0123456789abcdef"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	wantFail(t, record(2, "--api", api, "--token-file", otherToken), "HTTP 401", "refuses this token")
+	if out := strings.TrimSpace(mustRun(t, record(2, "--api", api, "--token-file", tokenFile)...)); !hashRE.MatchString(out) {
+		t.Fatalf("tx record --token-file: %q", out)
+	}
+	t.Setenv(envAPITokenFile, tokenFile)
+	if out := strings.TrimSpace(mustRun(t, record(3, "--api", api)...)); !hashRE.MatchString(out) {
+		t.Fatalf("tx record with $%s: %q", envAPITokenFile, out)
+	}
+	// Reads stay open without a read token.
+	c, err := newAPIClient(api)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st node.StatusResponse
+	if err := c.getJSON(context.Background(), "/v1/status", &st); err != nil {
+		t.Fatal(err)
+	}
+}
