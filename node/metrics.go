@@ -226,6 +226,9 @@ func (t *gossipTracer) register(reg prometheus.Registerer, n *Node) error {
 		t.duplicates.WithLabelValues(name)
 		t.dropped.WithLabelValues(name, "queue_full")
 		t.dropped.WithLabelValues(name, "undeliverable")
+		for _, r := range []string{lp2pps.RejectValidationFailed, lp2pps.RejectValidationIgnored, lp2pps.RejectValidationThrottled} {
+			t.rejected.WithLabelValues(name, rejectReason(r))
+		}
 	}
 	return nil
 }
