@@ -152,6 +152,9 @@ func runNode(ctx context.Context, cfg configs.Config, logw io.Writer) (err error
 	if err != nil {
 		return err
 	}
+	// libp2p's and GossipSub's own lines go through the same handler
+	// while the node runs.
+	defer libp2pLogs.set(log.Handler())()
 	key, err := loadKey(cfg.KeyFile, "node key")
 	if err != nil {
 		return err
