@@ -467,6 +467,8 @@ func TestRender(t *testing.T) {
 			func(c *Config) { c.API.Listen = "0.0.0.0:9000" }},
 		{"disable api", RoleDevice, RenderOptions{DisableAPI: true},
 			func(c *Config) { c.API.Listen = "" }},
+		{"api token and metrics", RoleGateway, RenderOptions{APIListen: "0.0.0.0:8645", APITokenFile: "api.token", MetricsListen: "127.0.0.1:9645"},
+			func(c *Config) { c.API.Listen, c.API.TokenFile, c.Metrics.Listen = "0.0.0.0:8645", "api.token", "127.0.0.1:9645" }},
 		{"mdns off", RoleGateway, RenderOptions{MDNS: &off},
 			func(c *Config) { c.P2P.MDNS = false }},
 		{"mdns on", RoleBootstrap, RenderOptions{MDNS: &on},
@@ -531,6 +533,7 @@ func TestRenderErrors(t *testing.T) {
 		{"bad listen", RoleDevice, RenderOptions{Listen: []string{"localhost:4001"}}, "p2p.listen[0]"},
 		{"bootstrap without peer id", RoleDevice, RenderOptions{Bootstrap: []string{"/ip4/192.0.2.1/tcp/4001"}}, "p2p.bootstrap[0]"},
 		{"bad api", RoleDevice, RenderOptions{APIListen: "nope"}, "api.listen"},
+		{"bad metrics", RoleDevice, RenderOptions{MetricsListen: "9645"}, "metrics.listen"},
 		{"conflict", RoleDevice, RenderOptions{APIListen: "127.0.0.1:1", DisableAPI: true}, "DisableAPI"},
 		{"quote injection", RoleDevice, RenderOptions{APIListen: "127.0.0.1:1\"\nrole = \"gateway"}, "api.listen"},
 	}

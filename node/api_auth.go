@@ -87,10 +87,10 @@ func checkToken(tok string) error {
 	return nil
 }
 
-// isLoopback reports whether a host:port listens on loopback only:
+// IsLoopback reports whether a host:port listens on loopback only:
 // localhost, 127.0.0.0/8 or ::1. An empty host (all interfaces), 0.0.0.0,
 // :: and other names are not.
-func isLoopback(addr string) bool {
+func IsLoopback(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return false

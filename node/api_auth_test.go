@@ -45,8 +45,8 @@ func TestIsLoopback(t *testing.T) {
 		{"example.com:8645", false},
 		{"nonsense", false},
 	} {
-		if got := isLoopback(tt.addr); got != tt.want {
-			t.Errorf("isLoopback(%q) = %v, want %v", tt.addr, got, tt.want)
+		if got := IsLoopback(tt.addr); got != tt.want {
+			t.Errorf("IsLoopback(%q) = %v, want %v", tt.addr, got, tt.want)
 		}
 	}
 }

@@ -131,7 +131,7 @@ func (c *Config) validate() error {
 	if c.Clock == nil || c.Logger == nil {
 		errs = append(errs, errors.New("clock and logger must not be nil"))
 	}
-	if c.APIListen != "" && c.APIWriteToken == "" && !isLoopback(c.APIListen) {
+	if c.APIListen != "" && c.APIWriteToken == "" && !IsLoopback(c.APIListen) {
 		errs = append(errs, fmt.Errorf("%w: %s is not a loopback address; set api.token_file (or listen on 127.0.0.1)",
 			ErrAPIUnprotected, c.APIListen))
 	}

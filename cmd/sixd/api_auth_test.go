@@ -144,3 +144,51 @@ func TestRunProtectedAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestInitWritesAPIToken: sixd init with an API beyond loopback writes a
+// 0600 api.token and names it in config.toml, so that run starts and the
+// CLI, pointed at the home, is let in.
+func TestInitWritesAPIToken(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a node")
+	}
+	home := filepath.Join(t.TempDir(), "home")
+	port := strconv.Itoa(freePort(t))
+	out := mustRun(t, "init", "--role", "device", "--home", home, "--listen", "/ip4/127.0.0.1/tcp/0", "--api", "0.0.0.0:"+port, "--mdns=false")
+	tokenFile := filepath.Join(home, "api.token")
+	if !strings.Contains(out, tokenFile) {
+		t.Errorf("init output does not name the token file:\n%s", out)
+	}
+	fi, err := os.Stat(tokenFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("api.token mode %04o, want 0600", fi.Mode().Perm())
+	}
+	tok, err := node.ReadTokenFile(tokenFile)
+	if err != nil || len(tok) != 64 {
+		t.Fatalf("token %q, %v", tok, err)
+	}
+	cfg, err := os.ReadFile(filepath.Join(home, "config.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(cfg), "\ntoken_file = \"api.token\"\n") {
+		t.Fatal("config.toml does not set token_file")
+	}
+	// A loopback API gets no token.
+	plain := filepath.Join(t.TempDir(), "plain")
+	mustRun(t, "init", "--role", "device", "--home", plain, "--api", "127.0.0.1:0")
+	if _, err := os.Stat(filepath.Join(plain, "api.token")); !os.IsNotExist(err) {
+		t.Errorf("init wrote a token for a loopback API: %v", err)
+	}
+
+	editConfig(t, home, `store = "pebble"`, `store = "memory"`)
+	startRun(t, home)
+	hash := strings.TrimSpace(mustRun(t, "tx", "record", "--home", home, "--stream", "t", "--value", "1"))
+	if !regexp.MustCompile(`^[0-9a-f]{64}$`).MatchString(hash) {
+		t.Fatalf("tx record: %q", hash)
+	}
+	wantFail(t, []string{"tx", "record", "--api", "127.0.0.1:" + port, "--home", home, "--stream", "t", "--value", "2"}, "HTTP 401")
+}
