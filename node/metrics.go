@@ -343,6 +343,27 @@ func (c *topicCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// Bandwidth meters of peers and protocols idle this long are dropped, so
+// that a node meeting many peers over time does not keep a meter for each.
+const (
+	bandwidthIdle      = time.Hour
+	bandwidthTrimEvery = 10 * time.Minute
+)
+
+// trimBandwidth drops idle bandwidth meters until the node closes.
+func (n *Node) trimBandwidth(bw *lp2pmetrics.BandwidthCounter) {
+	t := n.clk.NewTicker(bandwidthTrimEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-t.C():
+			bw.TrimIdle(time.Now().Add(-bandwidthIdle))
+		}
+	}
+}
+
 // bandwidthCollector exports libp2p's bandwidth counter per protocol.
 type bandwidthCollector struct {
 	bw   *lp2pmetrics.BandwidthCounter

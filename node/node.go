@@ -174,6 +174,7 @@ func New(ctx context.Context, key *identity.PrivateKey, g *types.Genesis, opts .
 		if err := n.registry.Register(newBandwidthCollector(bw)); err != nil {
 			return nil, fmt.Errorf("node: metrics: %w", err)
 		}
+		n.spawn(func() { n.trimBandwidth(bw) })
 	}
 	n.host.Network().Notify(barredNotifee{n})
 

@@ -24,8 +24,8 @@ type libp2pLogBridge struct {
 	target atomic.Pointer[slog.Handler]
 }
 
-// libp2pLogs is the process's bridge. Before sixd run sets a target, lines
-// go to stderr as text.
+// libp2pLogs is the process's bridge. Before sixd run sets a target (and
+// in the other commands), lines go to stderr as text.
 var libp2pLogs = newLibp2pLogBridge()
 
 func newLibp2pLogBridge() *libp2pLogBridge {
@@ -36,11 +36,11 @@ func newLibp2pLogBridge() *libp2pLogBridge {
 	return b
 }
 
-// set points the bridge at h (nil: stderr as text, errors only) and
-// returns a function restoring the previous target.
+// set points the bridge at h (nil: stderr as text, at go-log's levels)
+// and returns a function restoring the previous target.
 func (b *libp2pLogBridge) set(h slog.Handler) (restore func()) {
 	if h == nil {
-		h = slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})
+		h = slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})
 	}
 	prev := b.target.Swap(&h)
 	return func() {
