@@ -174,7 +174,8 @@ func (n *Node) startAPI(addr string) error {
 		ln = tls.NewListener(ln, tlsConf)
 	}
 	n.apiServer = &http.Server{Handler: n.Handler(), ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
+		ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: n.httpErrorLog("api")}
 	n.spawn(func() {
 		if err := n.apiServer.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			n.log.Error("api server stopped", "err", err)

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -311,11 +313,18 @@ func (n *Node) startMetrics(addr string) error {
 	mux := http.NewServeMux()
 	mux.Handle("GET "+metricsPath, promhttp.HandlerFor(n.registry, promhttp.HandlerOpts{}))
 	n.metricsServer = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
+		ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: n.httpErrorLog("metrics")}
 	n.spawn(func() {
 		if err := n.metricsServer.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			n.log.Error("metrics server stopped", "err", err)
 		}
 	})
 	return nil
+}
+
+// httpErrorLog sends net/http's own messages (TLS handshake errors,
+// recovered panics) to the node's logger.
+func (n *Node) httpErrorLog(server string) *log.Logger {
+	return slog.NewLogLogger(n.log.With("server", server).Handler(), slog.LevelWarn)
 }

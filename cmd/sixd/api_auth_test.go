@@ -2,6 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -191,4 +198,56 @@ func TestInitWritesAPIToken(t *testing.T) {
 		t.Fatalf("tx record: %q", hash)
 	}
 	wantFail(t, []string{"tx", "record", "--api", "127.0.0.1:" + port, "--home", home, "--stream", "t", "--value", "2"}, "HTTP 401")
+}
+
+// TestRunTLSAPI: with tls_cert_file and tls_key_file, run serves the API
+// over HTTPS and the CLI, pointed at the home, trusts its certificate.
+func TestRunTLSAPI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a node")
+	}
+	home := initHome(t, "device")
+	writeTestCert(t, home)
+	port := strconv.Itoa(freePort(t))
+	editConfig(t, home, `store = "pebble"`, `store = "memory"`, `listen = "127.0.0.1:0"`, `listen = "127.0.0.1:`+port+`"`,
+		`tls_cert_file = ""`, `tls_cert_file = "api.crt"`, `tls_key_file = ""`, `tls_key_file = "api.key"`)
+	r := startRun(t, home)
+	if !strings.Contains(r.stderr.String(), "api=https://127.0.0.1:"+port) {
+		t.Errorf("run does not log the https API:\n%s", r.stderr.String())
+	}
+	did := idJSON(t, home).DID
+	if out := mustRun(t, "records", "--sender", did, "--home", home); !strings.Contains(out, "no records") {
+		t.Errorf("records over TLS:\n%s", out)
+	}
+	// Plain HTTP is not served; an unknown certificate is not trusted.
+	wantFail(t, []string{"records", "--sender", did, "--api", "http://127.0.0.1:" + port}, "HTTP 400")
+	wantFail(t, []string{"records", "--sender", did, "--api", "https://127.0.0.1:" + port}, "certificate")
+}
+
+// writeTestCert writes a self-signed certificate for 127.0.0.1 to
+// home/api.crt and its key to home/api.key.
+func writeTestCert(t *testing.T, home string) {
+	t.Helper()
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "sixd test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, BasicConstraintsValid: true, IsCA: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, "api.crt"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, "api.key"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
