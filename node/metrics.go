@@ -383,7 +383,12 @@ func (c *bandwidthCollector) Collect(ch chan<- prometheus.Metric) {
 		if p == "" {
 			p = "unknown"
 		}
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(st.TotalIn), p, "in")
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(st.TotalOut), p, "out")
+		for dir, v := range map[string]int64{"in": st.TotalIn, "out": st.TotalOut} {
+			// A protocol ID that is no valid label value is skipped, not
+			// panicked on.
+			if m, err := prometheus.NewConstMetric(c.desc, prometheus.CounterValue, float64(v), p, dir); err == nil {
+				ch <- m
+			}
+		}
 	}
 }
