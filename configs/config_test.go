@@ -468,7 +468,9 @@ func TestRender(t *testing.T) {
 		{"disable api", RoleDevice, RenderOptions{DisableAPI: true},
 			func(c *Config) { c.API.Listen = "" }},
 		{"api token and metrics", RoleGateway, RenderOptions{APIListen: "0.0.0.0:8645", APITokenFile: "api.token", MetricsListen: "127.0.0.1:9645"},
-			func(c *Config) { c.API.Listen, c.API.TokenFile, c.Metrics.Listen = "0.0.0.0:8645", "api.token", "127.0.0.1:9645" }},
+			func(c *Config) {
+				c.API.Listen, c.API.TokenFile, c.Metrics.Listen = "0.0.0.0:8645", "api.token", "127.0.0.1:9645"
+			}},
 		{"mdns off", RoleGateway, RenderOptions{MDNS: &off},
 			func(c *Config) { c.P2P.MDNS = false }},
 		{"mdns on", RoleBootstrap, RenderOptions{MDNS: &on},
