@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -64,6 +65,7 @@ type Config struct {
 	Ledger  LedgerConfig  `toml:"ledger"`
 	Mempool MempoolConfig `toml:"mempool"`
 	Log     LogConfig     `toml:"log"`
+	Metrics MetricsConfig `toml:"metrics"`
 	// Consensus holds an authority's standing votes on the authority set.
 	Consensus ConsensusConfig `toml:"consensus"`
 }
@@ -101,6 +103,30 @@ type APIConfig struct {
 	// MaxBodyBytes caps request bodies, in bytes, within [1 KiB, 64 MiB].
 	// Default 65536.
 	MaxBodyBytes int64 `toml:"max_body_bytes"`
+	// TokenFile names the file holding the bearer token of the write
+	// routes (POST /v1/txs and every other route but GET). Required when
+	// Listen is not a loopback address. The file must not be readable by
+	// group or others. Relative paths are relative to the home directory.
+	// Default "" (no token).
+	TokenFile string `toml:"token_file"`
+	// ReadTokenFile, if set, names the file of the token the read routes
+	// then need (they also take the write token); /healthz and /readyz
+	// stay open. Needs TokenFile. Default "".
+	ReadTokenFile string `toml:"read_token_file"`
+	// CORSOrigins are the origins ("*" or scheme://host[:port]) browsers
+	// may call the API from. Default empty: no CORS headers.
+	CORSOrigins []string `toml:"cors_origins"`
+	// TLSCertFile and TLSKeyFile, both set, serve the API over TLS with
+	// this PEM certificate (chain) and key. Default "" (plain HTTP).
+	TLSCertFile string `toml:"tls_cert_file"`
+	TLSKeyFile  string `toml:"tls_key_file"`
+}
+
+// MetricsConfig configures the separate metrics listener.
+type MetricsConfig struct {
+	// Listen is a host:port serving only /debug/metrics/prometheus, apart
+	// from the API (which serves it too). Default "" (off).
+	Listen string `toml:"listen"`
 }
 
 // LedgerConfig configures ledger storage.
@@ -294,6 +320,27 @@ func (c Config) Validate() error {
 			add(invalid("api.listen", "%q: port %q is not a number in 0-65535", c.API.Listen, port))
 		}
 	}
+	if c.API.ReadTokenFile != "" && c.API.TokenFile == "" {
+		add(invalid("api.read_token_file", "needs api.token_file (the write token)"))
+	}
+	if c.API.ReadTokenFile != "" && c.API.ReadTokenFile == c.API.TokenFile {
+		add(invalid("api.read_token_file", "must differ from api.token_file"))
+	}
+	for i, o := range c.API.CORSOrigins {
+		if err := checkOrigin(o); err != nil {
+			add(invalid(fmt.Sprintf("api.cors_origins[%d]", i), "%v", err))
+		}
+	}
+	if (c.API.TLSCertFile == "") != (c.API.TLSKeyFile == "") {
+		add(invalid("api.tls_cert_file", "api.tls_cert_file and api.tls_key_file must be set together"))
+	}
+	if c.Metrics.Listen != "" {
+		if _, port, err := net.SplitHostPort(c.Metrics.Listen); err != nil {
+			add(invalid("metrics.listen", "%q is not host:port: %v", c.Metrics.Listen, err))
+		} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+			add(invalid("metrics.listen", "%q: port %q is not a number in 0-65535", c.Metrics.Listen, port))
+		}
+	}
 	if c.API.MaxBodyBytes < MinMaxBodyBytes || c.API.MaxBodyBytes > MaxMaxBodyBytes {
 		add(invalid("api.max_body_bytes", "must be between %d (1 KiB) and %d (64 MiB), got %d",
 			MinMaxBodyBytes, MaxMaxBodyBytes, c.API.MaxBodyBytes))
@@ -333,6 +380,23 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// checkOrigin accepts "*" or scheme://host[:port] with scheme http or
+// https and nothing after the host.
+func checkOrigin(o string) error {
+	if o == "*" {
+		return nil
+	}
+	u, err := url.Parse(o)
+	if err != nil {
+		return fmt.Errorf("%q is not an origin: %v", o, err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		u.Path != "" || u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(o, "?") || strings.HasSuffix(o, "#") {
+		return fmt.Errorf("%q is not \"*\" or scheme://host[:port] (http or https, no path)", o)
+	}
+	return nil
+}
+
 func hasP2P(m ma.Multiaddr) bool {
 	for _, c := range m {
 		if c.Code() == ma.P_P2P {
@@ -342,10 +406,10 @@ func hasP2P(m ma.Multiaddr) bool {
 	return false
 }
 
-// Resolve returns a copy of c in which KeyFile, GenesisFile and Ledger.Path
-// are absolute: relative paths are joined to home. If home itself is
-// relative it is first made absolute against the working directory. Empty
-// paths are left empty. The returned Config shares no slices with c.
+// Resolve returns a copy of c in which KeyFile, GenesisFile, Ledger.Path
+// and the API's token and TLS files are absolute: relative paths are joined
+// to home. If home itself is relative it is first made absolute against the
+// working directory. Empty paths are left empty. The returned Config shares no slices with c.
 func (c Config) Resolve(home string) Config {
 	if !filepath.IsAbs(home) {
 		if abs, err := filepath.Abs(home); err == nil {
@@ -362,6 +426,10 @@ func (c Config) Resolve(home string) Config {
 	out.KeyFile = abs(c.KeyFile)
 	out.GenesisFile = abs(c.GenesisFile)
 	out.Ledger.Path = abs(c.Ledger.Path)
+	out.API.TokenFile = abs(c.API.TokenFile)
+	out.API.ReadTokenFile = abs(c.API.ReadTokenFile)
+	out.API.TLSCertFile = abs(c.API.TLSCertFile)
+	out.API.TLSKeyFile = abs(c.API.TLSKeyFile)
 	return out
 }
 
@@ -369,5 +437,6 @@ func (c Config) Resolve(home string) Config {
 func (c Config) clone() Config {
 	c.P2P.Listen = slices.Clone(c.P2P.Listen)
 	c.P2P.Bootstrap = slices.Clone(c.P2P.Bootstrap)
+	c.API.CORSOrigins = slices.Clone(c.API.CORSOrigins)
 	return c
 }

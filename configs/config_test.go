@@ -69,7 +69,8 @@ func TestDefault(t *testing.T) {
 			if c.KeyFile != "node.key" || c.GenesisFile != "genesis.toml" ||
 				!slices.Equal(p.Listen, []string{"/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/udp/4001/quic-v1"}) ||
 				len(p.Bootstrap) != 0 ||
-				c.API != (APIConfig{Listen: "127.0.0.1:8645", MaxBodyBytes: 65536}) ||
+				!reflect.DeepEqual(c.API, APIConfig{Listen: "127.0.0.1:8645", MaxBodyBytes: 65536}) ||
+				c.Metrics != (MetricsConfig{}) ||
 				c.Ledger != (LedgerConfig{Store: "pebble", Path: "data"}) ||
 				c.Mempool != (MempoolConfig{MaxTxs: 50000, MaxBytes: 64 << 20}) ||
 				c.Log != (LogConfig{Level: "info", Format: "text"}) {
@@ -131,6 +132,7 @@ func TestExampleDocumentsEveryKey(t *testing.T) {
 			}
 			all := Default(role)
 			all.P2P.Bootstrap = []string{} // make go-toml emit the key
+			all.API.CORSOrigins = []string{}
 			enc, err := toml.Marshal(all)
 			if err != nil {
 				t.Fatal(err)
@@ -239,7 +241,7 @@ func TestParseRejectsUnknownKeys(t *testing.T) {
 	}{
 		{"top level", "role = \"device\"\nnode_name = \"x\"\n", []string{`"node_name"`}},
 		{"in table", "role = \"device\"\n[p2p]\nconn_lo = 3\n", []string{`"p2p.conn_lo"`}},
-		{"unknown table", "role = \"device\"\n[metrics]\nlisten = \":9090\"\n", []string{`"metrics"`}},
+		{"unknown table", "role = \"device\"\n[telemetry]\nlisten = \":9090\"\n", []string{`"telemetry"`}},
 		{"dotted", "role = \"device\"\napi.listn = \"x\"\n", []string{`"api.listn"`}},
 		{"several", "role = \"device\"\n[log]\nlevl = \"info\"\nfmt = \"json\"\n", []string{`"log.levl"`, `"log.fmt"`}},
 	}
@@ -291,6 +293,15 @@ func TestValidateFields(t *testing.T) {
 		{"api.listen", func(c *Config) { c.API.Listen = "8645" }},
 		{"api.listen", func(c *Config) { c.API.Listen = "localhost:http" }},
 		{"api.listen", func(c *Config) { c.API.Listen = "localhost:70000" }},
+		{"api.read_token_file", func(c *Config) { c.API.ReadTokenFile = "read.token" }},
+		{"api.read_token_file", func(c *Config) { c.API.TokenFile, c.API.ReadTokenFile = "api.token", "api.token" }},
+		{"api.cors_origins[1]", func(c *Config) { c.API.CORSOrigins = []string{"*", "ops.example.com"} }},
+		{"api.cors_origins[0]", func(c *Config) { c.API.CORSOrigins = []string{"https://ops.example.com/"} }},
+		{"api.cors_origins[0]", func(c *Config) { c.API.CORSOrigins = []string{"ftp://ops.example.com"} }},
+		{"api.tls_cert_file", func(c *Config) { c.API.TLSCertFile = "api.crt" }},
+		{"api.tls_cert_file", func(c *Config) { c.API.TLSKeyFile = "api.key" }},
+		{"metrics.listen", func(c *Config) { c.Metrics.Listen = "9645" }},
+		{"metrics.listen", func(c *Config) { c.Metrics.Listen = "127.0.0.1:metrics" }},
 		{"api.max_body_bytes", func(c *Config) { c.API.MaxBodyBytes = 1023 }},
 		{"api.max_body_bytes", func(c *Config) { c.API.MaxBodyBytes = 64<<20 + 1 }},
 		{"ledger.store", func(c *Config) { c.Ledger.Store = "badger" }},
@@ -338,6 +349,12 @@ func TestValidateAccepts(t *testing.T) {
 		}},
 		{"ipv6 listen", func(c *Config) { c.P2P.Listen = []string{"/ip6/::/tcp/0"} }},
 		{"log", func(c *Config) { c.Log = LogConfig{Level: "debug", Format: "json"} }},
+		{"api protected", func(c *Config) {
+			c.API = APIConfig{Listen: "0.0.0.0:8645", MaxBodyBytes: 65536, TokenFile: "api.token", ReadTokenFile: "read.token",
+				CORSOrigins: []string{"https://ops.example.com", "http://localhost:3000", "*"}, TLSCertFile: "api.crt", TLSKeyFile: "api.key"}
+		}},
+		{"metrics listener", func(c *Config) { c.Metrics.Listen = "127.0.0.1:9645" }},
+		{"metrics all interfaces", func(c *Config) { c.Metrics.Listen = ":9645" }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -406,6 +423,21 @@ func TestResolve(t *testing.T) {
 		})
 	}
 
+	t.Run("api files", func(t *testing.T) {
+		c := Default(RoleDevice)
+		c.API.TokenFile, c.API.ReadTokenFile, c.API.TLSCertFile, c.API.TLSKeyFile = "api.token", abs+"/read.token", "tls/api.crt", ""
+		c.API.CORSOrigins = []string{"*"}
+		r := c.Resolve("/home/n")
+		if r.API.TokenFile != filepath.FromSlash("/home/n/api.token") || r.API.ReadTokenFile != abs+"/read.token" ||
+			r.API.TLSCertFile != filepath.FromSlash("/home/n/tls/api.crt") || r.API.TLSKeyFile != "" {
+			t.Errorf("Resolve = %+v", r.API)
+		}
+		r.API.CORSOrigins[0] = "changed"
+		if c.API.CORSOrigins[0] == "changed" {
+			t.Error("Resolve result shares cors_origins with the receiver")
+		}
+	})
+
 	t.Run("relative home", func(t *testing.T) {
 		r := Default(RoleDevice).Resolve("home")
 		if !filepath.IsAbs(r.KeyFile) || !strings.HasSuffix(r.KeyFile, filepath.Join("home", "node.key")) {
@@ -435,6 +467,10 @@ func TestRender(t *testing.T) {
 			func(c *Config) { c.API.Listen = "0.0.0.0:9000" }},
 		{"disable api", RoleDevice, RenderOptions{DisableAPI: true},
 			func(c *Config) { c.API.Listen = "" }},
+		{"api token and metrics", RoleGateway, RenderOptions{APIListen: "0.0.0.0:8645", APITokenFile: "api.token", MetricsListen: "127.0.0.1:9645"},
+			func(c *Config) {
+				c.API.Listen, c.API.TokenFile, c.Metrics.Listen = "0.0.0.0:8645", "api.token", "127.0.0.1:9645"
+			}},
 		{"mdns off", RoleGateway, RenderOptions{MDNS: &off},
 			func(c *Config) { c.P2P.MDNS = false }},
 		{"mdns on", RoleBootstrap, RenderOptions{MDNS: &on},
@@ -499,6 +535,7 @@ func TestRenderErrors(t *testing.T) {
 		{"bad listen", RoleDevice, RenderOptions{Listen: []string{"localhost:4001"}}, "p2p.listen[0]"},
 		{"bootstrap without peer id", RoleDevice, RenderOptions{Bootstrap: []string{"/ip4/192.0.2.1/tcp/4001"}}, "p2p.bootstrap[0]"},
 		{"bad api", RoleDevice, RenderOptions{APIListen: "nope"}, "api.listen"},
+		{"bad metrics", RoleDevice, RenderOptions{MetricsListen: "9645"}, "metrics.listen"},
 		{"conflict", RoleDevice, RenderOptions{APIListen: "127.0.0.1:1", DisableAPI: true}, "DisableAPI"},
 		{"quote injection", RoleDevice, RenderOptions{APIListen: "127.0.0.1:1\"\nrole = \"gateway"}, "api.listen"},
 	}

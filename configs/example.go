@@ -45,6 +45,10 @@ type RenderOptions struct {
 	// DisableAPI sets api.listen = "" (the API is off). It cannot be
 	// combined with APIListen.
 	DisableAPI bool
+	// APITokenFile replaces api.token_file when non-empty.
+	APITokenFile string
+	// MetricsListen replaces metrics.listen when non-empty.
+	MetricsListen string
 }
 
 // Render returns the example file for role with the overrides in o applied.
@@ -82,7 +86,15 @@ func Render(role Role, o RenderOptions) ([]byte, error) {
 		want.API.Listen = o.APIListen
 		edits = append(edits, &edit{section: "api", key: "listen", value: tomlString(o.APIListen)})
 	}
-	for _, s := range append(append(slices.Clone(o.Listen), o.Bootstrap...), o.APIListen) {
+	if o.APITokenFile != "" {
+		want.API.TokenFile = o.APITokenFile
+		edits = append(edits, &edit{section: "api", key: "token_file", value: tomlString(o.APITokenFile)})
+	}
+	if o.MetricsListen != "" {
+		want.Metrics.Listen = o.MetricsListen
+		edits = append(edits, &edit{section: "metrics", key: "listen", value: tomlString(o.MetricsListen)})
+	}
+	for _, s := range append(append(slices.Clone(o.Listen), o.Bootstrap...), o.APIListen, o.APITokenFile, o.MetricsListen) {
 		if !utf8.ValidString(s) {
 			return nil, fmt.Errorf("configs: render: %q is not valid UTF-8", s)
 		}

@@ -103,6 +103,9 @@ func normalise(c *Config) {
 	if len(c.P2P.Bootstrap) == 0 {
 		c.P2P.Bootstrap = nil
 	}
+	if len(c.API.CORSOrigins) == 0 {
+		c.API.CORSOrigins = nil
+	}
 	if len(c.Consensus.ProposeAdd) == 0 {
 		c.Consensus.ProposeAdd = nil
 	}

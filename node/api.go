@@ -1,6 +1,7 @@
 package node
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -165,13 +166,21 @@ type StatusResponse struct {
 }
 
 func (n *Node) startAPI(addr string) error {
+	tlsConf, err := n.cfg.apiTLSConfig()
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
 	n.apiAddr = ln.Addr()
+	if tlsConf != nil {
+		ln = tls.NewListener(ln, tlsConf)
+	}
 	n.apiServer = &http.Server{Handler: n.Handler(), ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
+		ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: n.httpErrorLog("api")}
 	n.spawn(func() {
 		if err := n.apiServer.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			n.log.Error("api server stopped", "err", err)
@@ -206,7 +215,7 @@ func (n *Node) Routes() []Route {
 		f("GET", "/v1/finality", n.handleFinality),
 		f("GET", "/v1/dids/{did}", n.handleDID),
 		f("GET", "/healthz", n.handleHealth),
-		{Method: "GET", Pattern: "/debug/metrics/prometheus", Handler: promhttp.HandlerFor(n.registry, promhttp.HandlerOpts{})},
+		{Method: "GET", Pattern: metricsPath, Handler: promhttp.HandlerFor(n.registry, promhttp.HandlerOpts{})},
 
 		// Dashboard (node/web): the page at exactly "/" (the handler sends
 		// every other path it gets to the JSON 404), its assets under /ui/,
@@ -223,14 +232,15 @@ func (n *Node) Routes() []Route {
 	}
 }
 
-// Handler returns the HTTP API.
+// Handler returns the HTTP API: the routes behind their bearer-token
+// checks, CORS (when origins are configured), and request metrics.
 func (n *Node) Handler() http.Handler {
 	mux := http.NewServeMux()
 	for _, r := range n.Routes() {
-		mux.Handle(r.Method+" "+r.Pattern, r.Handler)
+		mux.Handle(r.Method+" "+r.Pattern, n.authorize(r, r.Handler))
 	}
 	mux.HandleFunc("/", notFound)
-	return mux
+	return n.instrument(mux, n.cors(mux))
 }
 
 // notFound answers a request no route matches.

@@ -14,6 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p"
 	lp2pps "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/host"
+	lp2pmetrics "github.com/libp2p/go-libp2p/core/metrics"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/discovery/mdns"
@@ -72,6 +73,10 @@ type Node struct {
 	registry  *prometheus.Registry
 	apiServer *http.Server
 	apiAddr   net.Addr
+	tracer    *gossipTracer
+
+	metricsServer *http.Server
+	metricsAddr   net.Addr
 
 	chainIn   chan chainInput
 	syncKick  chan struct{}
@@ -126,7 +131,13 @@ func New(ctx context.Context, key *identity.PrivateKey, g *types.Genesis, opts .
 			n = nil
 		}
 	}()
-	n.metrics = newMetrics(n.registry, n)
+	if n.metrics, err = newMetrics(n.registry, n); err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	n.tracer = newGossipTracer(g.ChainID)
+	if err := n.tracer.register(n.registry, n); err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
 
 	// Store.
 	switch {
@@ -156,10 +167,15 @@ func New(ctx context.Context, key *identity.PrivateKey, g *types.Genesis, opts .
 	if cfg.Host != nil {
 		n.host = cfg.Host
 	} else {
-		if n.host, err = buildHost(key, cfg, n.registry, n.gater); err != nil {
+		bw := lp2pmetrics.NewBandwidthCounter()
+		if n.host, err = buildHost(key, cfg, n.registry, n.gater, bw); err != nil {
 			return nil, fmt.Errorf("node: %w", err)
 		}
 		n.ownsHost = true
+		if err := n.registry.Register(newBandwidthCollector(bw)); err != nil {
+			return nil, fmt.Errorf("node: metrics: %w", err)
+		}
+		n.spawn(func() { n.trimBandwidth(bw) })
 	}
 	n.host.Network().Notify(barredNotifee{n})
 
@@ -169,7 +185,7 @@ func New(ctx context.Context, key *identity.PrivateKey, g *types.Genesis, opts .
 		Admit: func(tx *types.Tx, size int) error { return n.pool.Add(tx, size, n.committedNonce(tx.Sender)) }}
 	n.ps, err = lp2pps.NewGossipSub(n.ctx, n.host, append(sixps.Options(sixps.Config{ChainID: g.ChainID,
 		PeerExchange: cfg.Role == RoleBootstrap, ScoreInspect: n.setScores, ScoreInspectPeriod: time.Second,
-		TimeScale: n.clk.Scale()}), cfg.PubSubOptions...)...)
+		TimeScale: n.clk.Scale()}), append([]lp2pps.Option{lp2pps.WithRawTracer(n.tracer)}, cfg.PubSubOptions...)...)...)
 	if err != nil {
 		return nil, fmt.Errorf("node: gossipsub: %w", err)
 	}
@@ -215,12 +231,17 @@ func New(ctx context.Context, key *identity.PrivateKey, g *types.Genesis, opts .
 
 	n.host.SetStreamHandler(syncProtocol(g.ChainID), n.serveSync)
 
-	// API.
+	// API and metrics listener.
 	if cfg.APIListen != "" {
 		n.events = newEventLog(cfg.EventWindow, cfg.EventClientBuffer, time.Now(),
 			func(k int) { n.metrics.eventClients.Set(float64(k)) }, n.metrics.eventsDropped.Inc)
 		if err := n.startAPI(cfg.APIListen); err != nil {
 			return nil, fmt.Errorf("node: api: %w", err)
+		}
+	}
+	if cfg.MetricsListen != "" {
+		if err := n.startMetrics(cfg.MetricsListen); err != nil {
+			return nil, fmt.Errorf("node: metrics: %w", err)
 		}
 	}
 
@@ -245,7 +266,7 @@ func New(ctx context.Context, key *identity.PrivateKey, g *types.Genesis, opts .
 	return n, nil
 }
 
-func buildHost(key *identity.PrivateKey, cfg Config, reg prometheus.Registerer, gater *didGater) (host.Host, error) {
+func buildHost(key *identity.PrivateKey, cfg Config, reg prometheus.Registerer, gater *didGater, bw *lp2pmetrics.BandwidthCounter) (host.Host, error) {
 	cm, err := connmgr.NewConnManager(cfg.ConnLow, cfg.ConnHigh, connmgr.WithGracePeriod(time.Minute))
 	if err != nil {
 		return nil, err
@@ -269,6 +290,7 @@ func buildHost(key *identity.PrivateKey, cfg Config, reg prometheus.Registerer, 
 		libp2p.Ping(true),
 		libp2p.EnableHolePunching(),
 		libp2p.PrometheusRegisterer(reg),
+		libp2p.BandwidthReporter(bw),
 		libp2p.UserAgent(UserAgent(cfg.Role)),
 	}
 	if cfg.Role == RoleBootstrap {
@@ -290,10 +312,12 @@ func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
 		n.cancel()
 		var errs []error
-		if n.apiServer != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			errs = append(errs, n.apiServer.Shutdown(ctx))
-			cancel()
+		for _, srv := range []*http.Server{n.apiServer, n.metricsServer} {
+			if srv != nil {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				errs = append(errs, srv.Shutdown(ctx))
+				cancel()
+			}
 		}
 		if n.mdns != nil {
 			errs = append(errs, n.mdns.Close())
@@ -361,6 +385,9 @@ func (n *Node) Registry() *prometheus.Registry { return n.registry }
 
 // APIAddr returns the address the HTTP API listens on, or nil.
 func (n *Node) APIAddr() net.Addr { return n.apiAddr }
+
+// MetricsAddr returns the address of the separate metrics listener, or nil.
+func (n *Node) MetricsAddr() net.Addr { return n.metricsAddr }
 
 // MempoolLen returns the number of pending transactions.
 func (n *Node) MempoolLen() int { return n.pool.Len() }

@@ -1,10 +1,14 @@
 package node
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/ipfs/go-datastore"
@@ -80,6 +84,20 @@ type Config struct {
 	// dropped as lagged (WithEventLimits).
 	EventWindow       int
 	EventClientBuffer int
+
+	// APIWriteToken, if set, is the bearer token of the API's write routes
+	// (every route but GET); APIReadToken, if set, that of the read routes
+	// (which also take the write token). /healthz and /readyz stay open.
+	APIWriteToken, APIReadToken string
+	// APICORSOrigins are the origins browsers may call the API from ("*"
+	// for any); empty adds no CORS headers.
+	APICORSOrigins []string
+	// APITLSCert and APITLSKey, if set, are the PEM files of the API's TLS
+	// certificate and key.
+	APITLSCert, APITLSKey string
+	// MetricsListen, if set, is a separate listener serving only
+	// /debug/metrics/prometheus.
+	MetricsListen string
 }
 
 // Option changes a Config.
@@ -121,6 +139,10 @@ func (c *Config) validate() error {
 	}
 	if c.Clock == nil || c.Logger == nil {
 		errs = append(errs, errors.New("clock and logger must not be nil"))
+	}
+	if c.APIListen != "" && c.APIWriteToken == "" && !IsLoopback(c.APIListen) {
+		errs = append(errs, fmt.Errorf("%w: %s is not a loopback address; set api.token_file (or listen on 127.0.0.1)",
+			ErrAPIUnprotected, c.APIListen))
 	}
 	return errors.Join(errs...)
 }
@@ -255,6 +277,91 @@ func WithEventLimits(window, perClient int) Option {
 			return fmt.Errorf("event limits %d/%d: each must be 1 to %d", window, perClient, maxEventLimit)
 		}
 		c.EventWindow, c.EventClientBuffer = window, perClient
+		return nil
+	}
+}
+
+// Options of the API's protection and the metrics listener (branch metrics).
+
+// WithAPIAuth sets the API's bearer tokens: write guards every route but
+// GET; read, if not empty, guards the GET routes too (which then take
+// either token). /healthz and /readyz stay open. Tokens are at least
+// MinTokenLen characters without spaces; a read token needs a write token,
+// and the two must differ. Empty write and read turn authentication off.
+func WithAPIAuth(write, read string) Option {
+	return func(c *Config) error {
+		if write == "" && read == "" {
+			c.APIWriteToken, c.APIReadToken = "", ""
+			return nil
+		}
+		if write == "" {
+			return fmt.Errorf("%w: a read token needs a write token", ErrBadToken)
+		}
+		if err := checkToken(write); err != nil {
+			return fmt.Errorf("write token: %w", err)
+		}
+		if read != "" {
+			if err := checkToken(read); err != nil {
+				return fmt.Errorf("read token: %w", err)
+			}
+			if read == write {
+				return fmt.Errorf("%w: the read token must differ from the write token", ErrBadToken)
+			}
+		}
+		c.APIWriteToken, c.APIReadToken = write, read
+		return nil
+	}
+}
+
+// WithAPICORS lets browsers on the given origins ("*" for any, else
+// scheme://host[:port]) call the API; preflight OPTIONS requests are
+// answered. None (the default) adds no CORS headers.
+func WithAPICORS(origins []string) Option {
+	return func(c *Config) error {
+		for _, o := range origins {
+			if err := checkOrigin(o); err != nil {
+				return err
+			}
+		}
+		c.APICORSOrigins = slices.Clone(origins)
+		return nil
+	}
+}
+
+// WithAPITLS serves the API over TLS with the PEM certificate (chain) and
+// key files; both empty serves plain HTTP. The pair is loaded now, so a
+// bad file fails New.
+func WithAPITLS(certFile, keyFile string) Option {
+	return func(c *Config) error {
+		if certFile == "" && keyFile == "" {
+			c.APITLSCert, c.APITLSKey = "", ""
+			return nil
+		}
+		if certFile == "" || keyFile == "" {
+			return errors.New("API TLS needs both a certificate and a key file")
+		}
+		if _, err := tls.LoadX509KeyPair(certFile, keyFile); err != nil {
+			return fmt.Errorf("API TLS: %w", err)
+		}
+		c.APITLSCert, c.APITLSKey = certFile, keyFile
+		return nil
+	}
+}
+
+// WithMetricsListen serves only /debug/metrics/prometheus on a separate
+// host:port ("" for none, the default).
+func WithMetricsListen(addr string) Option {
+	return func(c *Config) error {
+		if addr != "" {
+			_, port, err := net.SplitHostPort(addr)
+			if err != nil {
+				return fmt.Errorf("metrics listen %q: %w", addr, err)
+			}
+			if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+				return fmt.Errorf("metrics listen %q: port %q is not a number in 0-65535", addr, port)
+			}
+		}
+		c.MetricsListen = addr
 		return nil
 	}
 }

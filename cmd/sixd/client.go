@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"syscall"
 	"time"
@@ -30,53 +33,115 @@ const (
 	defaultAPIURL = "http://" + configs.DefaultAPIListen
 )
 
+// envAPITokenFile names the file of the API bearer token when
+// --token-file is not given.
+const envAPITokenFile = "SIXD_API_TOKEN_FILE"
+
 // apiFlags are the flags of the commands that talk to a node.
 type apiFlags struct {
-	api  string
-	home string
+	api       string
+	home      string
+	tokenFile string
 }
 
 func (f *apiFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.api, "api", "", "node API URL (default: api.listen of <home>/config.toml, else "+defaultAPIURL+")")
+	cmd.Flags().StringVar(&f.tokenFile, "token-file", "", "file of the API bearer token (default $"+envAPITokenFile+
+		", else api.token_file of <home>/config.toml when the API address comes from there)")
 	addHomeFlag(cmd, &f.home)
 }
 
-// client returns a client for --api, or for the API of the home's config.
+// client returns a client for --api, or for the API of the home's config,
+// sending the bearer token of --token-file, $SIXD_API_TOKEN_FILE or (for
+// the home's own API) the home's api.token_file.
 func (f *apiFlags) client() (*apiClient, error) {
+	tokenFile := f.tokenFile
+	if tokenFile == "" {
+		tokenFile = os.Getenv(envAPITokenFile)
+	}
+	var (
+		c   *apiClient
+		err error
+	)
 	if f.api != "" {
-		return newAPIClient(f.api)
+		c, err = newAPIClient(f.api)
+	} else {
+		var home, base string
+		if home, err = resolveHome(f.home); err != nil {
+			return nil, err
+		}
+		var cfg *configs.Config
+		if base, cfg, err = apiURLFromHome(home); err != nil {
+			return nil, err
+		}
+		if c, err = newAPIClient(base); err != nil {
+			return nil, err
+		}
+		if cfg != nil {
+			if tokenFile == "" {
+				tokenFile = cfg.API.TokenFile
+			}
+			if cfg.API.TLSCertFile != "" {
+				// The node's own certificate is trusted for its own API
+				// (it is often self-signed).
+				if err := c.trust(cfg.API.TLSCertFile); err != nil {
+					return nil, fmt.Errorf("api.tls_cert_file: %w", err)
+				}
+			}
+		}
 	}
-	home, err := resolveHome(f.home)
 	if err != nil {
 		return nil, err
 	}
-	base, err := apiURLFromHome(home)
-	if err != nil {
-		return nil, err
+	if tokenFile != "" {
+		tok, err := node.ReadTokenFile(tokenFile)
+		if err != nil {
+			return nil, err
+		}
+		c.token = tok
 	}
-	return newAPIClient(base)
+	return c, nil
 }
 
-// apiURLFromHome returns http://host:port of api.listen in home's
-// config.toml (a wildcard host becomes loopback), or defaultAPIURL if there
-// is no config.
-func apiURLFromHome(home string) (string, error) {
+// trust adds the PEM certificates of file to the roots the client accepts.
+func (c *apiClient) trust(file string) error {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(data) {
+		return fmt.Errorf("%s holds no PEM certificate", file)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	c.http.Transport = tr
+	return nil
+}
+
+// apiURLFromHome returns http(s)://host:port of api.listen in home's
+// config.toml (a wildcard host becomes loopback) and that config, or
+// defaultAPIURL and nil if there is no config.
+func apiURLFromHome(home string) (string, *configs.Config, error) {
 	cfg, ok, err := loadConfigIfPresent(home)
 	if err != nil {
-		return "", fmt.Errorf("%w (pass --api to reach a node without it)", err)
+		return "", nil, fmt.Errorf("%w (pass --api to reach a node without it)", err)
 	}
 	if !ok {
-		return defaultAPIURL, nil
+		return defaultAPIURL, nil, nil
 	}
 	if cfg.API.Listen == "" {
-		return "", fmt.Errorf("the API is off in %s/%s (api.listen = \"\"); pass --api", home, configFileName)
+		return "", nil, fmt.Errorf("the API is off in %s/%s (api.listen = \"\"); pass --api", home, configFileName)
 	}
 	host, port, err := net.SplitHostPort(cfg.API.Listen)
 	if err != nil {
-		return "", fmt.Errorf("api.listen %q: %w", cfg.API.Listen, err)
+		return "", nil, fmt.Errorf("api.listen %q: %w", cfg.API.Listen, err)
 	}
 	if port == "0" {
-		return "", fmt.Errorf("api.listen %q in %s/%s picks a random port; pass --api with the address the node logged", cfg.API.Listen, home, configFileName)
+		return "", nil, fmt.Errorf("api.listen %q in %s/%s picks a random port; pass --api with the address the node logged", cfg.API.Listen, home, configFileName)
 	}
 	switch host {
 	case "", "0.0.0.0":
@@ -84,13 +149,18 @@ func apiURLFromHome(home string) (string, error) {
 	case "::":
 		host = "::1"
 	}
-	return "http://" + net.JoinHostPort(host, port), nil
+	scheme := "http://"
+	if cfg.API.TLSCertFile != "" {
+		scheme = "https://"
+	}
+	return scheme + net.JoinHostPort(host, port), &cfg, nil
 }
 
 // apiClient talks to a node's HTTP API.
 type apiClient struct {
-	base string // scheme://host[:port][/prefix], no trailing slash
-	http *http.Client
+	base  string // scheme://host[:port][/prefix], no trailing slash
+	http  *http.Client
+	token string // bearer token, if any
 }
 
 // newAPIClient accepts http(s)://host:port[/prefix] or a bare host:port.
@@ -163,6 +233,9 @@ func (c *apiClient) do(ctx context.Context, method, path string, body []byte) ([
 		return nil, err
 	}
 	req.Header.Set("Accept", "application/json")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -190,6 +263,13 @@ func (c *apiClient) do(ctx context.Context, method, path string, body []byte) ([
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		err := httpError(resp.StatusCode, data)
 		err.Body = data
+		if resp.StatusCode == http.StatusUnauthorized {
+			if c.token == "" {
+				err.Msg += " (the node wants a bearer token: pass --token-file or set $" + envAPITokenFile + ")"
+			} else {
+				err.Msg += " (the node refuses this token)"
+			}
+		}
 		return nil, err
 	}
 	return data, nil

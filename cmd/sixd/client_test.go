@@ -81,7 +81,7 @@ func TestAPIClientURL(t *testing.T) {
 }
 
 func TestAPIURLFromHome(t *testing.T) {
-	if got, err := apiURLFromHome(t.TempDir()); err != nil || got != defaultAPIURL {
+	if got, _, err := apiURLFromHome(t.TempDir()); err != nil || got != defaultAPIURL {
 		t.Errorf("no config: %q, %v", got, err)
 	}
 	cases := map[string]string{
@@ -96,7 +96,7 @@ func TestAPIURLFromHome(t *testing.T) {
 		home := filepath.Join(t.TempDir(), "h")
 		args := []string{"init", "--role", "device", "--home", home, "--api", listen}
 		mustRun(t, args...)
-		got, err := apiURLFromHome(home)
+		got, _, err := apiURLFromHome(home)
 		if strings.HasPrefix(want, "error: ") {
 			if err == nil || !strings.Contains(err.Error(), strings.TrimPrefix(want, "error: ")) {
 				t.Errorf("api %q: %q, %v; want %s", listen, got, err, want)
@@ -112,7 +112,7 @@ func TestAPIURLFromHome(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(home, "config.toml"), []byte("role = \"device\"\nbogus = 1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := apiURLFromHome(home); err == nil || !strings.Contains(err.Error(), "bogus") {
+	if _, _, err := apiURLFromHome(home); err == nil || !strings.Contains(err.Error(), "bogus") {
 		t.Errorf("broken config: %v", err)
 	}
 }

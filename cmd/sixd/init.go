@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +15,7 @@ import (
 	"github.com/sixdomain/sixdomain/configs"
 	"github.com/sixdomain/sixdomain/identity"
 	"github.com/sixdomain/sixdomain/ledger/types"
+	"github.com/sixdomain/sixdomain/node"
 )
 
 const defaultChainID = "sixdomain-local"
@@ -34,6 +37,8 @@ func newInitCmd() *cobra.Command {
   config.toml   the commented example configuration of the role, with the overrides given by flags
   node.key      a new Ed25519 node key (mode 0600); an existing node.key (from 'sixd keys import-seed') is kept and used
   genesis.toml  a copy of --genesis, or else a new chain whose only authority is this node
+  api.token     with an --api address beyond loopback (e.g. 0.0.0.0:8645): a new random
+                bearer token (mode 0600) that the API's write routes then need (api.token_file)
 
 With no --genesis, 'sixd init' followed by 'sixd run' gives a working one-node
 chain. init never overwrites config.toml or genesis.toml.
@@ -56,11 +61,16 @@ same variable set. An existing key file that is encrypted is read the same way.`
 				return err
 			}
 			opts := configs.RenderOptions{Listen: listen, Bootstrap: bootstrap}
+			apiToken := false
 			if cmd.Flags().Changed("api") {
 				if api == "" {
 					opts.DisableAPI = true
 				} else {
 					opts.APIListen = api
+					// An API beyond loopback needs a write token: make one.
+					if apiToken = !node.IsLoopback(api); apiToken {
+						opts.APITokenFile = apiTokenFileName
+					}
 				}
 			}
 			if cmd.Flags().Changed("mdns") {
@@ -84,7 +94,7 @@ same variable set. An existing key file that is encrypted is read the same way.`
 				}
 			}
 			return runInit(cmd.OutOrStdout(), initPlan{role: r, home: home, config: config,
-				genesisData: genesisData, genesis: genesis, chainID: chainID, encryptKey: encryptKey})
+				genesisData: genesisData, genesis: genesis, chainID: chainID, encryptKey: encryptKey, apiToken: apiToken})
 		},
 	}
 	f := cmd.Flags()
@@ -128,6 +138,41 @@ type initPlan struct {
 	genesis     *types.Genesis // parsed genesisData
 	chainID     string
 	encryptKey  bool // encrypt a new key with the passphrase from the environment
+	apiToken    bool // write (or keep) apiTokenFileName, the API's write token
+}
+
+// apiTokenFileName is the API token file sixd init writes for an API
+// beyond loopback.
+const apiTokenFileName = "api.token"
+
+// writeAPIToken writes a new random API token to path (mode 0600), or
+// keeps and checks the one there. It reports whether it created the file.
+func writeAPIToken(path string) (created bool, err error) {
+	if exists, err := fileExists(path); err != nil || exists {
+		if err == nil {
+			_, err = node.ReadTokenFile(path)
+		}
+		return false, err
+	}
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return false, err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return false, err
+	}
+	_, err = fmt.Fprintln(f, hex.EncodeToString(b[:]))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		if rerr := os.Remove(path); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+		return false, err
+	}
+	return true, nil
 }
 
 func runInit(out io.Writer, p initPlan) (err error) {
@@ -207,6 +252,16 @@ func runInit(out io.Writer, p initPlan) (err error) {
 		return err
 	}
 	created = append(created, genPath)
+	tokenPath := filepath.Join(p.home, apiTokenFileName)
+	if p.apiToken {
+		var made bool
+		if made, err = writeAPIToken(tokenPath); err != nil {
+			return fmt.Errorf("API token: %w", err)
+		}
+		if made {
+			created = append(created, tokenPath)
+		}
+	}
 	if err = configs.WriteFile(cfgPath, p.config); err != nil {
 		return err
 	}
@@ -236,6 +291,9 @@ func runInit(out io.Writer, p initPlan) (err error) {
 		}
 		fmt.Fprintf(out, "  genesis:  %s (chain %q, %d authorities; this node is %s)\n", genPath, genesis.ChainID,
 			len(genesis.Authorities), authority)
+	}
+	if p.apiToken {
+		fmt.Fprintf(out, "  api token: %s (the API listens beyond loopback: writes need \"Authorization: Bearer <token>\")\n", tokenPath)
 	}
 	fmt.Fprintf(out, "Start it with: sixd run --home %s\n", p.home)
 	return nil

@@ -103,6 +103,11 @@ func nodeOptions(cfg configs.Config, log *slog.Logger) ([]node.Option, io.Closer
 	if len(proposals) > 0 {
 		opts = append(opts, node.WithProposals(proposals))
 	}
+	apiOpts, err := apiOptions(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	opts = append(opts, apiOpts...)
 	switch cfg.Ledger.Store {
 	case configs.StoreMemory:
 		ds := ledger.NewMemory()
@@ -113,6 +118,33 @@ func nodeOptions(cfg configs.Config, log *slog.Logger) ([]node.Option, io.Closer
 	return nil, nil, fmt.Errorf("ledger.store %q: want %q or %q", cfg.Ledger.Store, configs.StorePebble, configs.StoreMemory)
 }
 
+// apiOptions maps the API's protection and the metrics listener: the
+// tokens are read from their files here, so that a world-readable or empty
+// token file stops the start.
+func apiOptions(cfg configs.Config) ([]node.Option, error) {
+	var write, read string
+	if cfg.API.TokenFile != "" {
+		tok, err := node.ReadTokenFile(cfg.API.TokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("api.token_file: %w", err)
+		}
+		write = tok
+	}
+	if cfg.API.ReadTokenFile != "" {
+		tok, err := node.ReadTokenFile(cfg.API.ReadTokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("api.read_token_file: %w", err)
+		}
+		read = tok
+	}
+	return []node.Option{
+		node.WithAPIAuth(write, read),
+		node.WithAPICORS(cfg.API.CORSOrigins),
+		node.WithAPITLS(cfg.API.TLSCertFile, cfg.API.TLSKeyFile),
+		node.WithMetricsListen(cfg.Metrics.Listen),
+	}, nil
+}
+
 // runNode runs the node of cfg (already resolved against its home) until
 // ctx is done, logging to logw.
 func runNode(ctx context.Context, cfg configs.Config, logw io.Writer) (err error) {
@@ -120,6 +152,9 @@ func runNode(ctx context.Context, cfg configs.Config, logw io.Writer) (err error
 	if err != nil {
 		return err
 	}
+	// libp2p's and GossipSub's own lines go through the same handler
+	// while the node runs.
+	defer libp2pLogs.set(log.Handler())()
 	key, err := loadKey(cfg.KeyFile, "node key")
 	if err != nil {
 		return err
@@ -147,13 +182,19 @@ func runNode(ctx context.Context, cfg configs.Config, logw io.Writer) (err error
 	for _, a := range n.Host().Addrs() {
 		addrs = append(addrs, a.String()+"/p2p/"+n.ID().String())
 	}
-	api := "off"
+	api, metricsAddr := "off", "off"
 	if a := n.APIAddr(); a != nil {
 		api = a.String()
+		if cfg.API.TLSCertFile != "" {
+			api = "https://" + api
+		}
+	}
+	if a := n.MetricsAddr(); a != nil {
+		metricsAddr = a.String()
 	}
 	log.Info("sixd running", "version", node.Version, "chain", genesis.ChainID, "role", cfg.Role,
 		"peer", n.ID().String(), "did", key.Public().DID(), "authority", n.IsAuthority(),
-		"api", api, "listen", addrs, "ledger", ledgerDesc(cfg))
+		"api", api, "metrics", metricsAddr, "listen", addrs, "ledger", ledgerDesc(cfg))
 	if !n.IsAuthority() && len(cfg.P2P.Bootstrap) == 0 && !cfg.P2P.MDNS {
 		log.Warn("this node is not an authority and has neither bootstrap peers nor mDNS: it will not receive blocks")
 	}
