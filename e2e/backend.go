@@ -30,8 +30,10 @@ type Backend interface {
 	// Heal restores it.
 	Cut(ctx context.Context, side []string) error
 	Heal(ctx context.Context) error
-	// APIURL is the base URL of the node's API, from the runner.
+	// APIURL is the base URL of the node's API, from the runner, and
+	// APIToken the bearer token of its write routes ("" for none).
 	APIURL(name string) string
+	APIToken() string
 	// RSS is the node's resident memory in bytes (0 while it is down).
 	RSS(name string) (int64, error)
 	// Crashes counts the node's exits that no Kill caused.
@@ -268,6 +270,9 @@ func (p *processes) Heal(ctx context.Context) error {
 }
 
 func (p *processes) APIURL(name string) string { return "http://" + p.nodes[name].api }
+
+// APIToken is empty: the processes' APIs listen on loopback.
+func (p *processes) APIToken() string { return "" }
 
 func (p *processes) RSS(name string) (int64, error) {
 	n, err := p.node(name)

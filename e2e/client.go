@@ -15,13 +15,14 @@ import (
 
 // client talks to one node's API.
 type client struct {
-	name string
-	base string
-	http *http.Client
+	name  string
+	base  string
+	token string
+	http  *http.Client
 }
 
-func newClient(name, base string) *client {
-	return &client{name: name, base: base, http: &http.Client{Timeout: 5 * time.Second}}
+func newClient(name, base, token string) *client {
+	return &client{name: name, base: base, token: token, http: &http.Client{Timeout: 5 * time.Second}}
 }
 
 // apiError is a non-2xx answer.
@@ -46,6 +47,9 @@ func (c *client) do(ctx context.Context, method, path string, body []byte, out a
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/cbor")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

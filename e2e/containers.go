@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"context"
+	"crypto/rand"
 	"debug/elf"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -32,6 +34,7 @@ type containers struct {
 	mesh    string // the shared network
 	cutNet  string // where a cut's side goes
 	ip      map[string]string
+	token   string // the API's write token in every home
 
 	mu     sync.Mutex
 	kills  map[string]int
@@ -54,8 +57,12 @@ func newContainers(ctx context.Context, t *Testnet, dir, bin, name string) (*con
 		return nil, fmt.Errorf("e2e: container mode needs a Docker daemon: %w", err)
 	}
 	project := fmt.Sprintf("sixde2e-%s-%d", dockerName.ReplaceAllString(strings.ToLower(name), "-"), os.Getpid())
+	tok := make([]byte, 24)
+	if _, err := rand.Read(tok); err != nil {
+		return nil, err
+	}
 	c := &containers{project: project, image: "sixdomain/sixd:" + project, dir: dir, mesh: project + "-mesh",
-		cutNet: project + "-cut", ip: map[string]string{}, kills: map[string]int{}}
+		cutNet: project + "-cut", ip: map[string]string{}, kills: map[string]int{}, token: hex.EncodeToString(tok)}
 	for _, n := range t.Nodes {
 		c.names = append(c.names, n.Name)
 	}
@@ -82,8 +89,13 @@ func newContainers(ctx context.Context, t *Testnet, dir, bin, name string) (*con
 		if err != nil {
 			return nil, err
 		}
+		// Beyond loopback the node needs a write token: one for the run.
 		b = regexp.MustCompile(`(?m)^listen = "127\.0\.0\.1:8645"$`).ReplaceAll(b, []byte(`listen = "0.0.0.0:8645"`))
+		b = regexp.MustCompile(`(?m)^token_file = ""$`).ReplaceAll(b, []byte(`token_file = "api.token"`))
 		if err := os.WriteFile(cfg, b, 0o644); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(filepath.Join(dir, n.Home, "api.token"), []byte(c.token+"\n"), 0o600); err != nil {
 			return nil, err
 		}
 	}
@@ -221,6 +233,8 @@ func (c *containers) Heal(ctx context.Context) error {
 }
 
 func (c *containers) APIURL(name string) string { return "http://" + c.ip[name] + ":8645" }
+
+func (c *containers) APIToken() string { return c.token }
 
 func (c *containers) RSS(name string) (int64, error) {
 	pid, err := c.pid(context.Background(), name)

@@ -109,7 +109,7 @@ func Run(ctx context.Context, m *Manifest, o Options) (*Report, error) {
 		return nil, errors.Join(err, r.backend.Close())
 	}
 	for _, n := range r.names {
-		r.clients[n] = newClient(n, r.backend.APIURL(n))
+		r.clients[n] = newClient(n, r.backend.APIURL(n), r.backend.APIToken())
 	}
 	err := r.run(ctx, plan)
 	if cerr := r.backend.Close(); cerr != nil {

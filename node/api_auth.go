@@ -243,6 +243,9 @@ func (n *Node) instrument(mux *http.ServeMux, next http.Handler) http.Handler {
 			if route == "" {
 				route = pat
 			}
+			if route == "/" && r.URL.Path != "/" {
+				route = "unmatched" // the dashboard's pattern; its handler answers 404 for any other path
+			}
 		}
 		method := r.Method
 		switch method {

@@ -118,7 +118,7 @@ func TestOperatorMetrics(t *testing.T) {
 		{"go_memstats_heap_alloc_bytes", nil},
 		{"process_resident_memory_bytes", nil},
 		{"process_cpu_seconds_total", nil},
-		{"sixdomain_build_info", map[string]string{"version": Version, "commit": Commit}},
+		{"sixdomain_build_info", map[string]string{"version": Version, "commit": BuildCommit()}},
 		{"sixdomain_finality_lag_blocks", nil},
 		{"sixdomain_finality_lag_seconds", nil},
 		{"sixdomain_mempool_max_txs", nil},
