@@ -103,6 +103,12 @@ func normalise(c *Config) {
 	if len(c.P2P.Bootstrap) == 0 {
 		c.P2P.Bootstrap = nil
 	}
+	if len(c.P2P.Announce) == 0 {
+		c.P2P.Announce = nil
+	}
+	if len(c.P2P.NoAnnounce) == 0 {
+		c.P2P.NoAnnounce = nil
+	}
 	if len(c.Consensus.ProposeAdd) == 0 {
 		c.Consensus.ProposeAdd = nil
 	}
