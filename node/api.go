@@ -538,8 +538,14 @@ func (n *Node) Status() StatusResponse {
 
 // Ready reports whether the node is ready to serve: not catching up, and
 // with at least one peer unless it is the lone authority of its chain. The
-// reason says why not ("no_peers" or "catching_up").
+// reason says why not ("no_peers" or "catching_up"). A relay-only
+// bootstrap node is ready as soon as it runs: it has nothing to catch up
+// on, and it is the node others dial first, so gating traffic to it on
+// having peers would keep a mesh from ever forming.
 func (n *Node) Ready() (bool, string) {
+	if n.cfg.relayOnly() {
+		return true, ""
+	}
 	if len(n.host.Network().Peers()) == 0 && !n.loneAuthority() {
 		return false, "no_peers"
 	}
