@@ -42,6 +42,9 @@ var (
 	// ErrAddrFilter: a no_announce entry that is neither a multiaddr nor
 	// an /ip4|ip6/<net>/ipcidr/<bits> filter.
 	ErrAddrFilter = errors.New("bad address filter")
+	// ErrAnnounceAddr: an announce address that is not a multiaddr, or
+	// holds /p2p/ or a filter.
+	ErrAnnounceAddr = errors.New("bad announce address")
 	// ErrNoChain is returned by calls that need the chain on a bootstrap
 	// node running relay-only (without WithKeepChain).
 	ErrNoChain = errors.New("this bootstrap node keeps no chain")
@@ -123,14 +126,14 @@ func (f AddrFilter) Match(a ma.Multiaddr) bool {
 func parseDialAddr(s string) (ma.Multiaddr, error) {
 	m, err := ma.NewMultiaddr(s)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrAnnounceAddr, err)
 	}
 	for _, c := range m {
 		switch c.Code() {
 		case ma.P_P2P:
-			return nil, errors.New("must not contain /p2p/")
+			return nil, fmt.Errorf("%w: must not contain /p2p/", ErrAnnounceAddr)
 		case ma.P_IPCIDR:
-			return nil, errors.New("is a filter, not a dialable address")
+			return nil, fmt.Errorf("%w: a filter, not a dialable address", ErrAnnounceAddr)
 		}
 	}
 	return m, nil
@@ -312,9 +315,15 @@ func (n *Node) startDHT() error {
 	return nil
 }
 
+// advertiseRenew bounds how long an advertisement stands before the node
+// renews it: a bootstrap node that restarts forgets the provider records
+// it held, and the chain's peers should be findable again soon.
+const advertiseRenew = 10 * time.Minute
+
 // advertiseLoop advertises this node under the chain's rendezvous key and
-// renews the advertisement before it expires, as discovery/util.Advertise
-// does, but in a goroutine the node waits for on Close.
+// renews the advertisement before it expires (as discovery/util.Advertise
+// does, but in a goroutine the node waits for on Close), at least every
+// advertiseRenew.
 func (n *Node) advertiseLoop(rd *drouting.RoutingDiscovery) {
 	key := RendezvousKey(n.genesis.ChainID)
 	for {
@@ -327,7 +336,7 @@ func (n *Node) advertiseLoop(rd *drouting.RoutingDiscovery) {
 			n.log.Debug("dht advertise", "err", err)
 		} else {
 			n.log.Debug("advertised in the dht", "key", key, "ttl", ttl)
-			wait = max(ttl*7/8, n.cfg.DiscoveryInterval)
+			wait = max(min(ttl*7/8, advertiseRenew), n.cfg.DiscoveryInterval)
 		}
 		t := n.clk.NewTimer(wait)
 		select {
