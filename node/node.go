@@ -280,6 +280,9 @@ func buildHost(key *identity.PrivateKey, cfg Config, reg prometheus.Registerer, 
 	if err != nil {
 		return nil, err
 	}
+	// The default service limits include the relay v2 service and its
+	// hop and stop protocols (256 relay streams at 64 MiB, 512 at 1 GiB),
+	// enough for a bootstrap node's reservations and circuits.
 	limits := rcmgr.DefaultLimits
 	libp2p.SetDefaultServiceLimits(&limits)
 	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits.Scale(cfg.MaxMemory, cfg.MaxFDs)))
