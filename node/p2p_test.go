@@ -418,7 +418,26 @@ func TestReadyzWhileCatchingUp(t *testing.T) {
 	}
 	waitFor(t, 15*time.Second, "the chain to finalize some blocks", func() bool { return auth.State().Height >= 8 })
 
-	fresh := p.start(nil, RoleDevice, WithDHT(DHTOff), WithSyncInterval(3*time.Second))
+	// The authority answers sync requests only once released, so the
+	// fresh node's first sync round cannot end before the checks below.
+	release := make(chan struct{})
+	released := false
+	defer func() {
+		if !released {
+			close(release)
+		}
+	}()
+	var asked atomic.Int64
+	auth.Host().SetStreamHandler(syncProtocol(p.g.ChainID), func(s network.Stream) {
+		asked.Add(1)
+		select {
+		case <-release:
+		case <-time.After(20 * time.Second):
+		}
+		auth.serveSync(s)
+	})
+
+	fresh := p.start(nil, RoleDevice, WithDHT(DHTOff), WithSyncInterval(200*time.Millisecond))
 	readyz := func() (int, ReadyResponse) {
 		resp, err := http.Get(apiURL(fresh, "/readyz"))
 		if err != nil {
@@ -440,13 +459,18 @@ func TestReadyzWhileCatchingUp(t *testing.T) {
 	if err := fresh.Connect(ctx, auth.AddrInfo()); err != nil {
 		t.Fatal(err)
 	}
+	// Its first sync request hangs; gossiped blocks arrive meanwhile, but
+	// above a gap: it is catching up.
+	waitFor(t, 5*time.Second, "the fresh node to ask for blocks", func() bool { return asked.Load() > 0 })
 	if code, r := readyz(); code != http.StatusServiceUnavailable || r.Reason != "catching_up" {
 		t.Fatalf("fresh node before its first sync: %d %+v", code, r)
 	}
 	var st StatusResponse
-	if getJSON(t, apiURL(fresh, "/v1/status"), &st); !st.CatchingUp {
+	if getJSON(t, apiURL(fresh, "/v1/status"), &st); !st.CatchingUp || st.Finalized != 0 {
 		t.Fatalf("status before sync: %+v", st)
 	}
+	close(release)
+	released = true
 	target := auth.State().Height
 	waitFor(t, 15*time.Second, "the fresh node to be ready", func() bool {
 		code, _ := readyz()
