@@ -198,16 +198,16 @@ func dialAddrs(id peer.ID, listen, announce, noAnnounce []string, ifaces []ma.Mu
 			addrs = append(addrs, m)
 		}
 	} else {
-		var public, loop []ma.Multiaddr
+		var other, loop []ma.Multiaddr
 		for _, a := range ifaces {
 			if manet.IsIPLoopback(a) {
 				loop = append(loop, a)
 			} else if !manet.IsIP6LinkLocal(a) {
-				public = append(public, a)
+				other = append(other, a)
 			}
 		}
-		if len(public) == 0 {
-			public = loop
+		if len(other) == 0 {
+			other = loop
 		}
 		for _, s := range listen {
 			m, err := ma.NewMultiaddr(s)
@@ -218,7 +218,7 @@ func dialAddrs(id peer.ID, listen, announce, noAnnounce []string, ifaces []ma.Mu
 				addrs = append(addrs, m)
 				continue
 			}
-			expanded, err := manet.ResolveUnspecifiedAddress(m, public)
+			expanded, err := manet.ResolveUnspecifiedAddress(m, other)
 			if err != nil {
 				// No interface of the address family: nothing to dial.
 				continue
