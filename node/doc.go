@@ -24,7 +24,8 @@
 // exchange from their configured bootstrap peers only.
 //
 // Sync progress: the node counts as catching up until a sync round reached
-// the end of its peers' chains, and whenever the finalized height their
+// the end of its peers' chains (the first round starts as soon as a peer
+// connects), and whenever the finalized height their
 // certificates showed (SyncTarget) exceeds its own by more than two;
 // /v1/status reports both and GET /readyz turns them into readiness.
 //

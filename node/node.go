@@ -173,6 +173,7 @@ func New(ctx context.Context, key *identity.PrivateKey, g *types.Genesis, opts .
 		n.ownsHost = true
 	}
 	n.host.Network().Notify(barredNotifee{n})
+	n.host.Network().Notify(syncNotifee{n})
 
 	// Gossip.
 	n.checker = &sixps.TxChecker{ChainID: g.ChainID, Window: g.TimeWindow(), Now: cfg.Clock, Sigs: n.sigs,
@@ -352,6 +353,7 @@ func (n *Node) Close() error {
 		}
 		if n.host != nil {
 			n.host.Network().StopNotify(barredNotifee{n})
+			n.host.Network().StopNotify(syncNotifee{n})
 		}
 		if n.ownsHost && n.host != nil {
 			errs = append(errs, n.host.Close())

@@ -481,3 +481,16 @@ func TestReadyzWhileCatchingUp(t *testing.T) {
 		t.Fatalf("ready but status %+v (authority had finalized %d)", st, target)
 	}
 }
+
+// TestBootstrapKeepChain: with keep_chain a bootstrap node is a full node:
+// it follows the chain and serves sync.
+func TestBootstrapKeepChain(t *testing.T) {
+	p := newP2PNet(t, "keep-test", 1)
+	boot := p.start(nil, RoleBootstrap, WithDHT(DHTOff), WithKeepChain(true))
+	p.start(p.auths[0], RoleGateway, WithDHT(DHTOff), WithBootstrap(p2pAddr(boot)))
+	waitFor(t, 15*time.Second, "the bootstrap node to follow the chain", func() bool { return boot.State().Height >= 3 })
+	var st StatusResponse
+	if getJSON(t, apiURL(boot, "/v1/status"), &st); st.CatchingUp || st.Finalized < 3 {
+		t.Errorf("status %+v", st)
+	}
+}
