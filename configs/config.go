@@ -93,7 +93,47 @@ type P2PConfig struct {
 	// MaxFDs is the libp2p resource manager file descriptor limit.
 	// Defaults: device 128, gateway 1024, bootstrap 4096.
 	MaxFDs int `toml:"max_fds"`
+
+	// Announce is the list of multiaddrs other peers should dial (a public
+	// address in front of a NAT or a load balancer, say), without /p2p/.
+	// When set it replaces the listen addresses in what the node
+	// advertises (identify, DHT records), and declares the node publicly
+	// reachable (its relay and AutoNAT services then run). Default empty:
+	// advertise the listen addresses.
+	Announce []string `toml:"announce"`
+	// NoAnnounce lists multiaddrs, or /ip4/<net>/ipcidr/<bits> and
+	// /ip6/<net>/ipcidr/<bits> filters, removed from what the node
+	// advertises. Default empty.
+	NoAnnounce []string `toml:"no_announce"`
+	// DHT is the Kademlia DHT mode: "server", "client", "auto" (AutoNAT
+	// decides) or "off". Defaults: device "client", gateway "auto",
+	// bootstrap "server".
+	DHT string `toml:"dht"`
+	// RelayService runs a circuit relay v2 and the AutoNAT service whatever
+	// AutoNAT concludes about the node's reachability. Default true for
+	// bootstrap, false otherwise.
+	RelayService bool `toml:"relay_service"`
+	// AutoRelay makes the node reserve a slot on the bootstrap nodes'
+	// relays, and advertise the relayed addresses, while it is not publicly
+	// reachable. Default true for device and gateway, false for bootstrap.
+	AutoRelay bool `toml:"auto_relay"`
+	// HolePunching upgrades relayed connections to direct ones (DCUtR).
+	// Default true for device and gateway, false for bootstrap.
+	HolePunching bool `toml:"hole_punching"`
+	// KeepChain makes a bootstrap node a full ledger node too (store, sync,
+	// gossip mesh). Without it a bootstrap node keeps no chain state and no
+	// gossip mesh: it serves discovery, relay and peer exchange. Ignored by
+	// the other roles, which always keep the chain. Default false.
+	KeepChain bool `toml:"keep_chain"`
 }
+
+// DHT modes accepted in P2PConfig.DHT.
+const (
+	DHTAuto   = "auto"
+	DHTServer = "server"
+	DHTClient = "client"
+	DHTOff    = "off"
+)
 
 // APIConfig configures the local HTTP API.
 type APIConfig struct {
@@ -205,12 +245,15 @@ func Default(role Role) Config {
 		KeyFile:     DefaultKeyFile,
 		GenesisFile: DefaultGenesisFile,
 		P2P: P2PConfig{
-			Listen:      DefaultListen(),
-			MDNS:        true,
-			ConnLow:     16,
-			ConnHigh:    32,
-			MaxMemoryMB: 64,
-			MaxFDs:      128,
+			Listen:       DefaultListen(),
+			MDNS:         true,
+			ConnLow:      16,
+			ConnHigh:     32,
+			MaxMemoryMB:  64,
+			MaxFDs:       128,
+			DHT:          DHTClient,
+			AutoRelay:    true,
+			HolePunching: true,
 		},
 		API:     APIConfig{Listen: DefaultAPIListen, MaxBodyBytes: DefaultMaxBodyBytes},
 		Ledger:  LedgerConfig{Store: StorePebble, Path: DefaultLedgerPath},
@@ -221,10 +264,13 @@ func Default(role Role) Config {
 	case RoleGateway:
 		c.P2P.ConnLow, c.P2P.ConnHigh = 64, 128
 		c.P2P.MaxMemoryMB, c.P2P.MaxFDs = 512, 1024
+		c.P2P.DHT = DHTAuto
 	case RoleBootstrap:
 		c.P2P.MDNS = false
 		c.P2P.ConnLow, c.P2P.ConnHigh = 256, 512
 		c.P2P.MaxMemoryMB, c.P2P.MaxFDs = 1024, 4096
+		c.P2P.DHT = DHTServer
+		c.P2P.RelayService, c.P2P.AutoRelay, c.P2P.HolePunching = true, false, false
 	}
 	return c
 }
@@ -294,6 +340,35 @@ func (c Config) Validate() error {
 		case m[0].Code() == ma.P_P2P:
 			add(invalid(field, "%q must include a network address before /p2p/<peer id>", s))
 		}
+	}
+	for i, s := range c.P2P.Announce {
+		field := fmt.Sprintf("p2p.announce[%d]", i)
+		m, err := ma.NewMultiaddr(s)
+		switch {
+		case err != nil:
+			add(invalid(field, "%q is not a valid multiaddr: %v", s, err))
+		case hasP2P(m):
+			add(invalid(field, "%q must not contain /p2p/ (the peer id comes from key_file)", s))
+		case isCIDR(m):
+			add(invalid(field, "%q is a filter; announce takes dialable multiaddrs", s))
+		}
+	}
+	for i, s := range c.P2P.NoAnnounce {
+		field := fmt.Sprintf("p2p.no_announce[%d]", i)
+		m, err := ma.NewMultiaddr(s)
+		switch {
+		case err != nil:
+			add(invalid(field, "%q is not a valid multiaddr: %v", s, err))
+		case hasP2P(m):
+			add(invalid(field, "%q must not contain /p2p/", s))
+		case isCIDR(m) && !validCIDR(m):
+			add(invalid(field, "%q: a filter is /ip4/<net>/ipcidr/<0-32> or /ip6/<net>/ipcidr/<0-128>, nothing after", s))
+		}
+	}
+	switch c.P2P.DHT {
+	case DHTAuto, DHTServer, DHTClient, DHTOff:
+	default:
+		add(invalid("p2p.dht", "unknown mode %q (want %q, %q, %q or %q)", c.P2P.DHT, DHTAuto, DHTServer, DHTClient, DHTOff))
 	}
 	if c.P2P.ConnLow <= 0 {
 		add(invalid("p2p.conn_low", "must be positive, got %d", c.P2P.ConnLow))
@@ -406,6 +481,35 @@ func hasP2P(m ma.Multiaddr) bool {
 	return false
 }
 
+// isCIDR reports whether m contains an /ipcidr/ component.
+func isCIDR(m ma.Multiaddr) bool {
+	for _, c := range m {
+		if c.Code() == ma.P_IPCIDR {
+			return true
+		}
+	}
+	return false
+}
+
+// validCIDR reports whether m is exactly /ip4/<net>/ipcidr/<bits> or
+// /ip6/<net>/ipcidr/<bits> with bits in range.
+func validCIDR(m ma.Multiaddr) bool {
+	if len(m) != 2 || m[1].Code() != ma.P_IPCIDR {
+		return false
+	}
+	if len(m[1].RawValue()) != 1 {
+		return false
+	}
+	bits := int(m[1].RawValue()[0])
+	switch m[0].Code() {
+	case ma.P_IP4:
+		return bits <= 32
+	case ma.P_IP6:
+		return bits <= 128
+	}
+	return false
+}
+
 // Resolve returns a copy of c in which KeyFile, GenesisFile, Ledger.Path
 // and the API's token and TLS files are absolute: relative paths are joined
 // to home. If home itself is relative it is first made absolute against the
@@ -438,5 +542,7 @@ func (c Config) clone() Config {
 	c.P2P.Listen = slices.Clone(c.P2P.Listen)
 	c.P2P.Bootstrap = slices.Clone(c.P2P.Bootstrap)
 	c.API.CORSOrigins = slices.Clone(c.API.CORSOrigins)
+	c.P2P.Announce = slices.Clone(c.P2P.Announce)
+	c.P2P.NoAnnounce = slices.Clone(c.P2P.NoAnnounce)
 	return c
 }

@@ -133,6 +133,7 @@ func TestExampleDocumentsEveryKey(t *testing.T) {
 			all := Default(role)
 			all.P2P.Bootstrap = []string{} // make go-toml emit the key
 			all.API.CORSOrigins = []string{}
+			all.P2P.Announce, all.P2P.NoAnnounce = []string{}, []string{}
 			enc, err := toml.Marshal(all)
 			if err != nil {
 				t.Fatal(err)
@@ -689,5 +690,87 @@ func TestConsensusProposalsValidated(t *testing.T) {
 		if err != nil && !strings.Contains(err.Error(), "consensus.propose_") {
 			t.Errorf("%s: error does not name the key: %v", name, err)
 		}
+	}
+}
+
+// TestP2PAddressKeys: announce, no_announce and dht are validated, each
+// error naming the key and index; the role defaults of the discovery and
+// relay keys.
+func TestP2PAddressKeys(t *testing.T) {
+	bad := []struct {
+		field  string
+		mutate func(*Config)
+	}{
+		{"p2p.announce[0]", func(c *Config) { c.P2P.Announce = []string{"203.0.113.7:4001"} }},
+		{"p2p.announce[1]", func(c *Config) {
+			c.P2P.Announce = []string{"/ip4/203.0.113.7/tcp/4001", "/ip4/203.0.113.7/tcp/4001/p2p/" + testPeer}
+		}},
+		{"p2p.announce[0]", func(c *Config) { c.P2P.Announce = []string{"/ip4/10.0.0.0/ipcidr/8"} }},
+		{"p2p.no_announce[0]", func(c *Config) { c.P2P.NoAnnounce = []string{"10.0.0.0/8"} }},
+		{"p2p.no_announce[0]", func(c *Config) { c.P2P.NoAnnounce = []string{"/ip4/10.0.0.0/ipcidr/33"} }},
+		{"p2p.no_announce[0]", func(c *Config) { c.P2P.NoAnnounce = []string{"/ip4/10.0.0.0/ipcidr/8/tcp/1"} }},
+		{"p2p.no_announce[0]", func(c *Config) { c.P2P.NoAnnounce = []string{"/ip4/10.0.0.1/tcp/1/p2p/" + testPeer} }},
+		{"p2p.dht", func(c *Config) { c.P2P.DHT = "full" }},
+		{"p2p.dht", func(c *Config) { c.P2P.DHT = "" }},
+	}
+	for _, tt := range bad {
+		t.Run("rejects "+tt.field, func(t *testing.T) {
+			c := Default(RoleGateway)
+			tt.mutate(&c)
+			err := c.Validate()
+			if err == nil {
+				t.Fatalf("invalid %s accepted", tt.field)
+			}
+			if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), tt.field+":") {
+				t.Errorf("error %q does not wrap ErrInvalidConfig and name %s", err, tt.field)
+			}
+		})
+	}
+	good := []struct {
+		name   string
+		mutate func(*Config)
+	}{
+		{"announce ip4 and dns", func(c *Config) {
+			c.P2P.Announce = []string{"/ip4/203.0.113.7/tcp/4001", "/dns4/boot.example.com/udp/4001/quic-v1"}
+		}},
+		{"no_announce filters and addresses", func(c *Config) {
+			c.P2P.NoAnnounce = []string{"/ip4/10.0.0.0/ipcidr/8", "/ip6/fd00::/ipcidr/8", "/ip4/192.168.1.5/tcp/4001"}
+		}},
+		{"dht modes", func(c *Config) { c.P2P.DHT = DHTOff }},
+		{"relay flags", func(c *Config) {
+			c.P2P.RelayService, c.P2P.AutoRelay, c.P2P.HolePunching, c.P2P.KeepChain = true, false, false, true
+		}},
+	}
+	for _, tt := range good {
+		t.Run("accepts "+tt.name, func(t *testing.T) {
+			c := Default(RoleDevice)
+			tt.mutate(&c)
+			if err := c.Validate(); err != nil {
+				t.Errorf("Validate() = %v", err)
+			}
+		})
+	}
+	for _, d := range []struct {
+		role                      Role
+		dht                       string
+		relay, auto, punch, chain bool
+	}{
+		{RoleDevice, DHTClient, false, true, true, false},
+		{RoleGateway, DHTAuto, false, true, true, false},
+		{RoleBootstrap, DHTServer, true, false, false, false},
+	} {
+		p := Default(d.role).P2P
+		if p.DHT != d.dht || p.RelayService != d.relay || p.AutoRelay != d.auto || p.HolePunching != d.punch || p.KeepChain != d.chain ||
+			p.Announce != nil || p.NoAnnounce != nil {
+			t.Errorf("Default(%s).P2P = %+v", d.role, p)
+		}
+	}
+	// announce = [] and an omitted key load alike.
+	c, err := Parse([]byte("role = \"device\"\n[p2p]\nannounce = []\nno_announce = [\"/ip4/10.0.0.0/ipcidr/8\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.P2P.Announce != nil || !slices.Equal(c.P2P.NoAnnounce, []string{"/ip4/10.0.0.0/ipcidr/8"}) {
+		t.Errorf("parsed %+v", c.P2P)
 	}
 }

@@ -106,6 +106,12 @@ func normalise(c *Config) {
 	if len(c.API.CORSOrigins) == 0 {
 		c.API.CORSOrigins = nil
 	}
+	if len(c.P2P.Announce) == 0 {
+		c.P2P.Announce = nil
+	}
+	if len(c.P2P.NoAnnounce) == 0 {
+		c.P2P.NoAnnounce = nil
+	}
 	if len(c.Consensus.ProposeAdd) == 0 {
 		c.Consensus.ProposeAdd = nil
 	}

@@ -163,6 +163,17 @@ type StatusResponse struct {
 	Peers       int        `json:"peers"`
 	Mempool     int        `json:"mempool"`
 	ListenAddrs []string   `json:"listen_addrs"`
+	// CatchingUp: the node has not yet synced to its peers' finalized
+	// height (Node.CatchingUp).
+	CatchingUp bool `json:"catching_up"`
+	// SyncTarget is the highest finalized height heard from peers.
+	SyncTarget uint64 `json:"sync_target"`
+}
+
+// ReadyResponse answers GET /readyz.
+type ReadyResponse struct {
+	Status string `json:"status"`           // "ready" or "not_ready"
+	Reason string `json:"reason,omitempty"` // "catching_up" or "no_peers" when not ready
 }
 
 func (n *Node) startAPI(addr string) error {
@@ -229,6 +240,9 @@ func (n *Node) Routes() []Route {
 		f("GET", "/v1/openapi.json", n.handleOpenAPI),
 		// Event stream (server-sent events; node/events.go).
 		f("GET", "/v1/events", n.handleEvents),
+		// Readiness (branch p2p): 200 once synced and connected, for load
+		// balancers and orchestrators.
+		f("GET", "/readyz", n.handleReady),
 	}
 }
 
@@ -301,7 +315,7 @@ func (n *Node) handleSubmit(w http.ResponseWriter, r *http.Request) {
 
 func submitStatus(err error) int {
 	switch {
-	case errors.Is(err, ErrClosed):
+	case errors.Is(err, ErrClosed), errors.Is(err, ErrNoChain):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, mempool.ErrFull), errors.Is(err, mempool.ErrSenderFull):
 		return http.StatusServiceUnavailable
@@ -607,7 +621,39 @@ func (n *Node) Status() StatusResponse {
 	for _, a := range n.host.Addrs() {
 		s.ListenAddrs = append(s.ListenAddrs, a.String()+"/p2p/"+n.host.ID().String())
 	}
+	s.CatchingUp, s.SyncTarget = n.CatchingUp(), n.SyncTarget()
 	return s
+}
+
+// Ready reports whether the node is ready to serve: not catching up, and
+// with at least one peer unless it is the lone authority of its chain. The
+// reason says why not ("no_peers" or "catching_up"). A relay-only
+// bootstrap node is ready as soon as it runs: it has nothing to catch up
+// on, and it is the node others dial first, so gating traffic to it on
+// having peers would keep a mesh from ever forming.
+func (n *Node) Ready() (bool, string) {
+	if n.cfg.relayOnly() {
+		return true, ""
+	}
+	if len(n.host.Network().Peers()) == 0 && !n.loneAuthority() {
+		return false, "no_peers"
+	}
+	if n.CatchingUp() {
+		return false, "catching_up"
+	}
+	return true, ""
+}
+
+func (n *Node) handleReady(w http.ResponseWriter, _ *http.Request) {
+	if n.ctx.Err() != nil {
+		writeJSON(w, http.StatusServiceUnavailable, ReadyResponse{Status: "not_ready", Reason: "closed"})
+		return
+	}
+	if ok, reason := n.Ready(); !ok {
+		writeJSON(w, http.StatusServiceUnavailable, ReadyResponse{Status: "not_ready", Reason: reason})
+		return
+	}
+	writeJSON(w, http.StatusOK, ReadyResponse{Status: "ready"})
 }
 
 func (n *Node) handleStatus(w http.ResponseWriter, _ *http.Request) {

@@ -4,6 +4,31 @@
 // ledger store, block production when the node is an authority, block sync,
 // and the HTTP API with its dashboard (package node/web, served at "/").
 //
+// Discovery and reachability (p2p.go): the chain's own Kademlia DHT
+// (DHTProtocolPrefix; server on bootstrap nodes, client on devices, auto on
+// gateways) in which every node that keeps the chain advertises itself under
+// RendezvousKey and looks for peers while below its connection low
+// watermark; a relay v2 and AutoNAT service on nodes declared public
+// (announce addresses, or WithRelayService, default for bootstrap nodes);
+// auto-relay with the bootstrap peers as static relays and hole punching
+// on devices and gateways; WithAnnounce and WithNoAnnounce shape the
+// advertised addresses.
+//
+// A bootstrap node without WithKeepChain runs relay-only: it keeps an
+// in-memory store that stays at genesis (the API answers from it; Submit
+// fails with ErrNoChain), runs no chain loop, sync, sync protocol handler or
+// subscriptions, and joins the chain's topics only to announce them: its
+// router keeps no mesh (D = 0) and answers GRAFTs with peer exchange, and
+// it ignores every message. This keeps New's shape (every field set, the
+// API unchanged) while nothing writes chain state. Nodes accept peer
+// exchange from their configured bootstrap peers only.
+//
+// Sync progress: the node counts as catching up until a sync round reached
+// the end of its peers' chains (the first round starts as soon as a peer
+// connects), and whenever the finalized height their
+// certificates showed (SyncTarget) exceeds its own by more than two;
+// /v1/status reports both and GET /readyz turns them into readiness.
+//
 // One goroutine (the chain loop) owns the ledger: it applies blocks from
 // gossip and sync, seals blocks when it is this node's turn, and is the only
 // writer of the store. Every other goroutine (validators, API handlers,
@@ -11,8 +36,9 @@
 // The chain loop also appends what happened (new heads, final blocks, their
 // transactions, authority changes) to the bounded event log behind
 // GET /v1/events, which never waits for a client.
-// Close stops every goroutine the node started, then closes the host and,
-// if the node opened it, the store.
+// Close stops every goroutine the node started (the DHT's advertise and
+// find loops included), then closes the DHT, the host and, if the node
+// opened it, the store.
 //
 // The network, clock and store reach the node through options (WithHost,
 // WithClock, WithDatastore), so simulations run this same code.

@@ -165,6 +165,8 @@ func reasonOf(err error) string {
 		return "nonce_too_far"
 	case errors.Is(err, mempool.ErrNonceConflict):
 		return "nonce_conflict"
+	case errors.Is(err, ErrNoChain):
+		return "no_chain"
 	}
 	return types.Reason(err)
 }

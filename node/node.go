@@ -8,10 +8,12 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ipfs/go-datastore"
 	"github.com/libp2p/go-libp2p"
+	dht "github.com/libp2p/go-libp2p-kad-dht"
 	lp2pps "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/host"
 	lp2pmetrics "github.com/libp2p/go-libp2p/core/metrics"
@@ -91,6 +93,12 @@ type Node struct {
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 	closeErr  error
+
+	// Discovery and sync progress (p2p.go, sync.go).
+	dht          *dht.IpfsDHT
+	relayCancels []lp2pps.RelayCancelFunc
+	syncTarget   atomic.Uint64 // highest finalized height heard from peers
+	synced       atomic.Bool   // a sync round reached the end of the peers' chains
 }
 
 // New starts a node with the given key and genesis. It returns once the
@@ -141,6 +149,10 @@ func New(ctx context.Context, key *identity.PrivateKey, g *types.Genesis, opts .
 
 	// Store.
 	switch {
+	case cfg.relayOnly():
+		// A relay-only bootstrap node keeps an in-memory store that stays
+		// at genesis: the API's queries answer from it, nothing writes it.
+		n.ds, n.ownsDS = ledger.NewMemory(), true
 	case cfg.Datastore != nil:
 		n.ds = cfg.Datastore
 	case cfg.DataDir != "":
@@ -178,58 +190,26 @@ func New(ctx context.Context, key *identity.PrivateKey, g *types.Genesis, opts .
 		n.spawn(func() { n.trimBandwidth(bw) })
 	}
 	n.host.Network().Notify(barredNotifee{n})
+	n.host.Network().Notify(syncNotifee{n})
 
 	// Gossip.
 	n.checker = &sixps.TxChecker{ChainID: g.ChainID, Window: g.TimeWindow(), Now: cfg.Clock, Sigs: n.sigs,
 		Nonce: n.committedNonce, Known: n.knownTx, Sender: n.checkSender,
 		Admit: func(tx *types.Tx, size int) error { return n.pool.Add(tx, size, n.committedNonce(tx.Sender)) }}
 	n.ps, err = lp2pps.NewGossipSub(n.ctx, n.host, append(sixps.Options(sixps.Config{ChainID: g.ChainID,
-		PeerExchange: cfg.Role == RoleBootstrap, ScoreInspect: n.setScores, ScoreInspectPeriod: time.Second,
-		TimeScale: n.clk.Scale()}), append([]lp2pps.Option{lp2pps.WithRawTracer(n.tracer)}, cfg.PubSubOptions...)...)...)
+		PeerExchange: cfg.Role == RoleBootstrap, Bootstrapper: cfg.relayOnly(), TrustedPX: n.isBootstrapPeer,
+		ScoreInspect: n.setScores, ScoreInspectPeriod: time.Second, TimeScale: n.clk.Scale()}),
+		append([]lp2pps.Option{lp2pps.WithRawTracer(n.tracer)}, cfg.PubSubOptions...)...)...)
 	if err != nil {
 		return nil, fmt.Errorf("node: gossipsub: %w", err)
 	}
-	if err := n.ps.RegisterTopicValidator(sixps.TxTopic(g.ChainID), sixps.TxValidator(n.checker, n.host.ID(), n.countTxResult)); err != nil {
+	if cfg.relayOnly() {
+		if err := n.joinAsBootstrapper(); err != nil {
+			return nil, fmt.Errorf("node: %w", err)
+		}
+	} else if err := n.joinChain(); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	blockChecker := &sixps.BlockChecker{ChainID: g.ChainID, Seals: poa, Sigs: n.sigs, MaxAhead: 20_000,
-		Height: func() uint64 { return n.store.State().Height }}
-	if err := n.ps.RegisterTopicValidator(sixps.BlockTopic(g.ChainID), sixps.BlockValidator(blockChecker, n.host.ID(), n.countBlockResult)); err != nil {
-		return nil, fmt.Errorf("node: %w", err)
-	}
-	votes := sixps.NewVoteCache(voteCacheSize)
-	if err := n.ps.RegisterTopicValidator(sixps.VoteTopic(g.ChainID), sixps.VoteValidatorWithCache(g.ChainID, n.host.ID(), votes, n.countVoteResult)); err != nil {
-		return nil, fmt.Errorf("node: %w", err)
-	}
-	if err := n.ps.RegisterTopicValidator(sixps.CertTopic(g.ChainID), sixps.CertValidatorWithCache(g.ChainID, n.host.ID(), votes, n.countVoteResult)); err != nil {
-		return nil, fmt.Errorf("node: %w", err)
-	}
-	if n.txTopic, err = n.ps.Join(sixps.TxTopic(g.ChainID)); err != nil {
-		return nil, fmt.Errorf("node: %w", err)
-	}
-	if n.blkTopic, err = n.ps.Join(sixps.BlockTopic(g.ChainID)); err != nil {
-		return nil, fmt.Errorf("node: %w", err)
-	}
-	if n.txSub, err = n.txTopic.Subscribe(lp2pps.WithBufferSize(4096)); err != nil {
-		return nil, fmt.Errorf("node: %w", err)
-	}
-	if n.blkSub, err = n.blkTopic.Subscribe(lp2pps.WithBufferSize(256)); err != nil {
-		return nil, fmt.Errorf("node: %w", err)
-	}
-	if n.voteTopic, err = n.ps.Join(sixps.VoteTopic(g.ChainID)); err != nil {
-		return nil, fmt.Errorf("node: %w", err)
-	}
-	if n.voteSub, err = n.voteTopic.Subscribe(lp2pps.WithBufferSize(1024)); err != nil {
-		return nil, fmt.Errorf("node: %w", err)
-	}
-	if n.certTopic, err = n.ps.Join(sixps.CertTopic(g.ChainID)); err != nil {
-		return nil, fmt.Errorf("node: %w", err)
-	}
-	if n.certSub, err = n.certTopic.Subscribe(lp2pps.WithBufferSize(256)); err != nil {
-		return nil, fmt.Errorf("node: %w", err)
-	}
-
-	n.host.SetStreamHandler(syncProtocol(g.ChainID), n.serveSync)
 
 	// API and metrics listener.
 	if cfg.APIListen != "" {
@@ -245,14 +225,21 @@ func New(ctx context.Context, key *identity.PrivateKey, g *types.Genesis, opts .
 		}
 	}
 
-	n.spawn(n.chainLoop)
-	n.spawn(func() { n.drainTxs() })
-	n.spawn(func() { n.readBlocks() })
-	n.spawn(func() { n.readVotes() })
-	n.spawn(func() { n.readCerts() })
-	n.spawn(n.syncLoop)
+	if !cfg.relayOnly() {
+		n.spawn(n.chainLoop)
+		n.spawn(func() { n.drainTxs() })
+		n.spawn(func() { n.readBlocks() })
+		n.spawn(func() { n.readVotes() })
+		n.spawn(func() { n.readCerts() })
+		n.spawn(n.syncLoop)
+		n.spawn(n.rebroadcastLoop)
+	} else if n.IsAuthority() {
+		n.log.Warn("this bootstrap node's key is an authority's, but without keep_chain it seals nothing")
+	}
 	n.spawn(n.bootstrapLoop)
-	n.spawn(n.rebroadcastLoop)
+	if err := n.startDHT(); err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
 	if cfg.MDNS {
 		n.mdns = mdns.NewMdnsService(n.host, "sixdomain-"+g.ChainID, &mdnsNotifee{n: n})
 		if err := n.mdns.Start(); err != nil {
@@ -262,8 +249,56 @@ func New(ctx context.Context, key *identity.PrivateKey, g *types.Genesis, opts .
 	}
 	st := n.store.State()
 	n.log.Info("node started", "peer", n.host.ID(), "did", key.Public().DID(), "finalized", st.Height,
-		"authority", n.IsAuthority(), "addrs", n.host.Addrs())
+		"authority", n.IsAuthority(), "relay_only", cfg.relayOnly(), "dht", cfg.dhtMode(), "addrs", n.host.Addrs())
 	return n, nil
+}
+
+// joinChain registers the topic validators, joins and subscribes to the
+// chain's topics and serves the sync protocol.
+func (n *Node) joinChain() (err error) {
+	g, poa := n.genesis, n.poa
+	if err := n.ps.RegisterTopicValidator(sixps.TxTopic(g.ChainID), sixps.TxValidator(n.checker, n.host.ID(), n.countTxResult)); err != nil {
+		return err
+	}
+	blockChecker := &sixps.BlockChecker{ChainID: g.ChainID, Seals: poa, Sigs: n.sigs, MaxAhead: 20_000,
+		Height: func() uint64 { return n.store.State().Height }}
+	if err := n.ps.RegisterTopicValidator(sixps.BlockTopic(g.ChainID), sixps.BlockValidator(blockChecker, n.host.ID(), n.countBlockResult)); err != nil {
+		return err
+	}
+	votes := sixps.NewVoteCache(voteCacheSize)
+	if err := n.ps.RegisterTopicValidator(sixps.VoteTopic(g.ChainID), sixps.VoteValidatorWithCache(g.ChainID, n.host.ID(), votes, n.countVoteResult)); err != nil {
+		return err
+	}
+	if err := n.ps.RegisterTopicValidator(sixps.CertTopic(g.ChainID), sixps.CertValidatorWithCache(g.ChainID, n.host.ID(), votes, n.countVoteResult)); err != nil {
+		return err
+	}
+	if n.txTopic, err = n.ps.Join(sixps.TxTopic(g.ChainID)); err != nil {
+		return err
+	}
+	if n.blkTopic, err = n.ps.Join(sixps.BlockTopic(g.ChainID)); err != nil {
+		return err
+	}
+	if n.txSub, err = n.txTopic.Subscribe(lp2pps.WithBufferSize(4096)); err != nil {
+		return err
+	}
+	if n.blkSub, err = n.blkTopic.Subscribe(lp2pps.WithBufferSize(256)); err != nil {
+		return err
+	}
+	if n.voteTopic, err = n.ps.Join(sixps.VoteTopic(g.ChainID)); err != nil {
+		return err
+	}
+	if n.voteSub, err = n.voteTopic.Subscribe(lp2pps.WithBufferSize(1024)); err != nil {
+		return err
+	}
+	if n.certTopic, err = n.ps.Join(sixps.CertTopic(g.ChainID)); err != nil {
+		return err
+	}
+	if n.certSub, err = n.certTopic.Subscribe(lp2pps.WithBufferSize(256)); err != nil {
+		return err
+	}
+
+	n.host.SetStreamHandler(syncProtocol(g.ChainID), n.serveSync)
+	return nil
 }
 
 func buildHost(key *identity.PrivateKey, cfg Config, reg prometheus.Registerer, gater *didGater, bw *lp2pmetrics.BandwidthCounter) (host.Host, error) {
@@ -271,6 +306,9 @@ func buildHost(key *identity.PrivateKey, cfg Config, reg prometheus.Registerer, 
 	if err != nil {
 		return nil, err
 	}
+	// The default service limits include the relay v2 service and its
+	// hop and stop protocols (256 relay streams at 64 MiB, 512 at 1 GiB),
+	// enough for a bootstrap node's reservations and circuits.
 	limits := rcmgr.DefaultLimits
 	libp2p.SetDefaultServiceLimits(&limits)
 	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits.Scale(cfg.MaxMemory, cfg.MaxFDs)))
@@ -288,15 +326,12 @@ func buildHost(key *identity.PrivateKey, cfg Config, reg prometheus.Registerer, 
 		libp2p.ResourceManager(rm),
 		libp2p.ConnectionGater(gater),
 		libp2p.Ping(true),
-		libp2p.EnableHolePunching(),
 		libp2p.PrometheusRegisterer(reg),
 		libp2p.BandwidthReporter(bw),
 		libp2p.UserAgent(UserAgent(cfg.Role)),
 	}
-	if cfg.Role == RoleBootstrap {
-		opts = append(opts, libp2p.EnableRelayService(), libp2p.EnableNATService())
-	}
-	return libp2p.New(opts...)
+	opts = append(opts, p2pHostOptions(cfg)...)
+	return libp2p.New(append(opts, cfg.HostOptions...)...)
 }
 
 func (n *Node) spawn(f func()) {
@@ -334,12 +369,19 @@ func (n *Node) Close() error {
 		if n.certSub != nil {
 			n.certSub.Cancel()
 		}
+		for _, c := range n.relayCancels {
+			c()
+		}
 		n.wg.Wait()
+		if n.dht != nil {
+			errs = append(errs, n.dht.Close())
+		}
 		if n.host != nil {
 			n.host.RemoveStreamHandler(syncProtocol(n.genesis.ChainID))
 		}
 		if n.host != nil {
 			n.host.Network().StopNotify(barredNotifee{n})
+			n.host.Network().StopNotify(syncNotifee{n})
 		}
 		if n.ownsHost && n.host != nil {
 			errs = append(errs, n.host.Close())
@@ -434,6 +476,9 @@ func (n *Node) Submit(ctx context.Context, data []byte) (*types.Tx, error) {
 	if n.ctx.Err() != nil {
 		return nil, ErrClosed
 	}
+	if n.cfg.relayOnly() {
+		return nil, ErrNoChain
+	}
 	tx, err := types.DecodeTx(data)
 	if err == nil {
 		err = n.checkRegistryOp(tx)
@@ -453,9 +498,9 @@ func (n *Node) Submit(ctx context.Context, data []byte) (*types.Tx, error) {
 	// the topic yet, wait briefly for one (if connected at all), and
 	// otherwise leave the transaction to the rebroadcast loop, which sends
 	// it as soon as a peer joins.
-	if len(n.txTopic.ListPeers()) == 0 && len(n.host.Network().Peers()) > 0 {
+	if n.chainPeers(n.txTopic) == 0 && len(n.host.Network().Peers()) > 0 {
 		wctx, cancel := context.WithTimeout(ctx, n.wall(5*time.Second))
-		for len(n.txTopic.ListPeers()) == 0 && wctx.Err() == nil {
+		for n.chainPeers(n.txTopic) == 0 && wctx.Err() == nil {
 			select {
 			case <-wctx.Done():
 			case <-time.After(n.wall(20 * time.Millisecond)):
@@ -463,7 +508,7 @@ func (n *Node) Submit(ctx context.Context, data []byte) (*types.Tx, error) {
 		}
 		cancel()
 	}
-	if len(n.txTopic.ListPeers()) == 0 {
+	if n.chainPeers(n.txTopic) == 0 {
 		n.log.Debug("no gossip peers yet; transaction kept for rebroadcast", "tx", tx.Hash())
 		return tx, nil
 	}
@@ -530,7 +575,7 @@ func (n *Node) rebroadcastLoop() {
 			return
 		case <-t.C():
 		}
-		if len(n.txTopic.ListPeers()) == 0 {
+		if n.chainPeers(n.txTopic) == 0 {
 			continue
 		}
 		now := n.cfg.Clock()
@@ -553,10 +598,11 @@ func (n *Node) rebroadcastLoop() {
 	}
 }
 
-// TopicPeers returns how many peers share the transaction and block topics
-// with this node (the smaller of the two counts).
+// TopicPeers returns how many peers that keep the chain share the
+// transaction and block topics with this node (the smaller of the two
+// counts).
 func (n *Node) TopicPeers() int {
-	return min(len(n.txTopic.ListPeers()), len(n.blkTopic.ListPeers()))
+	return min(n.chainPeers(n.txTopic), n.chainPeers(n.blkTopic))
 }
 
 // countTxResult counts the transaction topic's verdicts.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ipfs/go-datastore"
+	"github.com/libp2p/go-libp2p"
 	lp2pps "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -98,6 +99,37 @@ type Config struct {
 	// MetricsListen, if set, is a separate listener serving only
 	// /debug/metrics/prometheus.
 	MetricsListen string
+
+	// Discovery, relay and addresses (WithAnnounce and the options after
+	// it; the role sets the defaults).
+	//
+	// Announce replaces the listen addresses in what the host advertises;
+	// NoAnnounce removes addresses from it.
+	Announce   []ma.Multiaddr
+	NoAnnounce []AddrFilter
+	// DHT is the Kademlia DHT's mode (DHTOff: none).
+	DHT DHTMode
+	// RelayService runs the circuit relay v2 and AutoNAT services whatever
+	// AutoNAT concludes (so does a non-empty Announce).
+	RelayService bool
+	// AutoRelay reserves relay slots on the bootstrap peers while the node
+	// is not publicly reachable.
+	AutoRelay bool
+	// HolePunching upgrades relayed connections (DCUtR).
+	HolePunching bool
+	// KeepChain makes a bootstrap node keep the chain; without it a
+	// bootstrap node runs in relay-only mode (see the package doc).
+	KeepChain bool
+	// DiscoveryInterval is how often the node looks for chain peers in the
+	// DHT while below its connection low watermark, and retries a failed
+	// advertisement.
+	DiscoveryInterval time.Duration
+	// HostOptions are added after the node's own libp2p options when it
+	// builds its host.
+	HostOptions []libp2p.Option
+	// dhtSet records an explicit WithDHT (with WithHost the DHT is off
+	// otherwise).
+	dhtSet bool
 }
 
 // Option changes a Config.
@@ -106,14 +138,18 @@ type Option func(*Config) error
 func defaults(role Role) Config {
 	c := Config{Role: role, MDNS: role != RoleBootstrap, MaxBodyBytes: 64 << 10, SyncInterval: 2 * time.Second,
 		Clock: time.Now, Logger: slog.New(slog.DiscardHandler), CertsFromAuthoritiesOnly: true,
-		EventWindow: DefaultEventWindow, EventClientBuffer: DefaultEventClientBuffer}
+		EventWindow: DefaultEventWindow, EventClientBuffer: DefaultEventClientBuffer,
+		DiscoveryInterval: 30 * time.Second}
 	switch role {
 	case RoleGateway:
 		c.ConnLow, c.ConnHigh, c.MaxMemory, c.MaxFDs = 64, 128, 512<<20, 1024
+		c.DHT, c.AutoRelay, c.HolePunching = DHTAuto, true, true
 	case RoleBootstrap:
 		c.ConnLow, c.ConnHigh, c.MaxMemory, c.MaxFDs = 256, 512, 1<<30, 4096
+		c.DHT, c.RelayService = DHTServer, true
 	default:
 		c.ConnLow, c.ConnHigh, c.MaxMemory, c.MaxFDs = 16, 32, 64<<20, 128
+		c.DHT, c.AutoRelay, c.HolePunching = DHTClient, true, true
 	}
 	return c
 }
@@ -137,6 +173,11 @@ func (c *Config) validate() error {
 	if c.EventWindow < 1 || c.EventWindow > maxEventLimit || c.EventClientBuffer < 1 || c.EventClientBuffer > maxEventLimit {
 		errs = append(errs, fmt.Errorf("event limits %d/%d: each must be 1 to %d", c.EventWindow, c.EventClientBuffer, maxEventLimit))
 	}
+	switch c.DHT {
+	case DHTAuto, DHTServer, DHTClient, DHTOff:
+	default:
+		errs = append(errs, fmt.Errorf("%w %q", ErrDHTMode, c.DHT))
+	}
 	if c.Clock == nil || c.Logger == nil {
 		errs = append(errs, errors.New("clock and logger must not be nil"))
 	}
@@ -147,12 +188,13 @@ func (c *Config) validate() error {
 	return errors.Join(errs...)
 }
 
-// WithRole sets the role (default device) and its default limits. Apply it
-// before options that change limits.
+// WithRole sets the role (default device) and its default limits, DHT
+// mode and relay settings. Apply it before options that change those.
 func WithRole(r Role) Option {
 	return func(c *Config) error {
 		d := defaults(r)
 		c.Role, c.MDNS, c.ConnLow, c.ConnHigh, c.MaxMemory, c.MaxFDs = d.Role, d.MDNS, d.ConnLow, d.ConnHigh, d.MaxMemory, d.MaxFDs
+		c.DHT, c.RelayService, c.AutoRelay, c.HolePunching = d.DHT, d.RelayService, d.AutoRelay, d.HolePunching
 		return nil
 	}
 }
@@ -364,4 +406,96 @@ func WithMetricsListen(addr string) Option {
 		c.MetricsListen = addr
 		return nil
 	}
+}
+
+// Discovery, relay and addresses (issue "Operators", branch p2p).
+
+// WithAnnounce sets the multiaddrs other peers should dial (no /p2p/):
+// they replace the listen addresses in identify and DHT records, and
+// declare the node publicly reachable (relay and AutoNAT services on).
+func WithAnnounce(addrs ...string) Option {
+	return func(c *Config) error {
+		c.Announce = nil
+		for _, a := range addrs {
+			m, err := parseDialAddr(a)
+			if err != nil {
+				return fmt.Errorf("announce address %q: %w", a, err)
+			}
+			c.Announce = append(c.Announce, m)
+		}
+		return nil
+	}
+}
+
+// WithNoAnnounce removes addresses from what the host advertises: exact
+// multiaddrs, or /ip4/<net>/ipcidr/<bits> and /ip6/<net>/ipcidr/<bits>
+// filters (ParseAddrFilter).
+func WithNoAnnounce(filters ...string) Option {
+	return func(c *Config) error {
+		c.NoAnnounce = nil
+		for _, s := range filters {
+			f, err := ParseAddrFilter(s)
+			if err != nil {
+				return fmt.Errorf("no_announce %q: %w", s, err)
+			}
+			c.NoAnnounce = append(c.NoAnnounce, f)
+		}
+		return nil
+	}
+}
+
+// WithDHT sets the DHT mode (the role's default otherwise: bootstrap
+// server, gateway auto, device client). With WithHost the DHT is off
+// unless this option is given.
+func WithDHT(m DHTMode) Option {
+	return func(c *Config) error {
+		switch m {
+		case DHTAuto, DHTServer, DHTClient, DHTOff:
+		default:
+			return fmt.Errorf("%w %q", ErrDHTMode, m)
+		}
+		c.DHT, c.dhtSet = m, true
+		return nil
+	}
+}
+
+// WithRelayService runs the relay v2 and AutoNAT services whatever AutoNAT
+// concludes (default on for bootstrap nodes).
+func WithRelayService(on bool) Option {
+	return func(c *Config) error { c.RelayService = on; return nil }
+}
+
+// WithAutoRelay makes the node reserve a slot on its bootstrap peers'
+// relays while it is not publicly reachable (default on for devices and
+// gateways; no effect without bootstrap peers).
+func WithAutoRelay(on bool) Option { return func(c *Config) error { c.AutoRelay = on; return nil } }
+
+// WithHolePunching turns DCUtR hole punching on or off (default on for
+// devices and gateways).
+func WithHolePunching(on bool) Option {
+	return func(c *Config) error { c.HolePunching = on; return nil }
+}
+
+// WithKeepChain makes a bootstrap node keep the chain (store, sync,
+// gossip mesh) instead of running relay-only. Other roles always do.
+func WithKeepChain(on bool) Option { return func(c *Config) error { c.KeepChain = on; return nil } }
+
+// WithDiscoveryInterval sets how often the node looks for chain peers in
+// the DHT while it has fewer connections than its low watermark, and how
+// soon it retries a failed advertisement (default 30 s).
+func WithDiscoveryInterval(d time.Duration) Option {
+	return func(c *Config) error {
+		if d <= 0 {
+			return errors.New("discovery interval must be positive")
+		}
+		c.DiscoveryInterval = d
+		return nil
+	}
+}
+
+// WithHostOptions adds libp2p options after the node's own when it builds
+// its host (libp2p.ForceReachabilityPrivate in a test, say). They have no
+// effect with WithHost.
+func WithHostOptions(opts ...libp2p.Option) Option {
+	return func(c *Config) error { c.HostOptions = append(c.HostOptions, opts...); return nil }
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
+	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/sixdomain/sixdomain/chain"
 	"github.com/sixdomain/sixdomain/consensus"
@@ -179,6 +180,9 @@ func (n *Node) syncRound(banned map[peer.ID]time.Time, deep bool) (lost bool) {
 		if until, ok := banned[p]; ok && now.Before(until) {
 			continue
 		}
+		if !n.servesChain(p) {
+			continue
+		}
 		peers = append(peers, p)
 	}
 	if len(peers) == 0 {
@@ -192,6 +196,7 @@ func (n *Node) syncRound(banned map[peer.ID]time.Time, deep bool) (lost bool) {
 		cert   [][]*types.FinalityVote
 		err    error
 	}
+	failed := false // a peer did not answer: the round did not reach the end
 	from := n.store.State().Height + 1
 	if head := n.chain.Head().Height; !deep && head > from+syncMaxBlocks {
 		from = head - syncMaxBlocks
@@ -213,6 +218,7 @@ func (n *Node) syncRound(banned map[peer.ID]time.Time, deep bool) (lost bool) {
 		added, fetched, maxHead, complete := 0, 0, uint64(0), true
 		for _, r := range results {
 			if r.err != nil {
+				failed = true
 				if errors.Is(r.err, errBadPeer) {
 					n.penalise(r.peer, banned, r.err)
 				}
@@ -238,6 +244,8 @@ func (n *Node) syncRound(banned map[peer.ID]time.Time, deep bool) (lost bool) {
 				if err := n.toChain(n.ctx, chainInput{votes: c, cert: true, from: r.peer}, true); err != nil {
 					n.log.Debug("sync certificate not applied", "peer", r.peer, "err", err)
 					lost = lost || errors.Is(err, consensus.ErrUnknownCheckpoint)
+				} else {
+					n.noteFinalized(c)
 				}
 			}
 			if len(r.blocks) < syncMaxBlocks {
@@ -250,6 +258,9 @@ func (n *Node) syncRound(banned map[peer.ID]time.Time, deep bool) (lost bool) {
 		}
 		from += uint64(fetched)
 		if !complete || fetched == 0 || from > maxHead {
+			if !failed {
+				n.synced.Store(true)
+			}
 			return lost
 		}
 	}
@@ -261,4 +272,64 @@ func (n *Node) penalise(p peer.ID, banned map[peer.ID]time.Time, err error) {
 	banned[p] = n.cfg.Clock().Add(10 * time.Minute)
 	n.host.ConnManager().TagPeer(p, "bad-sync", -1000)
 	_ = n.host.Network().ClosePeer(p)
+}
+
+// catchUpSlack is how many heights the peers' finalized height may lead
+// ours by before the node counts as catching up (about two slots: votes
+// and certificates travel while blocks keep coming).
+const catchUpSlack = 2
+
+// noteFinalized raises the sync target to the height a verified
+// certificate finalizes: a supermajority link s → t with t the child of s
+// finalizes s.
+func (n *Node) noteFinalized(cert []*types.FinalityVote) {
+	if len(cert) == 0 || cert[0].Target.Height != cert[0].Source.Height+1 {
+		return
+	}
+	h := cert[0].Source.Height
+	for {
+		cur := n.syncTarget.Load()
+		if h <= cur || n.syncTarget.CompareAndSwap(cur, h) {
+			return
+		}
+	}
+}
+
+// SyncTarget is the highest finalized height heard from peers (in the
+// certificates they served during sync).
+func (n *Node) SyncTarget() uint64 { return n.syncTarget.Load() }
+
+// CatchingUp reports whether the node is still catching up with its
+// peers: its first sync round has not reached the end of their chains, or
+// they reported a finalized height more than catchUpSlack above its own.
+// A relay-only bootstrap node and the lone authority of a one-authority
+// chain never are.
+func (n *Node) CatchingUp() bool {
+	if n.cfg.relayOnly() || n.loneAuthority() {
+		return false
+	}
+	if !n.synced.Load() {
+		return true
+	}
+	return n.syncTarget.Load() > n.store.State().Height+catchUpSlack
+}
+
+// loneAuthority reports whether this node is the only authority of its
+// chain: it has no one to sync from and needs no one.
+func (n *Node) loneAuthority() bool {
+	return len(n.chain.Authorities()) == 1 && n.IsAuthority()
+}
+
+// syncNotifee starts a sync round as soon as a peer connects while the
+// node has not completed one yet, instead of at the next tick: a fresh
+// node catches up, and turns ready, sooner.
+type syncNotifee struct{ n *Node }
+
+func (s syncNotifee) Listen(network.Network, ma.Multiaddr)       {}
+func (s syncNotifee) ListenClose(network.Network, ma.Multiaddr)  {}
+func (s syncNotifee) Disconnected(network.Network, network.Conn) {}
+func (s syncNotifee) Connected(network.Network, network.Conn) {
+	if !s.n.synced.Load() {
+		s.n.kickSync()
+	}
 }

@@ -36,6 +36,16 @@
 // its messages are dropped unread. The mesh-delivery-rate term (P3) is off:
 // IoT traffic is sporadic, and P3 would punish quiet but honest peers.
 //
+// # Bootstrap nodes and peer exchange
+//
+// A bootstrap node that keeps no chain runs the router with
+// Config.Bootstrapper: no mesh (D = Dlo = Dhi = Dout = 0), peer exchange
+// on. It announces the chain's topics, so peers GRAFT it, and answers
+// every GRAFT with a PRUNE listing other peers of the topic (signed peer
+// records), which they dial. Peers accept that list only from their
+// configured bootstrap nodes (Config.TrustedPX gives those an application
+// score of PXScore, above AcceptPXThreshold).
+//
 // Imports: identity, ledger/types and go-libp2p-pubsub. Never
 // ledger's store or node: state reaches the validators through functions
 // in their configuration.

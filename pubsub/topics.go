@@ -47,6 +47,16 @@ type Config struct {
 	ChainID string
 	// PeerExchange turns on PX in prunes; bootstrap nodes want it.
 	PeerExchange bool
+	// Bootstrapper keeps no mesh of its own (D = Dlo = Dhi = Dout =
+	// Dscore = 0, as Lotus's bootstrappers and the GossipSub v1.1
+	// recommendations for network operators): every GRAFT is answered
+	// with a PRUNE, which carries peer exchange when PeerExchange is on.
+	Bootstrapper bool
+	// TrustedPX, if set, names the peers whose peer exchange this node
+	// accepts (its configured bootstrap nodes): they get an application
+	// score of PXScore, above the AcceptPXThreshold of 10 that nobody else
+	// reaches without a long record of first deliveries.
+	TrustedPX func(peer.ID) bool
 	// ScoreInspect, if set, receives every peer's score each
 	// ScoreInspectPeriod.
 	ScoreInspect       func(map[peer.ID]float64)
@@ -79,8 +89,16 @@ func GossipSubParams(c Config) lp2pps.GossipSubParams {
 	p.DirectConnectInitialDelay = c.scale(p.DirectConnectInitialDelay)
 	p.GraftFloodThreshold = c.scale(p.GraftFloodThreshold)
 	p.IWantFollowupTime = c.scale(p.IWantFollowupTime)
+	if c.Bootstrapper {
+		p.D, p.Dlo, p.Dhi, p.Dout, p.Dscore = 0, 0, 0, 0, 0
+	}
 	return p
 }
+
+// PXScore is the application-specific score of a trusted peer-exchange
+// source (Config.TrustedPX): above the AcceptPXThreshold (10), far below
+// what a few invalid messages take away.
+const PXScore = 50
 
 // Options returns the go-libp2p-pubsub options for a sixdomain node.
 func Options(c Config) []lp2pps.Option {
@@ -89,6 +107,14 @@ func Options(c Config) []lp2pps.Option {
 	params.RetainScore = c.scale(params.RetainScore)
 	for _, t := range params.Topics {
 		t.TimeInMeshQuantum = c.scale(t.TimeInMeshQuantum)
+	}
+	if trusted := c.TrustedPX; trusted != nil {
+		params.AppSpecificScore = func(p peer.ID) float64 {
+			if trusted(p) {
+				return PXScore
+			}
+			return 0
+		}
 	}
 	opts := []lp2pps.Option{
 		lp2pps.WithGossipSubParams(GossipSubParams(c)),

@@ -85,6 +85,13 @@ func nodeOptions(cfg configs.Config, log *slog.Logger) ([]node.Option, io.Closer
 		node.WithAPI(cfg.API.Listen, cfg.API.MaxBodyBytes),
 		node.WithMempool(mempool.Config{MaxTxs: cfg.Mempool.MaxTxs, MaxBytes: cfg.Mempool.MaxBytes}),
 		node.WithLogger(log),
+		node.WithAnnounce(cfg.P2P.Announce...),
+		node.WithNoAnnounce(cfg.P2P.NoAnnounce...),
+		node.WithDHT(node.DHTMode(cfg.P2P.DHT)),
+		node.WithRelayService(cfg.P2P.RelayService),
+		node.WithAutoRelay(cfg.P2P.AutoRelay),
+		node.WithHolePunching(cfg.P2P.HolePunching),
+		node.WithKeepChain(cfg.P2P.KeepChain),
 	}
 	proposals := map[identity.PublicKey]bool{}
 	for _, l := range []struct {
@@ -195,7 +202,9 @@ func runNode(ctx context.Context, cfg configs.Config, logw io.Writer) (err error
 	log.Info("sixd running", "version", node.Version, "chain", genesis.ChainID, "role", cfg.Role,
 		"peer", n.ID().String(), "did", key.Public().DID(), "authority", n.IsAuthority(),
 		"api", api, "metrics", metricsAddr, "listen", addrs, "ledger", ledgerDesc(cfg))
-	if !n.IsAuthority() && len(cfg.P2P.Bootstrap) == 0 && !cfg.P2P.MDNS {
+	if relayOnly(cfg) {
+		log.Info("bootstrap node without p2p.keep_chain: it keeps no chain and no gossip mesh, and serves the DHT, the relay and gossip peer exchange")
+	} else if !n.IsAuthority() && len(cfg.P2P.Bootstrap) == 0 && !cfg.P2P.MDNS {
 		log.Warn("this node is not an authority and has neither bootstrap peers nor mDNS: it will not receive blocks")
 	}
 
@@ -208,7 +217,16 @@ func runNode(ctx context.Context, cfg configs.Config, logw io.Writer) (err error
 	return nil
 }
 
+// relayOnly reports whether cfg describes a bootstrap node that keeps no
+// chain (node.WithKeepChain).
+func relayOnly(cfg configs.Config) bool {
+	return cfg.Role == configs.RoleBootstrap && !cfg.P2P.KeepChain
+}
+
 func ledgerDesc(cfg configs.Config) string {
+	if relayOnly(cfg) {
+		return "none (bootstrap without keep_chain)"
+	}
 	if cfg.Ledger.Store == configs.StoreMemory {
 		return "memory"
 	}
