@@ -14,7 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p"
 	dht "github.com/libp2p/go-libp2p-kad-dht"
 	lp2pps "github.com/libp2p/go-libp2p-pubsub"
-	"github.com/libp2p/go-libp2p/core/event"
+	lp2pevent "github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
@@ -309,7 +309,7 @@ func TestAnnounceAndNoAnnounce(t *testing.T) {
 	if got := y.Host().Addrs(); len(got) != 0 {
 		t.Fatalf("y advertises %v despite no_announce 127.0.0.1/32", got)
 	}
-	idSub, err := obs.Host().EventBus().Subscribe(new(event.EvtPeerIdentificationCompleted))
+	idSub, err := obs.Host().EventBus().Subscribe(new(lp2pevent.EvtPeerIdentificationCompleted))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,7 +326,7 @@ func TestAnnounceAndNoAnnounce(t *testing.T) {
 	waitFor(t, 5*time.Second, "identify to deliver x's addresses", func() bool {
 		select {
 		case e := <-idSub.Out():
-			ev := e.(event.EvtPeerIdentificationCompleted)
+			ev := e.(lp2pevent.EvtPeerIdentificationCompleted)
 			if ev.Peer != x.ID() || ev.SignedPeerRecord == nil {
 				return false
 			}
