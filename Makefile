@@ -21,12 +21,22 @@ IMAGE     ?= sixdomain/sixd:dev
 TESTNET   ?= deploy/testnet
 COMPOSE   ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 
-.PHONY: all build test test-docker devnet devnet-admitted sim lint bench bench-devnet fuzz fuzz-consensus clean docker compose-up compose-down
+# End-to-end fault runs (e2e/, docs/RELIABILITY.md): make e2e MANIFEST=e2e/manifests/long.toml
+MANIFEST  ?= e2e/manifests/ci.toml
+E2E_MODE  ?= auto
+E2E_OUT   ?= e2e-out/$(basename $(notdir $(MANIFEST)))-$(shell date +%Y%m%d-%H%M%S)
+
+.PHONY: all build build-static test test-docker devnet devnet-admitted sim lint bench bench-devnet fuzz fuzz-consensus clean docker compose-up compose-down e2e e2e-ci
 
 all: lint test build
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/sixd
+
+# A static binary (no cgo: it links nothing from the system), for images
+# FROM scratch and for the e2e runner.
+build-static:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" -o bin/sixd-static ./cmd/sixd
 
 # The test command CI runs (README). Real libp2p hosts on loopback and real
 # pebble stores in temporary directories; under ten minutes on two cores.
@@ -83,9 +93,9 @@ fuzz-consensus:
 
 # The container image: a static binary (no cgo, so nothing from the system)
 # in an image FROM scratch; no base image is pulled.
-docker:
+docker: build-static
 	mkdir -p build/docker
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o build/docker/sixd ./cmd/sixd
+	cp bin/sixd-static build/docker/sixd
 	docker build -t $(IMAGE) -f Dockerfile build/docker
 
 # A network of separate containers (bootstrap, 3 authorities, a gateway, 2
@@ -105,5 +115,14 @@ compose-down:
 test-docker:
 	SIXD_DOCKER_TESTS=1 $(GO) test -count=1 -timeout 15m -run Compose -v ./deploy/
 
+# Run a fault manifest against real sixd processes (E2E_MODE=process) or
+# containers (E2E_MODE=docker; auto picks docker where a daemon answers).
+e2e: build-static
+	$(GO) run ./e2e/cmd/sixd-e2e run $(MANIFEST) --sixd bin/sixd-static --out $(E2E_OUT) --mode $(E2E_MODE)
+
+# The short manifest (under three minutes) that .ci/run runs.
+e2e-ci:
+	$(MAKE) e2e MANIFEST=e2e/manifests/ci.toml
+
 clean:
-	rm -rf bin build devnet-*.json sim-out
+	rm -rf bin build devnet-*.json sim-out e2e-out
