@@ -101,7 +101,7 @@ docker: build-static
 # A network of separate containers (bootstrap, 3 authorities, a gateway, 2
 # devices on networks of their own) from `sixd testnet` homes in TESTNET.
 compose-up: docker
-	@test -d $(TESTNET) || $(GO) run ./cmd/sixd testnet --out $(TESTNET) --bootstrap 1 --authorities 3 --gateways 1 --devices 2
+	@test -d $(TESTNET) || $(GO) run ./cmd/sixd testnet --out $(TESTNET) --bootstrap 1 --authorities 3 --gateways 2 --devices 2 --devices-private
 	@if [ "$$(id -u)" = 0 ]; then chown -R 65532:65532 $(TESTNET); fi
 	SIXD_TESTNET=$(abspath $(TESTNET)) SIXD_IMAGE=$(IMAGE) $$( [ "$$(id -u)" = 0 ] || echo SIXD_USER=$$(id -u):$$(id -g) ) \
 	  $(COMPOSE) -f deploy/compose.yml -p sixdomain up -d

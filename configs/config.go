@@ -120,12 +120,25 @@ type P2PConfig struct {
 	// HolePunching upgrades relayed connections to direct ones (DCUtR).
 	// Default true for device and gateway, false for bootstrap.
 	HolePunching bool `toml:"hole_punching"`
+	// Reachability overrides what AutoNAT concludes about the node:
+	// "auto" (default) lets it decide; "private" makes the node behave as
+	// if it were behind a NAT (it reserves relay slots with auto_relay and
+	// advertises the relayed addresses), for a node its peers cannot dial
+	// although AutoNAT's dial-back reaches it; "public" the opposite.
+	Reachability string `toml:"reachability"`
 	// KeepChain makes a bootstrap node a full ledger node too (store, sync,
 	// gossip mesh). Without it a bootstrap node keeps no chain state and no
 	// gossip mesh: it serves discovery, relay and peer exchange. Ignored by
 	// the other roles, which always keep the chain. Default false.
 	KeepChain bool `toml:"keep_chain"`
 }
+
+// Reachability values accepted in P2PConfig.Reachability.
+const (
+	ReachabilityAuto    = "auto"
+	ReachabilityPrivate = "private"
+	ReachabilityPublic  = "public"
+)
 
 // DHT modes accepted in P2PConfig.DHT.
 const (
@@ -254,6 +267,7 @@ func Default(role Role) Config {
 			DHT:          DHTClient,
 			AutoRelay:    true,
 			HolePunching: true,
+			Reachability: ReachabilityAuto,
 		},
 		API:     APIConfig{Listen: DefaultAPIListen, MaxBodyBytes: DefaultMaxBodyBytes},
 		Ledger:  LedgerConfig{Store: StorePebble, Path: DefaultLedgerPath},
@@ -369,6 +383,14 @@ func (c Config) Validate() error {
 	case DHTAuto, DHTServer, DHTClient, DHTOff:
 	default:
 		add(invalid("p2p.dht", "unknown mode %q (want %q, %q, %q or %q)", c.P2P.DHT, DHTAuto, DHTServer, DHTClient, DHTOff))
+	}
+	switch c.P2P.Reachability {
+	case ReachabilityAuto, ReachabilityPrivate, ReachabilityPublic:
+		if c.P2P.Reachability == ReachabilityPrivate && (c.P2P.RelayService || len(c.P2P.Announce) > 0) {
+			add(invalid("p2p.reachability", `"private" contradicts relay_service = true or announce addresses, which declare the node public`))
+		}
+	default:
+		add(invalid("p2p.reachability", "unknown value %q (want %q, %q or %q)", c.P2P.Reachability, ReachabilityAuto, ReachabilityPrivate, ReachabilityPublic))
 	}
 	if c.P2P.ConnLow <= 0 {
 		add(invalid("p2p.conn_low", "must be positive, got %d", c.P2P.ConnLow))

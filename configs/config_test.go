@@ -712,6 +712,12 @@ func TestP2PAddressKeys(t *testing.T) {
 		{"p2p.no_announce[0]", func(c *Config) { c.P2P.NoAnnounce = []string{"/ip4/10.0.0.1/tcp/1/p2p/" + testPeer} }},
 		{"p2p.dht", func(c *Config) { c.P2P.DHT = "full" }},
 		{"p2p.dht", func(c *Config) { c.P2P.DHT = "" }},
+		{"p2p.reachability", func(c *Config) { c.P2P.Reachability = "behind-nat" }},
+		{"p2p.reachability", func(c *Config) { c.P2P.Reachability = "private"; c.P2P.RelayService = true }},
+		{"p2p.reachability", func(c *Config) {
+			c.P2P.Reachability = "private"
+			c.P2P.Announce = []string{"/ip4/192.0.2.1/tcp/4001"}
+		}},
 	}
 	for _, tt := range bad {
 		t.Run("rejects "+tt.field, func(t *testing.T) {

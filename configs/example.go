@@ -49,6 +49,8 @@ type RenderOptions struct {
 	APITokenFile string
 	// MetricsListen replaces metrics.listen when non-empty.
 	MetricsListen string
+	// Reachability replaces p2p.reachability when non-empty.
+	Reachability string
 }
 
 // Render returns the example file for role with the overrides in o applied.
@@ -89,6 +91,10 @@ func Render(role Role, o RenderOptions) ([]byte, error) {
 	if o.APITokenFile != "" {
 		want.API.TokenFile = o.APITokenFile
 		edits = append(edits, &edit{section: "api", key: "token_file", value: tomlString(o.APITokenFile)})
+	}
+	if o.Reachability != "" {
+		want.P2P.Reachability = o.Reachability
+		edits = append(edits, &edit{section: "p2p", key: "reachability", value: tomlString(o.Reachability)})
 	}
 	if o.MetricsListen != "" {
 		want.Metrics.Listen = o.MetricsListen

@@ -113,16 +113,18 @@ func (c *compose) height(service string) int {
 }
 
 type testnetNode struct {
-	Name string `json:"name"`
-	Role string `json:"role"`
-	DID  string `json:"did"`
+	Name   string `json:"name"`
+	Role   string `json:"role"`
+	DID    string `json:"did"`
+	PeerID string `json:"peer_id"`
 }
 
 // TestComposeNetwork builds the image (no base image pulled), lays out a
 // testnet, starts deploy/compose.yml, and checks that every device's
-// readings are committed, including device-1's, which shares a network
-// with nobody but the bootstrap node; then it cuts device-1 off its
-// network and reconnects it, and the node catches up.
+// readings are committed through its gateway; that the two devices, which
+// share no network, found each other through the bootstrap node's DHT and
+// are connected through its relay; then it cuts device-1 off its network
+// and reconnects it: it catches up, and /readyz tracks it.
 func TestComposeNetwork(t *testing.T) {
 	if os.Getenv("SIXD_DOCKER_TESTS") != "1" {
 		t.Skip("needs Docker: run with SIXD_DOCKER_TESTS=1 (make test-docker)")
@@ -148,7 +150,7 @@ func TestComposeNetwork(t *testing.T) {
 	// The homes, as an operator lays them out.
 	testnet := filepath.Join(dir, "testnet")
 	run(t, nil, time.Minute, bin, "testnet", "--out", testnet, "--bootstrap", "1", "--authorities", "3",
-		"--gateways", "1", "--devices", "2", "--slot", "500ms")
+		"--gateways", "2", "--devices", "2", "--devices-private", "--slot", "500ms")
 	if os.Getuid() == 0 {
 		run(t, nil, time.Minute, "chown", "-R", "65532:65532", testnet)
 	}
@@ -209,6 +211,41 @@ func TestComposeNetwork(t *testing.T) {
 		})
 	}
 
+	// The devices share no network: each found the other through the
+	// bootstrap node's DHT and holds a connection to it through the relay.
+	ids := map[string]testnetNode{}
+	for _, n := range layout.Nodes {
+		ids[n.Name] = n
+	}
+	for _, pair := range [][2]string{{"device-0", "device-1"}, {"device-1", "device-0"}} {
+		waitFor(t, 90*time.Second, pair[0]+" connected to "+pair[1]+" through the relay", func() bool {
+			out, err := c.sixd(pair[0], 10*time.Second, "peers", "--json")
+			if err != nil {
+				return false
+			}
+			var resp struct {
+				Peers []struct {
+					PeerID string   `json:"peer_id"`
+					Addrs  []string `json:"addrs"`
+				} `json:"peers"`
+			}
+			if json.Unmarshal([]byte(out), &resp) != nil {
+				return false
+			}
+			for _, p := range resp.Peers {
+				if p.PeerID != ids[pair[1]].PeerID {
+					continue
+				}
+				for _, a := range p.Addrs {
+					if strings.Contains(a, "/p2p-circuit") {
+						return true
+					}
+				}
+			}
+			return false
+		})
+	}
+
 	// Cut device-1 off its only network: the chain goes on without it.
 	dev := c.container("device-1")
 	network := project + "_site-1"
@@ -220,10 +257,20 @@ func TestComposeNetwork(t *testing.T) {
 	if h := c.height("device-1"); h > cutAt+1 {
 		t.Fatalf("device-1 cut off at height %d still follows the chain: now %d", cutAt, h)
 	}
-	// Reconnected (under its service name), it catches up.
+	// Cut off, it is not ready (no peers, or behind).
+	waitFor(t, 90*time.Second, "device-1's /readyz to answer not ready", func() bool {
+		_, err := c.sixd("device-1", 10*time.Second, "healthcheck", "--ready")
+		return err != nil
+	})
+	// Reconnected (under its service name), it catches up and is ready
+	// again.
 	run(t, nil, time.Minute, "docker", "network", "connect", "--alias", "device-1", network, dev)
 	target := c.height("authority-0")
 	waitFor(t, 90*time.Second, fmt.Sprintf("device-1 to catch up to %d", target), func() bool {
 		return c.height("device-1") >= target
+	})
+	waitFor(t, 60*time.Second, "device-1's /readyz to answer ready", func() bool {
+		_, err := c.sixd("device-1", 10*time.Second, "healthcheck", "--ready")
+		return err == nil
 	})
 }

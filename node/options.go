@@ -117,6 +117,8 @@ type Config struct {
 	AutoRelay bool
 	// HolePunching upgrades relayed connections (DCUtR).
 	HolePunching bool
+	// Reachability overrides AutoNAT: "" or "auto", "private", "public".
+	Reachability string
 	// KeepChain makes a bootstrap node keep the chain; without it a
 	// bootstrap node runs in relay-only mode (see the package doc).
 	KeepChain bool
@@ -169,6 +171,9 @@ func (c *Config) validate() error {
 	}
 	if c.MaxBodyBytes < 1024 {
 		errs = append(errs, fmt.Errorf("max body bytes %d is below 1 KiB", c.MaxBodyBytes))
+	}
+	if c.Reachability == "private" && c.publicDeclared() {
+		errs = append(errs, errors.New(`reachability "private" contradicts the relay service or announce addresses, which declare the node public`))
 	}
 	if c.EventWindow < 1 || c.EventWindow > maxEventLimit || c.EventClientBuffer < 1 || c.EventClientBuffer > maxEventLimit {
 		errs = append(errs, fmt.Errorf("event limits %d/%d: each must be 1 to %d", c.EventWindow, c.EventClientBuffer, maxEventLimit))
@@ -474,6 +479,23 @@ func WithAutoRelay(on bool) Option { return func(c *Config) error { c.AutoRelay 
 // devices and gateways).
 func WithHolePunching(on bool) Option {
 	return func(c *Config) error { c.HolePunching = on; return nil }
+}
+
+// WithReachability overrides what AutoNAT concludes about the node:
+// "auto" (or "") lets it decide, "private" makes the node act as behind a
+// NAT (auto-relay reserves slots and relayed addresses are advertised),
+// "public" as publicly reachable. "private" contradicts WithRelayService
+// and WithAnnounce, which declare the node public.
+func WithReachability(r string) Option {
+	return func(c *Config) error {
+		switch r {
+		case "", "auto", "private", "public":
+		default:
+			return fmt.Errorf("reachability %q: want auto, private or public", r)
+		}
+		c.Reachability = r
+		return nil
+	}
 }
 
 // WithKeepChain makes a bootstrap node keep the chain (store, sync,

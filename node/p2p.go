@@ -261,6 +261,12 @@ func p2pHostOptions(cfg Config) []libp2p.Option {
 		opts = append(opts, libp2p.EnableRelayService(relayv2.WithResources(res)),
 			libp2p.EnableNATService(), libp2p.ForceReachabilityPublic())
 	}
+	switch {
+	case cfg.Reachability == "private":
+		opts = append(opts, libp2p.ForceReachabilityPrivate())
+	case cfg.Reachability == "public" && !cfg.publicDeclared():
+		opts = append(opts, libp2p.ForceReachabilityPublic())
+	}
 	if cfg.AutoRelay && len(cfg.Bootstrap) > 0 {
 		opts = append(opts, libp2p.EnableAutoRelayWithStaticRelays(slices.Clone(cfg.Bootstrap),
 			autorelay.WithBootDelay(0)))

@@ -91,6 +91,7 @@ func nodeOptions(cfg configs.Config, log *slog.Logger) ([]node.Option, io.Closer
 		node.WithRelayService(cfg.P2P.RelayService),
 		node.WithAutoRelay(cfg.P2P.AutoRelay),
 		node.WithHolePunching(cfg.P2P.HolePunching),
+		node.WithReachability(cfg.P2P.Reachability),
 		node.WithKeepChain(cfg.P2P.KeepChain),
 	}
 	proposals := map[identity.PublicKey]bool{}

@@ -27,6 +27,7 @@ type testnetPlan struct {
 	Admission                                 string
 	Hostnames                                 []string // one per node, in layout order; empty: the node names
 	Local                                     bool     // every node on this host's loopback, each on its own ports
+	DevicesPrivate                            bool     // devices act as behind a NAT (reachability = "private")
 	P2PPort, APIPort                          int
 	Out                                       string
 }
@@ -109,6 +110,7 @@ DIR must not exist or be empty; nothing is overwritten.`,
 	f.StringVar(&p.Admission, "admission", types.AdmissionOpen, `genesis admission mode: "open" or "admitted"`)
 	f.StringVar(&hostnames, "hostnames", "", "comma-separated host name or IP address of each node, in the order bootstrap, authorities, gateways, devices (default: the node names)")
 	f.BoolVar(&p.Local, "local", false, "all nodes on this host's loopback, each on its own ports")
+	f.BoolVar(&p.DevicesPrivate, "devices-private", false, `devices act as behind a NAT (p2p.reachability = "private"): they reserve relay slots on the bootstrap nodes and advertise relayed addresses`)
 	f.IntVar(&p.P2PPort, "p2p-port", 4001, "p2p port (TCP and QUIC); with --local, node i uses p2p-port + i")
 	f.IntVar(&p.APIPort, "api-port", 8645, "API port; with --local, node i uses api-port + i")
 	f.StringVar(&p.Out, "out", "", "directory to write (must not exist or be empty)")
@@ -226,9 +228,13 @@ func layoutTestnet(p testnetPlan) (*Testnet, error) {
 			p2pPort, listenHost = p.P2PPort+i, nd.Host
 		}
 		off := false
-		cfg, err := configs.Render(configRole(nd.Role), configs.RenderOptions{
+		ro := configs.RenderOptions{
 			Listen:    []string{fmt.Sprintf("/ip4/%s/tcp/%d", listenHost, p2pPort), fmt.Sprintf("/ip4/%s/udp/%d/quic-v1", listenHost, p2pPort)},
-			Bootstrap: bootstrap, APIListen: nd.API, MDNS: &off})
+			Bootstrap: bootstrap, APIListen: nd.API, MDNS: &off}
+		if p.DevicesPrivate && nd.Role == "device" {
+			ro.Reachability = configs.ReachabilityPrivate
+		}
+		cfg, err := configs.Render(configRole(nd.Role), ro)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", nd.Name, err)
 		}
