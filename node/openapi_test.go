@@ -299,6 +299,16 @@ type apiSample struct {
 	status int
 }
 
+// nodeSample is a sample sent to another node than the test's main one (a
+// node with API tokens, with no peers, a relay-only bootstrap node), with
+// a bearer token if token is set.
+type nodeSample struct {
+	apiSample
+	node   *Node
+	token  string
+	reason string // the error's reason, or the readiness's, when set
+}
+
 // TestOpenAPIResponsesConform: a real node answers every GET route (and
 // the POST routes) with what the description declares: a declared status,
 // a declared content type and, for JSON, a body that conforms to the
@@ -395,6 +405,34 @@ func TestOpenAPIResponsesConform(t *testing.T) {
 		{"GET /", "/", "", 200},
 		{"GET /ui/{path}", "/ui/app.js", "", 200},
 		{"GET /ui/{path}", "/ui/no-such-asset.js", "", 404},
+		{"GET /readyz", "/readyz", "", 200}, // the lone authority of its chain, with a peer
+	}
+	// Samples that need other nodes: one whose API wants tokens, a device
+	// with no peers (not ready, deterministically: nothing dials it), and a
+	// relay-only bootstrap node (no chain to submit to).
+	guarded := authNode(t, WithAPIAuth(testWriteToken, testReadToken), WithAPICORS([]string{"https://ops.example.com"}))
+	pn := &p2pNet{t: t, g: c.Genesis}
+	lonely := pn.start(nil, RoleDevice, WithDHT(DHTOff))
+	relay := pn.start(nil, RoleBootstrap, WithDHT(DHTOff))
+	other := []nodeSample{
+		{apiSample{"POST /v1/txs", "/v1/txs", `{"tx":"00"}`, 401}, guarded, "", "unauthorized"},
+		{apiSample{"POST /v1/txs", "/v1/txs", `{"tx":"00"}`, 401}, guarded, testReadToken, ""}, // a read token does not write
+		{apiSample{"POST /v1/txs", "/v1/txs", `{"tx":"zz"}`, 400}, guarded, testWriteToken, ""},
+		{apiSample{"GET /v1/status", "/v1/status", "", 401}, guarded, "", "unauthorized"},
+		{apiSample{"GET /v1/status", "/v1/status", "", 401}, guarded, "wrong-token-0123456789abcdef", ""},
+		{apiSample{"GET /v1/status", "/v1/status", "", 200}, guarded, testReadToken, ""},
+		{apiSample{"GET /v1/peers", "/v1/peers", "", 401}, guarded, "", ""},
+		{apiSample{"GET /debug/metrics/prometheus", "/debug/metrics/prometheus", "", 401}, guarded, "", ""},
+		{apiSample{"POST /v1/proofs/verify", "/v1/proofs/verify", string(proof), 401}, guarded, testReadToken, ""},
+		{apiSample{"GET /", "/", "", 401}, guarded, "", "unauthorized"}, // the dashboard too
+		{apiSample{"GET /v1/events", "/v1/events", "", 401}, guarded, "", "unauthorized"},
+		{apiSample{"GET /healthz", "/healthz", "", 200}, guarded, "", ""},
+		{apiSample{"GET /readyz", "/readyz", "", 200}, guarded, "", ""},
+		{apiSample{"GET /readyz", "/readyz", "", 503}, lonely, "", "no_peers"},
+		{apiSample{"GET /v1/status", "/v1/status", "", 200}, lonely, "", ""},
+		{apiSample{"POST /v1/txs", "/v1/txs", `{"tx":"` + hexOf(next.Encode()) + `"}`, 503}, relay, "", "no_chain"},
+		{apiSample{"GET /v1/status", "/v1/status", "", 200}, relay, "", ""},
+		{apiSample{"GET /readyz", "/readyz", "", 200}, relay, "", ""},
 	}
 	// Routes whose answers are not checked here, and why.
 	unchecked := map[string]string{}
@@ -404,7 +442,8 @@ func TestOpenAPIResponsesConform(t *testing.T) {
 		routes[routeKey(r.Method+" "+r.Pattern)] = true
 	}
 	for route := range routes {
-		has := slices.ContainsFunc(samples, func(s apiSample) bool { return routeKey(s.route) == route })
+		has := slices.ContainsFunc(samples, func(s apiSample) bool { return routeKey(s.route) == route }) ||
+			slices.ContainsFunc(other, func(s nodeSample) bool { return routeKey(s.route) == route })
 		if _, skip := unchecked[route]; !has && !skip {
 			t.Errorf("route %s has no sample request in TestOpenAPIResponsesConform", route)
 		}
@@ -415,8 +454,76 @@ func TestOpenAPIResponsesConform(t *testing.T) {
 			if !routes[route] {
 				t.Skipf("%s is not a route of this node yet", route)
 			}
-			checkSample(t, d, n, route, s)
+			checkSample(t, d, n, route, s, "")
 		})
+	}
+	for _, s := range other {
+		route := routeKey(s.route)
+		t.Run(fmt.Sprintf("%s %d %s on %s node", s.route, s.status, s.path, s.node.cfg.Role), func(t *testing.T) {
+			answer := checkSample(t, d, s.node, route, s.apiSample, s.token)
+			if m, _ := answer.(map[string]any); s.reason != "" && (m == nil || m["reason"] != s.reason) {
+				t.Errorf("answer %s, want reason %s", brief(answer), s.reason)
+			}
+		})
+	}
+	// CORS preflights (x-cors-preflight): answered on any path, before the
+	// token check.
+	for _, pf := range []struct {
+		origin, path string
+		status       int
+	}{
+		{"https://ops.example.com", "/v1/txs", http.StatusNoContent},
+		{"https://ops.example.com", "/v1/status", http.StatusNoContent},
+		{"https://evil.example.net", "/v1/txs", http.StatusForbidden},
+	} {
+		t.Run(fmt.Sprintf("OPTIONS %s %d from %s", pf.path, pf.status, pf.origin), func(t *testing.T) {
+			checkPreflight(t, d, guarded, pf.path, pf.origin, pf.status)
+		})
+	}
+}
+
+// checkPreflight sends a CORS preflight and checks the answer against the
+// description's x-cors-preflight responses.
+func checkPreflight(t *testing.T, d *openAPIDoc, n *Node, path, origin string, status int) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodOptions, apiURL(n, path), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Origin", origin)
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	req.Header.Set("Access-Control-Request-Headers", "authorization, content-type")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != status {
+		t.Fatalf("status %d, want %d: %s", resp.StatusCode, status, data)
+	}
+	r, err := d.pointer("#/x-cors-preflight/responses/" + strconv.Itoa(status))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rm, err := d.deref(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkHeaders(t, d, rm, resp.Header)
+	content, _ := rm["content"].(map[string]any)
+	if len(content) == 0 {
+		if len(data) != 0 {
+			t.Fatalf("a body where none is declared: %s", data)
+		}
+		return
+	}
+	media, ok := content["application/json"].(map[string]any)
+	if ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); !ok || ct != "application/json" {
+		t.Fatalf("Content-Type %q is not declared", resp.Header.Get("Content-Type"))
+	}
+	if errs := d.validate(media["schema"], decodeJSON(t, bytes.NewReader(data)), "$"); len(errs) > 0 {
+		t.Errorf("the answer does not conform to the schema:\n\t%s", strings.Join(errs, "\n\t"))
 	}
 }
 
@@ -431,8 +538,9 @@ func mustProof(t *testing.T, n *Node, h types.Hash) *types.TxProof {
 	return p
 }
 
-// checkSample requests s and checks the answer against the description.
-func checkSample(t *testing.T, d *openAPIDoc, n *Node, route string, s apiSample) {
+// checkSample requests s (with a bearer token, if one is given) and checks
+// the answer against the description. It returns a JSON answer, decoded.
+func checkSample(t *testing.T, d *openAPIDoc, n *Node, route string, s apiSample, token string) (answer any) {
 	method, path, _ := strings.Cut(route, " ")
 	op, ok := d.operation(path, method)
 	if !ok {
@@ -452,6 +560,9 @@ func checkSample(t *testing.T, d *openAPIDoc, n *Node, route string, s apiSample
 	if s.body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -470,6 +581,7 @@ func checkSample(t *testing.T, d *openAPIDoc, n *Node, route string, s apiSample
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkHeaders(t, d, rm, resp.Header)
 	ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	if err != nil {
 		t.Fatalf("Content-Type %q: %v", resp.Header.Get("Content-Type"), err)
@@ -496,6 +608,7 @@ func checkSample(t *testing.T, d *openAPIDoc, n *Node, route string, s apiSample
 		if errs := d.validate(media["schema"], v, "$"); len(errs) > 0 {
 			t.Errorf("the answer does not conform to the schema:\n\t%s", strings.Join(errs, "\n\t"))
 		}
+		answer = v
 	case ct == "text/event-stream":
 		events, _ := media["x-sse-events"].(map[string]any)
 		id, name, data := readEvent(t, resp.Body)
@@ -514,6 +627,33 @@ func checkSample(t *testing.T, d *openAPIDoc, n *Node, route string, s apiSample
 		data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		if err != nil || len(data) == 0 {
 			t.Fatalf("empty %s answer: %v", ct, err)
+		}
+	}
+	return answer
+}
+
+// checkHeaders checks an answer's headers against a Response object's
+// headers: each required one is present, and each present one conforms to
+// its schema.
+func checkHeaders(t *testing.T, d *openAPIDoc, response map[string]any, h http.Header) {
+	t.Helper()
+	headers, _ := response["headers"].(map[string]any)
+	for name, hv := range headers {
+		hm, err := d.deref(hv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		values := h.Values(name)
+		if len(values) == 0 {
+			if hm["required"] == true {
+				t.Errorf("required header %s is missing", name)
+			}
+			continue
+		}
+		for _, v := range values {
+			if errs := d.validate(hm["schema"], v, name); len(errs) > 0 {
+				t.Errorf("header does not conform to its schema:\n\t%s", strings.Join(errs, "\n\t"))
+			}
 		}
 	}
 }
@@ -846,6 +986,12 @@ func TestSchemaChecker(t *testing.T) {
 		{"records of a stream without order", "RecordsResponse", `{"stream":"t","records":[]}`, "0 of 2 oneOf"},
 		{"records of a sender with next", "RecordsResponse", `{"sender":"` + did + `","records":[],"next":"12:0"}`, "0 of 2 oneOf"},
 		{"records bad next", "RecordsResponse", `{"stream":"t","order":"asc","records":[],"next":"12"}`, "0 of 2 oneOf"},
+		{"ready", "ReadyResponse", `{"status":"ready"}`, ""},
+		{"ready with a reason", "ReadyResponse", `{"status":"ready","reason":"no_peers"}`, `property "reason" is not declared`},
+		{"not ready without reason", "NotReadyResponse", `{"status":"not_ready"}`, `required property "reason"`},
+		{"unauthorized", "UnauthorizedError", `{"error":"x","reason":"unauthorized"}`, ""},
+		{"unauthorized with another reason", "UnauthorizedError", `{"error":"x","reason":"not_found"}`, "is not unauthorized"},
+		{"submit unavailable", "SubmitUnavailable", `{"error":"x","reason":"no_chain"}`, ""},
 		{"anyOf null", "DIDResolution", `{"@context":"https://w3id.org/did-resolution/v1","didDocument":null,"didResolutionMetadata":{"error":"notFound"},"didDocumentMetadata":{"registered":false}}`, ""},
 	}
 	for _, tc := range cases {
