@@ -96,6 +96,7 @@ type Node struct {
 
 	// Discovery and sync progress (p2p.go, sync.go).
 	dht          *dht.IpfsDHT
+	discoverKick chan struct{} // a DHT lookup now (discoveryNotifee)
 	relayCancels []lp2pps.RelayCancelFunc
 	syncTarget   atomic.Uint64 // highest finalized height heard from peers
 	synced       atomic.Bool   // a sync round reached the end of the peers' chains
@@ -382,6 +383,7 @@ func (n *Node) Close() error {
 		if n.host != nil {
 			n.host.Network().StopNotify(barredNotifee{n})
 			n.host.Network().StopNotify(syncNotifee{n})
+			n.host.Network().StopNotify(discoveryNotifee{n})
 		}
 		if n.ownsHost && n.host != nil {
 			errs = append(errs, n.host.Close())

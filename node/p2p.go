@@ -17,6 +17,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/protocol"
 	drouting "github.com/libp2p/go-libp2p/p2p/discovery/routing"
 	"github.com/libp2p/go-libp2p/p2p/host/autorelay"
+	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 	relayv2 "github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/relay"
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
@@ -316,9 +317,29 @@ func (n *Node) startDHT() error {
 		return nil // it serves the DHT; it is not a chain peer to advertise
 	}
 	rd := drouting.NewRoutingDiscovery(d)
+	n.discoverKick = make(chan struct{}, 1)
+	n.host.Network().Notify(discoveryNotifee{n})
 	n.spawn(func() { n.advertiseLoop(rd) })
 	n.spawn(func() { n.findPeersLoop(rd) })
 	return nil
+}
+
+// discoveryNotifee starts a DHT lookup at once when a connection to a
+// bootstrap peer opens: that is when a node whose link was down (a device
+// that lost its network, a partition that healed) can find its chain
+// peers again, instead of waiting for the next round.
+type discoveryNotifee struct{ n *Node }
+
+func (d discoveryNotifee) Listen(network.Network, ma.Multiaddr)       {}
+func (d discoveryNotifee) ListenClose(network.Network, ma.Multiaddr)  {}
+func (d discoveryNotifee) Disconnected(network.Network, network.Conn) {}
+func (d discoveryNotifee) Connected(_ network.Network, c network.Conn) {
+	if d.n.isBootstrapPeer(c.RemotePeer()) {
+		select {
+		case d.n.discoverKick <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // advertiseRenew bounds how long an advertisement stands before the node
@@ -369,6 +390,7 @@ func (n *Node) findPeersLoop(rd *drouting.RoutingDiscovery) {
 		case <-n.ctx.Done():
 			return
 		case <-t.C():
+		case <-n.discoverKick:
 		}
 	}
 }
@@ -388,6 +410,12 @@ func (n *Node) findPeers(rd *drouting.RoutingDiscovery, key string, budget int) 
 		}
 		if info.ID == n.host.ID() || len(info.Addrs) == 0 || n.host.Network().Connectedness(info.ID) == network.Connected {
 			continue
+		}
+		// The DHT's record is newer than whatever failed before: dial it
+		// now rather than after the swarm's backoff from dials that failed
+		// while this node's link was down.
+		if sw, ok := n.host.Network().(*swarm.Swarm); ok {
+			sw.Backoff().Clear(info.ID)
 		}
 		cctx, ccancel := context.WithTimeout(ctx, n.wall(10*time.Second))
 		err := n.host.Connect(cctx, info)
@@ -448,6 +476,18 @@ func (n *Node) servesChain(p peer.ID) bool {
 	}
 	known, err := ps.GetProtocols(p)
 	return err != nil || len(known) == 0 // not identified yet
+}
+
+// directlyConnected reports whether the node has a connection to p that
+// is not a relayed, limited one: a circuit relay v2 connection carries
+// only protocols that opt in, so the sync protocol cannot use it.
+func (n *Node) directlyConnected(p peer.ID) bool {
+	for _, c := range n.host.Network().ConnsToPeer(p) {
+		if !c.Stat().Limited {
+			return true
+		}
+	}
+	return false
 }
 
 // chainPeers counts the peers of a topic that keep the chain.

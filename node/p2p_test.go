@@ -201,6 +201,16 @@ func TestRelayCarriesStream(t *testing.T) {
 	if err != nil || string(got) != string(msg) {
 		t.Fatalf("echo = %q, %v", got, err)
 	}
+	// Sync does not pick a peer it reaches only through the relay: the
+	// sync protocol cannot open a stream on a limited connection (a
+	// compose network's devices stalled at height 0 while sync kept
+	// choosing authorities connected to them through the bootstrap's relay).
+	if a.directlyConnected(b.ID()) || b.directlyConnected(a.ID()) {
+		t.Error("a relayed, limited connection counts as direct")
+	}
+	if !a.directlyConnected(relay.ID()) {
+		t.Error("a direct connection to the relay does not count as direct")
+	}
 }
 
 // meshTracer counts a node's own GRAFTs (peers added to its mesh) and the

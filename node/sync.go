@@ -180,7 +180,7 @@ func (n *Node) syncRound(banned map[peer.ID]time.Time, deep bool) (lost bool) {
 		if until, ok := banned[p]; ok && now.Before(until) {
 			continue
 		}
-		if !n.servesChain(p) {
+		if !n.servesChain(p) || !n.directlyConnected(p) {
 			continue
 		}
 		peers = append(peers, p)
