@@ -729,6 +729,11 @@ func (n *Node) bootstrapLoop() {
 			if n.host.Network().Connectedness(info.ID) == network.Connected {
 				continue
 			}
+			// This loop paces the redials itself: without clearing the
+			// swarm's backoff, which grows with the square of the failed
+			// attempts, a node whose link was down for a minute would wait
+			// minutes more after it came back.
+			n.clearDialBackoff(info.ID)
 			ctx, cancel := context.WithTimeout(n.ctx, n.wall(10*time.Second))
 			if err := n.host.Connect(ctx, info); err != nil {
 				n.log.Debug("bootstrap peer unreachable", "peer", info.ID, "err", err)

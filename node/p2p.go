@@ -414,9 +414,7 @@ func (n *Node) findPeers(rd *drouting.RoutingDiscovery, key string, budget int) 
 		// The DHT's record is newer than whatever failed before: dial it
 		// now rather than after the swarm's backoff from dials that failed
 		// while this node's link was down.
-		if sw, ok := n.host.Network().(*swarm.Swarm); ok {
-			sw.Backoff().Clear(info.ID)
-		}
+		n.clearDialBackoff(info.ID)
 		cctx, ccancel := context.WithTimeout(ctx, n.wall(10*time.Second))
 		err := n.host.Connect(cctx, info)
 		ccancel()
@@ -476,6 +474,14 @@ func (n *Node) servesChain(p peer.ID) bool {
 	}
 	known, err := ps.GetProtocols(p)
 	return err != nil || len(known) == 0 // not identified yet
+}
+
+// clearDialBackoff forgets the swarm's failed dials to p, so the next dial
+// is tried at once.
+func (n *Node) clearDialBackoff(p peer.ID) {
+	if sw, ok := n.host.Network().(*swarm.Swarm); ok {
+		sw.Backoff().Clear(p)
+	}
 }
 
 // directlyConnected reports whether the node has a connection to p that
