@@ -625,6 +625,8 @@ func (c *Chain) onHeadChange(old, cur *entry) {
 			c.cfg.Pool.Rewind(sender, c.nonceOf(cur, sender))
 		}
 		for _, tx := range e.block.Txs {
+			// Best effort: one the pool refuses (its nonce is used on
+			// the new head, the pool is full) is dropped like refused gossip.
 			_ = c.cfg.Pool.Add(tx, 0, c.nonceOf(cur, tx.Sender))
 		}
 	}

@@ -552,6 +552,7 @@ func (n *Node) publishLocal(ctx context.Context, h types.Hash) error {
 		return nil
 	}
 	if err := n.txTopic.Publish(ctx, l.data); err != nil {
+		n.tracer.publishFailed.WithLabelValues("tx").Inc()
 		return fmt.Errorf("gossip: %w", err)
 	}
 	return nil
