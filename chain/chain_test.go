@@ -198,3 +198,61 @@ func TestNewRefusesForeignDatastore(t *testing.T) {
 		t.Fatal("chain.New accepted a datastore outside the store's")
 	}
 }
+
+type ctxKey struct{}
+
+// ctxBatchDS counts the batches (block commits, votes) and how many were
+// opened with the ctxKey value.
+type ctxBatchDS struct {
+	datastore.Batching
+	batches, tagged atomic.Int64
+}
+
+func (d *ctxBatchDS) Batch(ctx context.Context) (datastore.Batch, error) {
+	d.batches.Add(1)
+	if ctx.Value(ctxKey{}) != nil {
+		d.tagged.Add(1)
+	}
+	return d.Batching.Batch(ctx)
+}
+
+// TestChainContext: the store writes inside the chain's synchronous steps
+// use the context New was given (its values), not Background, and go on
+// once that context is cancelled.
+func TestChainContext(t *testing.T) {
+	key, err := identity.Generate(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.UnixMilli(1_750_000_000_000).UTC()
+	g := types.NewGenesis("sixdomain-ctx", t0, key.Public())
+	d := &ctxBatchDS{Batching: ledger.NewMemory()}
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), ctxKey{}, 1))
+	sp, err := ledger.Split(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := ledger.Open(ctx, sp.Ledger, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := t0
+	c, err := chain.New(ctx, chain.Config{Genesis: g, Key: key, Store: st, Datastore: sp.Chain, Snapshots: sp.Consensus,
+		Pool: mempool.New(mempool.Config{}), Sigs: types.NewSigCache(64), Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	d.batches.Store(0)
+	d.tagged.Store(0)
+	for range 6 {
+		now = c.NextWake()
+		c.Tick()
+	}
+	if st.State().Height == 0 {
+		t.Fatal("nothing finalized after New's context was cancelled")
+	}
+	if b, tg := d.batches.Load(), d.tagged.Load(); b == 0 || tg != b {
+		t.Fatalf("%d of %d batches carried the chain's context", tg, b)
+	}
+}

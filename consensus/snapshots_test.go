@@ -186,3 +186,33 @@ func TestSnapshotsAtErrors(t *testing.T) {
 		t.Fatalf("misplaced checkpoint: %v", err)
 	}
 }
+
+type ctxKey struct{}
+
+// ctxPutDS counts the writes that carried the ctxKey value.
+type ctxPutDS struct {
+	datastore.Batching
+	puts, tagged int
+}
+
+func (d *ctxPutDS) Put(ctx context.Context, k datastore.Key, v []byte) error {
+	d.puts++
+	if ctx.Value(ctxKey{}) != nil {
+		d.tagged++
+	}
+	return d.Batching.Put(ctx, k, v)
+}
+
+// TestSnapshotsContext: checkpoints are written with the context the
+// cache was built with, not a Background of their own.
+func TestSnapshotsContext(t *testing.T) {
+	c := votingChain(t, CheckpointInterval+1)
+	d := &ctxPutDS{Batching: dssync.MutexWrap(datastore.NewMapDatastore())}
+	s := NewSnapshots(context.WithValue(context.Background(), ctxKey{}, 1), c.poa, d)
+	if _, err := s.At(CheckpointInterval, c.headers[CheckpointInterval-1].Hash(), c); err != nil {
+		t.Fatal(err)
+	}
+	if d.puts == 0 || d.tagged != d.puts {
+		t.Fatalf("%d of %d checkpoint writes carried the cache's context", d.tagged, d.puts)
+	}
+}

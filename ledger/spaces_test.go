@@ -199,3 +199,47 @@ func TestCommitWrites(t *testing.T) {
 		t.Fatal("the head is not under /ledger")
 	}
 }
+
+type ctxKey struct{}
+
+// ctxDS records whether each read carried the ctxKey value.
+type ctxDS struct {
+	datastore.Batching
+	reads, tagged atomic.Int64
+}
+
+func (d *ctxDS) Get(ctx context.Context, k datastore.Key) ([]byte, error) {
+	d.reads.Add(1)
+	if ctx.Value(ctxKey{}) != nil {
+		d.tagged.Add(1)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return d.Batching.Get(ctx, k)
+}
+
+// TestStoreContext: the reads behind the context-free NonceReader and
+// DIDReader use the context Open was given (its values), and keep working
+// once the opener cancelled it.
+func TestStoreContext(t *testing.T) {
+	f := newFixture(t, 1)
+	d := &ctxDS{Batching: NewMemory()}
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), ctxKey{}, 1))
+	s, err := Open(ctx, d, f.g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	d.reads.Store(0)
+	d.tagged.Store(0)
+	if _, err := s.Nonce(f.keys[0].Public()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DID(f.keys[0].Public()); err != nil {
+		t.Fatal(err)
+	}
+	if r, tg := d.reads.Load(), d.tagged.Load(); r == 0 || tg != r {
+		t.Fatalf("%d of %d reads carried the store's context", tg, r)
+	}
+}
