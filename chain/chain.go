@@ -35,10 +35,15 @@ type Config struct {
 	// Key is this node's key; it seals and votes when it is an authority.
 	Key   *identity.PrivateKey
 	Store *ledger.Store
-	// Datastore is where the chain keeps snapshot checkpoints and its own
-	// last finality vote (under /chain/ and /consensus/);
-	// normally the store's datastore.
+	// Datastore is the chain's own namespace (ledger.Spaces.Chain): its
+	// last finality vote, the recovery record and the total difficulty of
+	// the finalized tip. It must be the store's root datastore or a
+	// namespace of it, since the total difficulty is written in the batch
+	// of each finalized block (ledger.Write).
 	Datastore datastore.Batching
+	// Snapshots is where the EIP-225 snapshot checkpoints are kept
+	// (ledger.Spaces.Consensus); nil: Datastore.
+	Snapshots datastore.Batching
 	Pool      *mempool.Pool
 	Sigs      *types.SigCache
 	Now       func() time.Time
@@ -91,7 +96,15 @@ type entry struct {
 
 // Chain is the consensus state machine. See the package doc.
 type Chain struct {
-	cfg    Config
+	cfg Config
+	// ctx is the context of the store I/O inside the synchronous steps
+	// (AddBlock, AddVote, AddCertificate, Tick: reads of the store,
+	// snapshot checkpoints, vote persistence and finalization), which
+	// have none of their own: the context New was given, without its
+	// cancellation, so that a step never stops halfway through its
+	// writes because the owner's context ended; the owner stops calling
+	// the chain instead.
+	ctx    context.Context
 	poa    *consensus.PoA
 	snaps  *consensus.Snapshots
 	fin    *consensus.Finality
@@ -117,10 +130,12 @@ type Chain struct {
 
 const maxOrphans = 256
 
+// The chain's keys, in its namespace (Config.Datastore; /chain/... of the
+// node's datastore, as in the flat layout before the namespaces).
 var (
-	ownVoteKey  = datastore.NewKey("/chain/own-vote")
-	recoveryKey = datastore.NewKey("/chain/recovery")
-	tdKey       = datastore.NewKey("/chain/tip-td")
+	ownVoteKey  = datastore.NewKey("/own-vote")
+	recoveryKey = datastore.NewKey("/recovery")
+	tdKey       = datastore.NewKey("/tip-td") // total difficulty of the finalized tip, CBOR uint
 )
 
 // New builds a chain over a store whose committed blocks are final.
@@ -140,11 +155,18 @@ func New(ctx context.Context, cfg Config) (*Chain, error) {
 	if cfg.MaxUnfinalized <= 0 {
 		cfg.MaxUnfinalized = 20_000
 	}
+	if cfg.Snapshots == nil {
+		cfg.Snapshots = cfg.Datastore
+	}
+	if !cfg.Store.Joins(cfg.Datastore) {
+		return nil, errors.New("chain: the chain's datastore is neither the store's nor a namespace of it, so its records cannot commit with the blocks")
+	}
 	poa, err := consensus.NewPoA(cfg.Genesis)
 	if err != nil {
 		return nil, fmt.Errorf("chain: %w", err)
 	}
-	c := &Chain{cfg: cfg, poa: poa, snaps: consensus.NewSnapshots(poa, cfg.Datastore),
+	cctx := context.WithoutCancel(ctx)
+	c := &Chain{cfg: cfg, ctx: cctx, poa: poa, snaps: consensus.NewSnapshots(cctx, poa, cfg.Snapshots),
 		params: ledger.ParamsFromGenesis(cfg.Genesis), log: cfg.Logger,
 		blocks: map[types.Hash]*entry{}, txs: map[types.Hash][]txLoc{}, orphans: map[types.Hash][]*types.Block{}}
 	c.tipState = cfg.Store.State()
@@ -152,18 +174,52 @@ func New(ctx context.Context, cfg Config) (*Chain, error) {
 		if c.tipHeader, err = cfg.Store.Header(ctx, c.tipState.Height); err != nil {
 			return nil, fmt.Errorf("chain: %w", err)
 		}
-		if raw, err := cfg.Datastore.Get(ctx, tdKey); err == nil {
-			_ = cbor.Unmarshal(raw, &c.tipTD)
+		if c.tipTD, err = c.loadTD(ctx); err != nil {
+			return nil, err
 		}
 	}
 	c.fin = consensus.NewFinality(c.tipCheckpoint())
-	if raw, err := cfg.Datastore.Get(ctx, ownVoteKey); err == nil {
-		if v, err := types.DecodeVote(raw); err == nil {
-			c.fin.SetOwnLastVote(*v)
+	raw, err := cfg.Datastore.Get(ctx, ownVoteKey)
+	switch {
+	case err == nil:
+		v, err := types.DecodeVote(raw)
+		if err != nil {
+			// Voting on without it could sign a slashable vote.
+			return nil, fmt.Errorf("chain: corrupt own last vote: %w", err)
 		}
+		c.fin.SetOwnLastVote(*v)
+	case !errors.Is(err, datastore.ErrNotFound):
+		return nil, fmt.Errorf("chain: reading own last vote: %w", err)
 	}
 	c.recover(ctx)
 	return c, nil
+}
+
+// loadTD reads the total difficulty of the finalized tip. A store written
+// before the record joined the block's batch may lack it (a crash between
+// the two writes): then it is summed from the stored headers.
+func (c *Chain) loadTD(ctx context.Context) (uint64, error) {
+	raw, err := c.cfg.Datastore.Get(ctx, tdKey)
+	if err == nil {
+		var td uint64
+		if err := cbor.Unmarshal(raw, &td); err != nil {
+			return 0, fmt.Errorf("chain: corrupt total difficulty record: %w", err)
+		}
+		return td, nil
+	}
+	if !errors.Is(err, datastore.ErrNotFound) {
+		return 0, fmt.Errorf("chain: reading the total difficulty: %w", err)
+	}
+	c.log.Warn("no total difficulty record; summing the stored headers", "height", c.tipState.Height)
+	var td uint64
+	for h := uint64(1); h <= c.tipState.Height; h++ {
+		hd, err := c.cfg.Store.Header(ctx, h)
+		if err != nil {
+			return 0, fmt.Errorf("chain: summing the total difficulty: %w", err)
+		}
+		td += uint64(hd.Difficulty)
+	}
+	return td, nil
 }
 
 // recoveryWire is what an authority persists with each of its votes: the
@@ -265,7 +321,7 @@ func (c *Chain) Header(h types.Hash) (*types.Header, bool) {
 	if c.tipHeader != nil && h == c.tipState.LastBlockHash {
 		return c.tipHeader, true
 	}
-	hd, err := c.cfg.Store.HeaderByHash(context.Background(), h)
+	hd, err := c.cfg.Store.HeaderByHash(c.ctx, h)
 	if err != nil {
 		return nil, false
 	}
@@ -294,7 +350,7 @@ func (c *Chain) finalizedAt(cp types.Checkpoint) bool {
 	if cp.Height == c.tipState.Height {
 		return cp.Hash == c.tipState.LastBlockHash
 	}
-	h, err := c.cfg.Store.Header(context.Background(), cp.Height)
+	h, err := c.cfg.Store.Header(c.ctx, cp.Height)
 	return err == nil && h.Hash() == cp.Hash
 }
 
@@ -569,6 +625,8 @@ func (c *Chain) onHeadChange(old, cur *entry) {
 			c.cfg.Pool.Rewind(sender, c.nonceOf(cur, sender))
 		}
 		for _, tx := range e.block.Txs {
+			// Best effort: one the pool refuses (its nonce is used on
+			// the new head, the pool is full) is dropped like refused gossip.
 			_ = c.cfg.Pool.Add(tx, 0, c.nonceOf(cur, tx.Sender))
 		}
 	}
@@ -604,8 +662,7 @@ func (c *Chain) vote() {
 	v.Sign(c.cfg.Key)
 	// Persist before it leaves: a restarted authority must never sign a
 	// vote that conflicts with this one.
-	ctx := context.Background()
-	if err := c.persistVote(ctx, &v); err != nil {
+	if err := c.persistVote(c.ctx, &v); err != nil {
 		c.log.Error("persisting own vote", "err", err)
 		return
 	}
@@ -636,7 +693,7 @@ func (c *Chain) persistVote(ctx context.Context, v *types.FinalityVote) error {
 	if err := b.Commit(ctx); err != nil {
 		return err
 	}
-	return c.cfg.Datastore.Sync(ctx, datastore.NewKey("/chain"))
+	return c.cfg.Datastore.Sync(ctx, datastore.NewKey("/"))
 }
 
 func (c *Chain) handle(upd consensus.Update) {
@@ -670,17 +727,20 @@ func (c *Chain) finalize(cp types.Checkpoint) error {
 		path = append(path, x)
 	}
 	slices.Reverse(path)
-	ctx := context.Background()
 	now := c.cfg.Now()
 	for _, x := range path {
-		if err := c.cfg.Store.Commit(ctx, x.block, x.state, x.changes); err != nil {
+		// The tip's total difficulty goes in the block's own batch: a
+		// crash leaves the store's head and it in agreement.
+		td, err := cbor.Marshal(x.td)
+		if err != nil {
+			return fmt.Errorf("encoding the total difficulty: %w", err)
+		}
+		if err := c.cfg.Store.Commit(c.ctx, x.block, x.state, x.changes,
+			ledger.Write{DS: c.cfg.Datastore, Key: tdKey, Value: td}); err != nil {
 			return err
 		}
 		c.tipState, c.tipHeader, c.tipTD = x.state, &x.block.Header, x.td
 		c.events.Committed = append(c.events.Committed, Committed{Block: x.block, State: x.state, Arrived: x.arrived, At: now})
-	}
-	if raw, err := cbor.Marshal(c.tipTD); err == nil {
-		_ = c.cfg.Datastore.Put(ctx, tdKey, raw)
 	}
 	// Keep only the descendants of the new tip.
 	keep := map[types.Hash]*entry{}
@@ -806,7 +866,7 @@ func (c *Chain) proposals() map[identity.PublicKey]bool {
 	for k, add := range c.cfg.Proposals {
 		out[k] = add
 	}
-	offenders, err := c.cfg.Store.Offenders(context.Background())
+	offenders, err := c.cfg.Store.Offenders(c.ctx)
 	if err != nil {
 		c.log.Error("reading offenders", "err", err)
 	}

@@ -24,6 +24,14 @@
 //     it to its child exists. Only final blocks reach the ledger store, so
 //     "committed" in the API means final, and survives kill -9.
 //
+// Storage: the chain keeps its own records in its namespace of the node's
+// datastore (ledger.Spaces.Chain): its last vote with a recovery record
+// (one synced batch, before the vote leaves), and the finalized tip's total
+// difficulty, which joins each finalized block's commit batch
+// (ledger.Write), so the store's head and it never disagree after a
+// crash. The store I/O of the synchronous steps uses the one context the
+// chain keeps from New (without its cancellation).
+//
 // Thread safety: the mutating methods must be called from one goroutine;
 // the query methods may be called from any.
 //

@@ -170,7 +170,7 @@ func WriteFile(path string, data []byte) error {
 		err = cerr
 	}
 	if err != nil {
-		_ = os.Remove(path)
+		_ = os.Remove(path) // best-effort cleanup; the write error is what matters
 		return fmt.Errorf("configs: write %s: %w", path, err)
 	}
 	return nil

@@ -304,7 +304,7 @@ func (f *Finality) AddCertificate(chainID string, votes []*types.FinalityVote, i
 			if rec := f.byVoter[v.Voter][i]; rec.pending {
 				f.pending[slices.Index(f.pending, rec)] = nil
 				rec.pending = false
-				_ = f.place(rec, info, &u)
+				_ = f.place(rec, info, &u) // a refusal only forgets the vote, as in Retry
 			}
 			continue
 		}

@@ -39,16 +39,22 @@ var ErrUnknownAncestor = errors.New("unknown ancestor")
 type Snapshots struct {
 	poa *PoA
 	ds  datastore.Datastore
+	// ctx is the context of the checkpoint reads and writes of At, which
+	// runs inside its owner's synchronous steps and has none of its own.
+	ctx context.Context
 
 	mu    sync.Mutex
 	lru   *list.List                   // of *Snapshot, most recent first
 	byKey map[types.Hash]*list.Element // block hash -> element of lru
 }
 
-// NewSnapshots returns an empty cache over p's genesis. ds may be nil: then
-// nothing is stored and every restart folds from the genesis.
-func NewSnapshots(p *PoA, ds datastore.Datastore) *Snapshots {
-	return &Snapshots{poa: p, ds: ds, lru: list.New(), byKey: map[types.Hash]*list.Element{}}
+// NewSnapshots returns an empty cache over p's genesis, with checkpoints in
+// ds (the consensus namespace of the node's datastore), read and written
+// with ctx, which the owner keeps alive as long as it uses the cache. ds
+// may be nil: then nothing is stored and every restart folds from the
+// genesis.
+func NewSnapshots(ctx context.Context, p *PoA, ds datastore.Datastore) *Snapshots {
+	return &Snapshots{poa: p, ds: ds, ctx: ctx, lru: list.New(), byKey: map[types.Hash]*list.Element{}}
 }
 
 func (s *Snapshots) get(hash types.Hash) *Snapshot {
@@ -77,12 +83,14 @@ func (s *Snapshots) add(snap *Snapshot) {
 }
 
 func snapshotKey(hash types.Hash) datastore.Key {
-	return datastore.NewKey("/consensus/snapshot/" + hash.String())
+	// In the consensus namespace (/consensus/snapshot/... of the node's
+	// datastore, as in the flat layout before the namespaces).
+	return datastore.NewKey("/snapshot/" + hash.String())
 }
 
 // load returns the checkpoint stored for (height, hash), or nil.
 func (s *Snapshots) load(height uint64, hash types.Hash) (*Snapshot, error) {
-	b, err := s.ds.Get(context.Background(), snapshotKey(hash))
+	b, err := s.ds.Get(s.ctx, snapshotKey(hash))
 	if errors.Is(err, datastore.ErrNotFound) {
 		return nil, nil
 	}
@@ -164,7 +172,7 @@ func (s *Snapshots) At(height uint64, hash types.Hash, r HeaderReader) (*Snapsho
 		}
 		headers = headers[n:]
 		if s.ds != nil && snap.Height%CheckpointInterval == 0 {
-			if err := s.ds.Put(context.Background(), snapshotKey(snap.Hash), snap.Encode()); err != nil {
+			if err := s.ds.Put(s.ctx, snapshotKey(snap.Hash), snap.Encode()); err != nil {
 				return nil, fmt.Errorf("storing snapshot checkpoint %d: %w", snap.Height, err)
 			}
 		}

@@ -64,7 +64,7 @@ func TestSnapshotsAt(t *testing.T) {
 		ds   datastore.Datastore
 	}{{"no datastore", nil}, {"datastore", dssync.MutexWrap(datastore.NewMapDatastore())}} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := NewSnapshots(c.poa, tc.ds)
+			s := NewSnapshots(context.Background(), c.poa, tc.ds)
 			for _, h := range heights {
 				c.checkAt(t, s, h, c)
 			}
@@ -83,12 +83,12 @@ func TestSnapshotsAt(t *testing.T) {
 			}
 			// A fresh cache reloads from the checkpoints: with headers only
 			// above 2048, and with none at all for 2048 itself.
-			fresh := NewSnapshots(c.poa, tc.ds)
+			fresh := NewSnapshots(context.Background(), c.poa, tc.ds)
 			c.checkAt(t, fresh, chainLength, headersFrom{c, 2049})
-			c.checkAt(t, NewSnapshots(c.poa, tc.ds), 2048, noHeaders{})
-			c.checkAt(t, NewSnapshots(c.poa, tc.ds), 1500, headersFrom{c, 1025})
+			c.checkAt(t, NewSnapshots(context.Background(), c.poa, tc.ds), 2048, noHeaders{})
+			c.checkAt(t, NewSnapshots(context.Background(), c.poa, tc.ds), 1500, headersFrom{c, 1025})
 			// Without the checkpoint the same reader is not enough.
-			if _, err := NewSnapshots(c.poa, nil).At(chainLength, c.headers[chainLength-1].Hash(), headersFrom{c, 2049}); !errors.Is(err, ErrUnknownAncestor) {
+			if _, err := NewSnapshots(context.Background(), c.poa, nil).At(chainLength, c.headers[chainLength-1].Hash(), headersFrom{c, 2049}); !errors.Is(err, ErrUnknownAncestor) {
 				t.Fatalf("no datastore, partial headers: %v", err)
 			}
 		})
@@ -97,7 +97,7 @@ func TestSnapshotsAt(t *testing.T) {
 
 func TestSnapshotsConcurrent(t *testing.T) {
 	c := votingChain(t, 1200)
-	s := NewSnapshots(c.poa, dssync.MutexWrap(datastore.NewMapDatastore()))
+	s := NewSnapshots(context.Background(), c.poa, dssync.MutexWrap(datastore.NewMapDatastore()))
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for g := range 8 {
@@ -143,7 +143,7 @@ func TestSnapshotsAtErrors(t *testing.T) {
 	c := newTestChain(t, 4, 3, 100)
 	c.grow(t, 10, rand.New(rand.NewPCG(1, 1)), 0, noProposals)
 	ds := dssync.MutexWrap(datastore.NewMapDatastore())
-	s := NewSnapshots(c.poa, ds)
+	s := NewSnapshots(context.Background(), c.poa, ds)
 	hash := c.headers[9].Hash()
 
 	if _, err := s.At(0, types.Hash{1}, c); !errors.Is(err, ErrUnknownAncestor) {
@@ -175,14 +175,44 @@ func TestSnapshotsAtErrors(t *testing.T) {
 	if err := ds2.Put(context.Background(), snapshotKey(cp), []byte{0x80}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := NewSnapshots(long.poa, ds2).At(CheckpointInterval, cp, long); !errors.Is(err, types.ErrUndecodable) {
+	if _, err := NewSnapshots(context.Background(), long.poa, ds2).At(CheckpointInterval, cp, long); !errors.Is(err, types.ErrUndecodable) {
 		t.Fatalf("corrupt checkpoint: %v", err)
 	}
 	// So is a checkpoint of another block.
 	if err := ds2.Put(context.Background(), snapshotKey(cp), long.snaps[5].Encode()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := NewSnapshots(long.poa, ds2).At(CheckpointInterval, cp, long); !errors.Is(err, types.ErrUndecodable) {
+	if _, err := NewSnapshots(context.Background(), long.poa, ds2).At(CheckpointInterval, cp, long); !errors.Is(err, types.ErrUndecodable) {
 		t.Fatalf("misplaced checkpoint: %v", err)
+	}
+}
+
+type ctxKey struct{}
+
+// ctxPutDS counts the writes that carried the ctxKey value.
+type ctxPutDS struct {
+	datastore.Batching
+	puts, tagged int
+}
+
+func (d *ctxPutDS) Put(ctx context.Context, k datastore.Key, v []byte) error {
+	d.puts++
+	if ctx.Value(ctxKey{}) != nil {
+		d.tagged++
+	}
+	return d.Batching.Put(ctx, k, v)
+}
+
+// TestSnapshotsContext: checkpoints are written with the context the
+// cache was built with, not a Background of their own.
+func TestSnapshotsContext(t *testing.T) {
+	c := votingChain(t, CheckpointInterval+1)
+	d := &ctxPutDS{Batching: dssync.MutexWrap(datastore.NewMapDatastore())}
+	s := NewSnapshots(context.WithValue(context.Background(), ctxKey{}, 1), c.poa, d)
+	if _, err := s.At(CheckpointInterval, c.headers[CheckpointInterval-1].Hash(), c); err != nil {
+		t.Fatal(err)
+	}
+	if d.puts == 0 || d.tagged != d.puts {
+		t.Fatalf("%d of %d checkpoint writes carried the cache's context", d.tagged, d.puts)
 	}
 }

@@ -159,6 +159,7 @@ func (p *processes) supervise(n *procNode) {
 			n.mu.Lock()
 			n.crashes++
 			n.mu.Unlock()
+			// The crash is counted above; the note in its log is best effort.
 			_ = appendLog(n.logPath, fmt.Sprintf("e2e: %s exited by itself (%v, %v)\n", n.name, state, err))
 		}
 		n.mu.Lock()
@@ -326,7 +327,7 @@ func (p *processes) Close() error {
 		n.mu.Lock()
 		if n.proc != nil {
 			_ = n.proc.Signal(syscall.SIGCONT) // a paused node would not die of SIGTERM
-			_ = n.proc.Signal(syscall.SIGKILL)
+			_ = n.proc.Signal(syscall.SIGKILL) // teardown: it may have exited already
 		}
 		n.mu.Unlock()
 	}

@@ -49,10 +49,27 @@
 // # Store layout
 //
 // Store keeps the chain in a go-datastore Batching datastore: pebble on
-// disk (OpenPebble) or a map in memory (NewMemory). Keys are absolute, so
-// that one batch spans them all; to share a datastore with other users,
-// wrap it (namespace.Wrap) before handing it to Open. Hex is lower case;
-// heights and nonces are 16 hex digits so that key order is numeric order.
+// disk (OpenPebble) or a map in memory (NewMemory). A node's datastore has
+// one namespace per owner (Split, Spaces; namespace.Wrap):
+//
+//	/ledger/...                        this package's Store (the keys below)
+//	/chain/...                         package chain: /own-vote, /recovery and
+//	                                   /tip-td (the finalized tip's total difficulty)
+//	/consensus/...                     package consensus: /snapshot/<block hash hex>,
+//	                                   EIP-225 snapshot checkpoints
+//
+// Store.Commit writes one batch over the root datastore that the ledger's
+// namespace wraps, so that its caller's records (Write: the chain's total
+// difficulty) commit atomically with the block. Before the namespaces, the
+// ledger's keys sat at the root (the flat layout; /chain and /consensus
+// keys were already where they are now); Split detects that layout
+// (/meta/genesis at the root) and MigrateFlat moves every ledger key under
+// /ledger in one synced batch, which an interrupted run leaves undone and
+// the next Open redoes. Open itself takes any datastore and keeps its keys
+// at that datastore's root.
+//
+// The Store's keys, relative to its datastore. Hex is lower case; heights
+// and nonces are 16 hex digits so that key order is numeric order.
 //
 //	/meta/genesis                      genesis hash, 32 bytes
 //	/meta/head                         head State, CBOR [1, chain_id, height, last_block_hash,
@@ -71,6 +88,9 @@
 //	/e/<offender hex>/<height>/<index hex>  evidence entry: the evidence transaction's
 //	                                   hash, 32 bytes; height 16 hex digits, index in
 //	                                   block 8 hex digits
+//	/d/k/<key hex>                     DID ID (32 bytes): every key a DID has had
+//	/d/h/<id hex>                      the DID's latest record
+//	/d/v/<id hex>/<version>            every version of the record
 //
 // Records queries list keys under /r/<sender> or /s/<sender>/<stream> in
 // key order (pebble iterates in order; for the map datastore the query asks
@@ -84,9 +104,9 @@
 // # Durability
 //
 // Store.Commit writes everything a block changes — the block, its hash and
-// transaction indexes, nonces, record and evidence entries and the new
-// head state — in one datastore batch, and returns only after the batch
-// committed. With OpenPebble the batch is written with pebble.Sync, so a
+// transaction indexes, nonces, record and evidence entries, the new head
+// state and its caller's records (Write) — in one datastore batch, and
+// returns only after the batch committed. With OpenPebble the batch is written with pebble.Sync, so a
 // block Commit reported committed survives a crash or kill -9, and a crash
 // never leaves part of a block: pebble applies a batch atomically, and the
 // head state is in the same batch. The in-memory State is updated only

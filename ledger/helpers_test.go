@@ -133,6 +133,14 @@ var backends = []backend{
 		d := NewMemory()
 		return d, func() datastore.Batching { return d }
 	}},
+	// the ledger's namespace of a node datastore, as node opens it
+	{"memory/namespaced", false, func(t *testing.T) (datastore.Batching, func() datastore.Batching) {
+		sp, err := Split(context.Background(), NewMemory())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sp.Ledger, func() datastore.Batching { return sp.Ledger }
+	}},
 	{"pebble", true, func(t *testing.T) (datastore.Batching, func() datastore.Batching) {
 		dir := t.TempDir()
 		open := func() datastore.Batching {

@@ -51,6 +51,17 @@ func NewMemory() datastore.Batching {
 type Store struct {
 	d       datastore.Batching
 	genesis types.Hash
+	// root is the datastore d wraps with a key transform (d itself if
+	// none) and toRoot maps d's keys to root's: Commit writes one batch over
+	// root, so that its callers' records (Write) join the block atomically.
+	root   datastore.Batching
+	toRoot func(datastore.Key) datastore.Key
+	// ctx is the context of the reads behind the context-free interfaces
+	// (Nonce, DID: NonceReader and DIDReader, called from the pure
+	// state transition): the one Open was given, without its
+	// cancellation, since a state transition must not fail halfway
+	// because its opener's context ended.
+	ctx context.Context
 
 	commitMu sync.Mutex // serialises Commit
 
@@ -60,7 +71,9 @@ type Store struct {
 
 var _ StateReader = (*Store)(nil)
 
-// Open opens the chain of genesis g in d. An empty datastore is
+// Open opens the chain of genesis g in d: a datastore of its own, normally
+// Spaces.Ledger (a namespace of the node's datastore), or any Batching. An
+// empty datastore is
 // initialised at genesis (in one synced batch); otherwise the head state is
 // loaded, and a datastore initialised with another genesis is refused with
 // ErrGenesisMismatch. The caller keeps ownership of d and closes it after
@@ -72,7 +85,8 @@ func Open(ctx context.Context, d datastore.Batching, g *types.Genesis) (*Store, 
 	if err := g.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Store{d: d, genesis: g.Hash()}
+	s := &Store{d: d, genesis: g.Hash(), ctx: context.WithoutCancel(ctx)}
+	s.root, s.toRoot = rootOf(d)
 	recorded, err := d.Get(ctx, keyGenesis)
 	switch {
 	case errors.Is(err, datastore.ErrNotFound):
@@ -127,9 +141,10 @@ func (s *Store) State() State {
 }
 
 // Nonce returns the sender's last committed nonce, 0 if it has none. It
-// implements NonceReader.
+// implements NonceReader, which has no context: it reads with the store's
+// (see Store).
 func (s *Store) Nonce(sender identity.PublicKey) (uint64, error) {
-	v, err := s.d.Get(context.Background(), nonceKey(sender))
+	v, err := s.d.Get(s.ctx, nonceKey(sender))
 	if errors.Is(err, datastore.ErrNotFound) {
 		return 0, nil
 	}
@@ -150,7 +165,12 @@ func (s *Store) Nonce(sender identity.PublicKey) (uint64, error) {
 // committed (synced, with OpenPebble); only then does State return next.
 // A block that does not extend the current head is refused with an error
 // wrapping ErrNotNext (ErrWrongHeight or ErrWrongParent).
-func (s *Store) Commit(ctx context.Context, b *types.Block, next State, ch *Changes) error {
+//
+// extra are the caller's own records that must agree with the head (the
+// chain's total difficulty, say): they go into the same batch, so that a
+// crash leaves either the block with them or neither. Each names its
+// datastore, which must be the store's root or a namespace of it (Spaces).
+func (s *Store) Commit(ctx context.Context, b *types.Block, next State, ch *Changes, extra ...Write) error {
 	if b == nil || ch == nil {
 		return errors.New("ledger: Commit needs a block and its changes")
 	}
@@ -193,16 +213,26 @@ func (s *Store) Commit(ctx context.Context, b *types.Block, next State, ch *Chan
 		}
 	}
 
-	batch, err := s.d.Batch(ctx)
+	extraKeys := make([]datastore.Key, len(extra))
+	for i, w := range extra {
+		k, err := s.rootKey(w)
+		if err != nil {
+			return fmt.Errorf("ledger: commit of block %d: %w", h.Height, err)
+		}
+		extraKeys[i] = k
+	}
+
+	batch, err := s.root.Batch(ctx)
 	if err != nil {
 		return fmt.Errorf("ledger: commit of block %d: %w", h.Height, err)
 	}
 	var errs []error
-	put := func(k datastore.Key, v []byte) {
+	putRoot := func(k datastore.Key, v []byte) {
 		if err := batch.Put(ctx, k, v); err != nil {
 			errs = append(errs, err)
 		}
 	}
+	put := func(k datastore.Key, v []byte) { putRoot(s.toRoot(k), v) }
 	put(blockKey(h.Height), b.Encode())
 	put(blockHashKey(bh), binary.BigEndian.AppendUint64(nil, h.Height))
 	for i, th := range hashes {
@@ -227,6 +257,9 @@ func (s *Store) Commit(ctx context.Context, b *types.Block, next State, ch *Chan
 	}
 	putDIDs(put, ch.DIDs)
 	put(keyHead, encodeHead(next))
+	for i, w := range extra {
+		putRoot(extraKeys[i], w.Value)
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("ledger: commit of block %d: %w", h.Height, errors.Join(errs...))
 	}

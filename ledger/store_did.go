@@ -55,9 +55,13 @@ func putDIDs(put func(datastore.Key, []byte), dids []DIDChange) {
 
 // DID returns the latest committed record of the DID that k names or
 // named (its registration key, current key or a key rotated out), or nil
-// if none. It implements DIDReader.
+// if none. It implements DIDReader, which has no context: it reads with the
+// store's (see Store).
 func (s *Store) DID(k identity.PublicKey) (*types.DIDRecord, error) {
-	ctx := context.Background()
+	return s.did(s.ctx, k)
+}
+
+func (s *Store) did(ctx context.Context, k identity.PublicKey) (*types.DIDRecord, error) {
 	id, err := s.d.Get(ctx, didAliasKey(k))
 	if errors.Is(err, datastore.ErrNotFound) {
 		return nil, nil
@@ -82,7 +86,7 @@ func (s *Store) DID(k identity.PublicKey) (*types.DIDRecord, error) {
 // DIDHistory returns every version of the DID that k names, oldest first,
 // or ErrNotFound.
 func (s *Store) DIDHistory(ctx context.Context, k identity.PublicKey) ([]*types.DIDRecord, error) {
-	latest, err := s.DID(k)
+	latest, err := s.did(ctx, k)
 	if err != nil {
 		return nil, err
 	}

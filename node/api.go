@@ -275,7 +275,7 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.WriteHeader(code)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
+	_ = enc.Encode(v) // the status is sent; a client that left cannot be told
 }
 
 func writeError(w http.ResponseWriter, code int, err error, reason string) {

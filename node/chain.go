@@ -71,7 +71,7 @@ func (n *Node) chainLoop() {
 			}
 		case <-regossip.C():
 			if certs := n.chain.Certificates(); len(certs) > 0 && n.originatesCerts() {
-				n.publish(n.certTopic.Publish, types.EncodeCertificates(lastCerts(certs)), "certificates")
+				n.publish(n.certTopic.Publish, types.EncodeCertificates(lastCerts(certs)), "certs")
 			}
 		}
 		n.dispatch(n.chain.TakeEvents())
@@ -115,13 +115,13 @@ func (n *Node) feed(in chainInput) error {
 // dispatch carries out the chain's events.
 func (n *Node) dispatch(ev chain.Events) {
 	for _, b := range ev.Blocks {
-		n.publish(n.blkTopic.Publish, b.Encode(), "block")
+		n.publish(n.blkTopic.Publish, b.Encode(), "blocks")
 	}
 	for _, v := range ev.Votes {
-		n.publish(n.voteTopic.Publish, v.Encode(), "vote")
+		n.publish(n.voteTopic.Publish, v.Encode(), "votes")
 	}
 	if len(ev.Certificates) > 0 && n.originatesCerts() {
-		n.publish(n.certTopic.Publish, types.EncodeCertificates(lastCerts(ev.Certificates)), "certificates")
+		n.publish(n.certTopic.Publish, types.EncodeCertificates(lastCerts(ev.Certificates)), "certs")
 	}
 	for _, e := range ev.Evidence {
 		n.submitEvidence(e)
@@ -141,11 +141,16 @@ func (n *Node) dispatch(ev chain.Events) {
 	}
 }
 
-func (n *Node) publish(pub func(context.Context, []byte, ...lp2pps.PubOpt) error, data []byte, what string) {
+// publish gossips data on a topic (its short name: blocks, votes, certs);
+// a failure, other than at shutdown, is logged and counted
+// (sixdomain_gossip_publish_failures_total), since the chain's step that
+// produced it has no one to return it to.
+func (n *Node) publish(pub func(context.Context, []byte, ...lp2pps.PubOpt) error, data []byte, topic string) {
 	ctx, cancel := context.WithTimeout(n.ctx, n.wall(5*time.Second))
 	defer cancel()
 	if err := pub(ctx, data); err != nil && n.ctx.Err() == nil {
-		n.log.Warn("publishing "+what, "err", err)
+		n.tracer.publishFailed.WithLabelValues(topic).Inc()
+		n.log.Warn("publishing on "+topic, "err", err)
 	}
 }
 

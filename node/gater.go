@@ -98,6 +98,7 @@ func (n *Node) updateBarred(b *types.Block) {
 			if p := k.PeerID(); n.host.Network().Connectedness(p) == network.Connected {
 				n.log.Info("disconnecting a barred peer", "peer", p, "did", rec.DID(), "revoked", rec.Revoked,
 					"deactivated", rec.Deactivated, "rotated", k != rec.Key)
+				// Best effort: the gater refuses it from now on anyway.
 				_ = n.host.Network().ClosePeer(p)
 			}
 		}

@@ -183,6 +183,9 @@ type gossipTracer struct {
 	rejected   *prometheus.CounterVec
 	dropped    *prometheus.CounterVec
 	throttled  prometheus.Counter
+	// publishFailed counts this node's own messages that Publish refused
+	// (besides the warning logged).
+	publishFailed *prometheus.CounterVec
 
 	mu   sync.Mutex
 	mesh map[string]map[peer.ID]struct{} // short topic name → mesh peers
@@ -205,6 +208,8 @@ func newGossipTracer(chainID string) *gossipTracer {
 			[]string{"topic", "reason"}),
 		throttled: prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Subsystem: "gossip", Name: "peers_throttled_total",
 			Help: "Times the GossipSub peer gater throttled a peer."}),
+		publishFailed: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Subsystem: "gossip", Name: "publish_failures_total",
+			Help: "This node's own messages that GossipSub failed to publish, by topic."}, []string{"topic"}),
 		mesh: map[string]map[peer.ID]struct{}{},
 	}
 	return t
@@ -223,7 +228,7 @@ func (t *gossipTracer) register(reg prometheus.Registerer, n *Node) error {
 	topics := &topicCollector{t: t, n: n,
 		mesh:  prometheus.NewDesc(namespace+"_gossip_mesh_peers", "Peers in this node's GossipSub mesh, by topic.", []string{"topic"}, nil),
 		peers: prometheus.NewDesc(namespace+"_gossip_topic_peers", "Connected peers subscribed to the topic, by topic.", []string{"topic"}, nil)}
-	for _, c := range []prometheus.Collector{t.delivered, t.duplicates, t.rejected, t.dropped, t.throttled, topics} {
+	for _, c := range []prometheus.Collector{t.delivered, t.duplicates, t.rejected, t.dropped, t.throttled, t.publishFailed, topics} {
 		if err := reg.Register(c); err != nil {
 			return fmt.Errorf("metrics: %w", err)
 		}
@@ -233,6 +238,7 @@ func (t *gossipTracer) register(reg prometheus.Registerer, n *Node) error {
 	for _, name := range t.names {
 		t.delivered.WithLabelValues(name)
 		t.duplicates.WithLabelValues(name)
+		t.publishFailed.WithLabelValues(name)
 		t.dropped.WithLabelValues(name, "queue_full")
 		t.dropped.WithLabelValues(name, "undeliverable")
 		for _, r := range []string{lp2pps.RejectValidationFailed, lp2pps.RejectValidationIgnored, lp2pps.RejectValidationThrottled} {

@@ -2,13 +2,19 @@ package node
 
 import (
 	"context"
+	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	lp2pps "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/sixdomain/sixdomain/clock"
 )
 
 // series returns the gathered series of the node's registry named name
@@ -178,5 +184,28 @@ func TestRejectReason(t *testing.T) {
 		if got := rejectReason(in); got != want {
 			t.Errorf("rejectReason(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestPublishFailureCounted: a message the chain produced that GossipSub
+// refuses is counted by topic, not only logged (nor dropped silently at
+// shutdown, when it is expected).
+func TestPublishFailureCounted(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	n := &Node{ctx: ctx, clk: clock.Real(), log: slog.New(slog.DiscardHandler), tracer: newGossipTracer("sixdomain-test")}
+	failing := func(context.Context, []byte, ...lp2pps.PubOpt) error { return errors.New("no route") }
+	n.publish(failing, []byte{1}, "votes")
+	n.publish(failing, []byte{1}, "votes")
+	n.publish(func(context.Context, []byte, ...lp2pps.PubOpt) error { return nil }, []byte{1}, "blocks")
+	if got := testutil.ToFloat64(n.tracer.publishFailed.WithLabelValues("votes")); got != 2 {
+		t.Fatalf("vote publish failures = %v, want 2", got)
+	}
+	if got := testutil.ToFloat64(n.tracer.publishFailed.WithLabelValues("blocks")); got != 0 {
+		t.Fatalf("block publish failures = %v, want 0", got)
+	}
+	cancel()
+	n.publish(failing, []byte{1}, "votes")
+	if got := testutil.ToFloat64(n.tracer.publishFailed.WithLabelValues("votes")); got != 2 {
+		t.Fatalf("a failure at shutdown was counted: %v", got)
 	}
 }

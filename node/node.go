@@ -164,10 +164,16 @@ func New(ctx context.Context, key *identity.PrivateKey, g *types.Genesis, opts .
 	default:
 		n.ds, n.ownsDS = ledger.NewMemory(), true
 	}
-	if n.store, err = ledger.Open(ctx, n.ds, g); err != nil {
+	// One namespace per owner (a store of the flat layout is migrated
+	// first); the block commit stays one batch over n.ds.
+	spaces, err := ledger.Split(ctx, n.ds)
+	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	if n.chain, err = chain.New(ctx, chain.Config{Genesis: g, Key: key, Store: n.store, Datastore: n.ds,
+	if n.store, err = ledger.Open(ctx, spaces.Ledger, g); err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	if n.chain, err = chain.New(ctx, chain.Config{Genesis: g, Key: key, Store: n.store, Datastore: spaces.Chain, Snapshots: spaces.Consensus,
 		Pool: n.pool, Sigs: n.sigs, Now: cfg.Clock, Rand: cfg.Rand, Logger: n.log, Proposals: cfg.Proposals}); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
@@ -548,6 +554,7 @@ func (n *Node) publishLocal(ctx context.Context, h types.Hash) error {
 		return nil
 	}
 	if err := n.txTopic.Publish(ctx, l.data); err != nil {
+		n.tracer.publishFailed.WithLabelValues("tx").Inc()
 		return fmt.Errorf("gossip: %w", err)
 	}
 	return nil

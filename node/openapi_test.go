@@ -388,6 +388,7 @@ func TestOpenAPIResponsesConform(t *testing.T) {
 		{"GET /v1/dids/{did}", "/v1/dids/did:key:nope", "", 400},
 		{"GET /v1/dids/{did}", "/v1/dids/" + did + "?versionId=x", "", 400},
 		{"GET /healthz", "/healthz", "", 200},
+		{"GET /readyz", "/readyz", "", 200},
 		{"GET /debug/metrics/prometheus", "/debug/metrics/prometheus", "", 200},
 		{"GET /v1/openapi.json", "/v1/openapi.json", "", 200},
 		// The routes of the events and web branches.

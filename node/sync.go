@@ -53,12 +53,25 @@ type syncResponse struct {
 	Certificates []byte
 }
 
-var syncDec, _ = cbor.DecOptions{MaxArrayElements: syncMaxBlocks + 16, IndefLength: cbor.IndefLengthForbidden,
-	TagsMd: cbor.TagsForbidden, MaxNestedLevels: 4}.DecMode()
+var syncDec = func() cbor.DecMode {
+	dm, err := cbor.DecOptions{MaxArrayElements: syncMaxBlocks + 16, IndefLength: cbor.IndefLengthForbidden,
+		TagsMd: cbor.TagsForbidden, MaxNestedLevels: 4}.DecMode()
+	if err != nil {
+		panic(err) // constant options
+	}
+	return dm
+}()
 
 func (n *Node) serveSync(s network.Stream) {
 	defer s.Close()
-	_ = s.SetDeadline(time.Now().Add(n.wall(syncRequestTimeout)))
+	// The stream is reset (best effort, the peer is told nothing more)
+	// wherever serving fails.
+	if err := s.SetDeadline(time.Now().Add(n.wall(syncRequestTimeout))); err != nil {
+		// Without a deadline a slow peer would hold this stream for good.
+		n.log.Debug("sync: setting the stream deadline", "peer", s.Conn().RemotePeer(), "err", err)
+		_ = s.Reset()
+		return
+	}
 	raw, err := io.ReadAll(io.LimitReader(s, syncMaxRequest+1))
 	if err != nil || len(raw) > syncMaxRequest {
 		_ = s.Reset()
@@ -95,6 +108,7 @@ func (n *Node) serveSync(s network.Stream) {
 		return
 	}
 	if _, err := s.Write(out); err != nil {
+		n.log.Debug("sync: answering a peer", "peer", s.Conn().RemotePeer(), "err", err)
 		_ = s.Reset()
 	}
 }
@@ -112,7 +126,10 @@ func (n *Node) fetchBlocks(ctx context.Context, p peer.ID, from uint64) (uint64,
 	}
 	defer s.Close()
 	deadline, _ := ctx.Deadline()
-	_ = s.SetDeadline(deadline)
+	if err := s.SetDeadline(deadline); err != nil {
+		_ = s.Reset() // best effort after the error returned
+		return 0, nil, nil, fmt.Errorf("sync: setting the stream deadline: %w", err)
+	}
 	req, _ := cbor.Marshal(syncRequest{From: from, Max: syncMaxBlocks})
 	if _, err := s.Write(req); err != nil {
 		return 0, nil, nil, err
@@ -271,7 +288,7 @@ func (n *Node) penalise(p peer.ID, banned map[peer.ID]time.Time, err error) {
 	n.log.Warn("dropping peer that served invalid blocks", "peer", p, "err", err)
 	banned[p] = n.cfg.Clock().Add(10 * time.Minute)
 	n.host.ConnManager().TagPeer(p, "bad-sync", -1000)
-	_ = n.host.Network().ClosePeer(p)
+	_ = n.host.Network().ClosePeer(p) // best effort: it is banned and tagged already
 }
 
 // catchUpSlack is how many heights the peers' finalized height may lead

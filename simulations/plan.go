@@ -370,6 +370,6 @@ func (p *Plan) Dump(w io.Writer) error {
 // Hash is the SHA-256 of the plan's dump, in hex.
 func (p *Plan) Hash() string {
 	h := sha256.New()
-	_ = p.Dump(h)
+	_ = p.Dump(h) // writes to a hash never fail
 	return hex.EncodeToString(h.Sum(nil))
 }

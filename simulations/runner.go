@@ -496,7 +496,7 @@ func (r *runner) startPeer(ctx context.Context, i int) error {
 func (r *runner) startNode(ctx context.Context, i int, fresh bool) error {
 	if fresh || !r.s.Churn.KeepStore || r.ds[i] == nil {
 		if r.ds[i] != nil {
-			_ = r.ds[i].Close()
+			_ = r.ds[i].Close() // an in-memory store (memStore): closing it cannot lose data
 		}
 		r.ds[i] = nil
 	}
@@ -589,6 +589,8 @@ func (r *runner) setLink(i int, connect bool) error {
 	case !want && r.linked[i]:
 		// Unlink first: a node that dials the other end between the two
 		// steps (sync does) would otherwise reconnect over the old link.
+		// mocknet's errors here only say "not linked" / "not connected",
+		// which is the state wanted.
 		_ = r.mn.UnlinkPeers(r.hosts[e.A].ID(), r.hosts[e.B].ID())
 		_ = r.mn.DisconnectPeers(r.hosts[e.A].ID(), r.hosts[e.B].ID())
 		_ = r.mn.DisconnectPeers(r.hosts[e.B].ID(), r.hosts[e.A].ID())
@@ -728,7 +730,7 @@ func (r *runner) apply(ctx context.Context, e Event) error {
 		r.mu.Unlock()
 		err := n.Close()
 		for _, i := range r.adj[e.Peer] {
-			_ = r.setLink(i, false)
+			_ = r.setLink(i, false) // unlinking only fails as "already apart" (see setLink)
 		}
 		return err
 	case EventJoin:
@@ -772,6 +774,7 @@ func (r *runner) checkCut(p int) error {
 			for _, q := range h.Network().Peers() {
 				if j, ok := idx[string(q)]; ok && r.plan.Sides[p][i] != r.plan.Sides[p][j] {
 					crossing++
+					// Errors only say "already apart", as in setLink.
 					_ = r.mn.UnlinkPeers(h.ID(), q)
 					_ = r.mn.DisconnectPeers(h.ID(), q)
 				}
@@ -992,6 +995,9 @@ func (r *runner) agreement(ctx context.Context) (samePrefix, sameFinal bool, min
 	return samePrefix, sameFinal && samePrefix, minH, maxH
 }
 
+// close tears the run down. Its errors are ignored: the results are taken
+// already, the stores are in memory, and a node that fails to close cleanly
+// has nothing left to report.
 func (r *runner) close() {
 	r.mu.Lock()
 	nodes := slices.Clone(r.nodes)

@@ -318,7 +318,11 @@ func (c *Cluster) clock(n *Node) time.Time { return c.base.Add(c.now + n.skew) }
 // start opens the node's store and builds its chain.
 func (c *Cluster) start(n *Node) {
 	ctx := context.Background()
-	st, err := ledger.Open(ctx, n.ds, c.genesis)
+	sp, err := ledger.Split(ctx, n.ds)
+	if err != nil {
+		panic(fmt.Sprintf("chaintest: splitting the datastore of node %d: %v", n.ID, err))
+	}
+	st, err := ledger.Open(ctx, sp.Ledger, c.genesis)
 	if err != nil {
 		panic(fmt.Sprintf("chaintest: opening store of node %d: %v", n.ID, err))
 	}
@@ -335,7 +339,7 @@ func (c *Cluster) start(n *Node) {
 			}}))
 	}
 	rnd := rand.New(rand.NewPCG(c.seed^0x636861696e, uint64(n.ID)<<32|uint64(n.restarts)))
-	ch, err := chain.New(ctx, chain.Config{Genesis: c.genesis, Key: n.Key, Store: st, Datastore: n.ds,
+	ch, err := chain.New(ctx, chain.Config{Genesis: c.genesis, Key: n.Key, Store: st, Datastore: sp.Chain, Snapshots: sp.Consensus,
 		Pool: n.pool, Sigs: c.sigs, Now: func() time.Time { return c.clock(n) },
 		Rand: rnd, Logger: logger})
 	if err != nil {
@@ -543,7 +547,11 @@ func (c *Cluster) storeOf(n *Node) *ledger.Store {
 	if n.store != nil {
 		return n.store
 	}
-	st, err := ledger.Open(context.Background(), n.ds, c.genesis)
+	sp, err := ledger.Split(context.Background(), n.ds)
+	if err != nil {
+		panic(fmt.Sprintf("chaintest: splitting the datastore of node %d: %v", n.ID, err))
+	}
+	st, err := ledger.Open(context.Background(), sp.Ledger, c.genesis)
 	if err != nil {
 		panic(fmt.Sprintf("chaintest: opening store of node %d: %v", n.ID, err))
 	}

@@ -203,6 +203,8 @@ func (c *Cluster) onTx(n *Node, m message) {
 		c.fail("node %d could not decode a transaction: %v", n.ID, err)
 		return
 	}
+	// A refusal (duplicate, stale nonce, full pool) is the pool doing its
+	// job, as for gossip in node.
 	_ = n.pool.Add(tx, len(m.raw), n.chain.HeadNonce(tx.Sender))
 }
 

@@ -280,8 +280,8 @@ func (f *registerFlags) add(cmd *cobra.Command) {
 	fl.StringSliceVar(&f.controllers, "controller", nil, "a controller's DID or peer ID (repeatable; default: the DID controls itself)")
 	fl.Uint8Var(&f.threshold, "threshold", 0, "how many controllers must sign a change (default 1; needs --controller)")
 	fl.StringArrayVar(&f.services, "service", nil, "a service as id=TYPE,ENDPOINT (repeatable)")
-	_ = cmd.MarkFlagRequired("domain")
-	_ = cmd.MarkFlagRequired("role")
+	_ = cmd.MarkFlagRequired("domain") // fails only for an undefined flag
+	_ = cmd.MarkFlagRequired("role")   // fails only for an undefined flag
 }
 
 func (f *registerFlags) op(cmd *cobra.Command, subject identity.PublicKey) (*types.DIDOp, error) {
@@ -629,7 +629,7 @@ sends again.`,
 	of.add(cmd)
 	cmd.Flags().StringVar(&newKey, "new-key", "", "key file of the new key (required)")
 	cmd.Flags().Uint64Var(&version, "version", 0, "the DID's current version (default: ask the node)")
-	_ = cmd.MarkFlagRequired("new-key")
+	_ = cmd.MarkFlagRequired("new-key") // fails only for an undefined flag
 	return cmd
 }
 
@@ -687,7 +687,7 @@ is <did>#<ID>; ID is 1 to 32 of a-z, 0-9 and '-'.`,
 	f.StringVar(&addDID, "did", "", "the DID to change (default: the home key's)")
 	f.Uint64Var(&addVersion, "version", 0, "the DID's current version (default: ask the node)")
 	for _, n := range []string{"id", "type", "endpoint"} {
-		_ = add.MarkFlagRequired(n)
+		_ = add.MarkFlagRequired(n) // fails only for an undefined flag
 	}
 
 	remove := &cobra.Command{
@@ -725,6 +725,6 @@ of which the home key must be a controller (threshold 1).`,
 	remove.Flags().StringVar(&rmID, "id", "", "id of the service to remove (required)")
 	remove.Flags().StringVar(&rmDID, "did", "", "the DID to change (default: the home key's)")
 	remove.Flags().Uint64Var(&rmVersion, "version", 0, "the DID's current version (default: ask the node)")
-	_ = remove.MarkFlagRequired("id")
+	_ = remove.MarkFlagRequired("id") // fails only for an undefined flag
 	return groupCmd("service", "Add or remove services of a DID document", add, remove)
 }

@@ -58,7 +58,7 @@ func resolveDID(ctx context.Context, c *apiClient, ref string, at time.Time, ver
 			return nil, fmt.Errorf("resolving %s: %w", did, err)
 		}
 		var res node.DIDResolution
-		_ = json.Unmarshal(ae.Body, &res)
+		_ = json.Unmarshal(ae.Body, &res) // a body that is no DIDResolution leaves res empty
 		md := res.DIDResolutionMetadata
 		switch {
 		case ae.Code == http.StatusNotFound && !at.IsZero():

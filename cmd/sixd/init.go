@@ -107,7 +107,7 @@ same variable set. An existing key file that is encrypted is read the same way.`
 	f.StringVar(&api, "api", "", `HTTP API host:port (default 127.0.0.1:8645; "" turns the API off)`)
 	f.BoolVar(&mdns, "mdns", false, "local-network discovery with mDNS (default true for device and gateway, false for bootstrap)")
 	f.BoolVar(&encryptKey, "encrypt-key", false, "encrypt the new node.key with the passphrase of $"+envPassphraseFile+" or $"+envPassphrase)
-	_ = cmd.MarkFlagRequired("role")
+	_ = cmd.MarkFlagRequired("role") // fails only for an undefined flag
 	return cmd
 }
 
@@ -215,7 +215,7 @@ func runInit(out io.Writer, p initPlan) (err error) {
 	defer func() {
 		if err != nil {
 			for _, path := range created {
-				_ = os.Remove(path)
+				_ = os.Remove(path) // best-effort cleanup after the error being returned
 			}
 		}
 	}()

@@ -176,7 +176,7 @@ hex; their recipients read them with 'sixd records decrypt TX-HASH'.`,
 	f.IntVar(&limit, "limit", 100, fmt.Sprintf("most records to print (1 to %d)", ledger.MaxRecordsLimit))
 	f.BoolVar(&asJSON, "json", false, "print the node's JSON answer")
 	af.add(cmd)
-	_ = cmd.MarkFlagRequired("sender")
+	_ = cmd.MarkFlagRequired("sender") // fails only for an undefined flag
 	cmd.AddCommand(newRecordsDecryptCmd())
 	return cmd
 }

@@ -113,7 +113,11 @@ disagree.`,
 				defer pprof.StopCPUProfile()
 			}
 			if memProf != "" {
-				defer writeHeapProfile(memProf)
+				defer func() {
+					if err := writeHeapProfile(memProf); err != nil {
+						fmt.Fprintf(cmd.ErrOrStderr(), "sixd sim: heap profile: %v\n", err)
+					}
+				}()
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -149,11 +153,17 @@ disagree.`,
 	return cmd
 }
 
-func writeHeapProfile(path string) {
+func writeHeapProfile(path string) error {
 	f, err := os.Create(path)
 	if err != nil {
-		return
+		return err
 	}
-	defer f.Close()
-	_ = pprof.Lookup("heap").WriteTo(f, 0)
+	err = pprof.Lookup("heap").WriteTo(f, 0)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
 }

@@ -105,8 +105,8 @@ stream until the transaction is committed and prints the block height.`,
 	f.BoolVar(&wait, "wait", false, "wait until the transaction is committed and print its block height")
 	f.DurationVar(&timeout, "timeout", 30*time.Second, "how long --wait waits")
 	af.add(record)
-	_ = record.MarkFlagRequired("stream")
-	_ = record.MarkFlagRequired("value")
+	_ = record.MarkFlagRequired("stream") // fails only for an undefined flag
+	_ = record.MarkFlagRequired("value")  // fails only for an undefined flag
 	return groupCmd("tx", "Build, sign and submit transactions", record)
 }
 

@@ -102,6 +102,6 @@ func (p *Progress) Close() {
 	if p.bar == nil {
 		return
 	}
-	_ = p.bar.Exit()
+	_ = p.bar.Exit() // drawing errors are not worth failing a run for (see Update)
 	fmt.Fprintln(p.w)
 }
