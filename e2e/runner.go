@@ -76,6 +76,10 @@ func Run(ctx context.Context, m *Manifest, o Options) (*Report, error) {
 	if o.Mode == "" {
 		o.Mode = "process"
 	}
+	var err error
+	if o.Dir, err = filepath.Abs(o.Dir); err != nil {
+		return nil, err
+	}
 	if o.Mode != "process" && o.Mode != "docker" {
 		return nil, fmt.Errorf("e2e: mode %q: want process or docker", o.Mode)
 	}
@@ -111,7 +115,7 @@ func Run(ctx context.Context, m *Manifest, o Options) (*Report, error) {
 	for _, n := range r.names {
 		r.clients[n] = newClient(n, r.backend.APIURL(n), r.backend.APIToken())
 	}
-	err := r.run(ctx, plan)
+	err = r.run(ctx, plan)
 	if cerr := r.backend.Close(); cerr != nil {
 		err = errors.Join(err, cerr)
 	}
