@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,20 +12,6 @@ import (
 
 	"github.com/sixdomain/sixdomain/cmd/internal/devnet"
 )
-
-// freeLoopbackAddr returns a loopback host:port that was free a moment ago.
-func freeLoopbackAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return addr
-}
 
 // waitFor polls cond every 50 ms until it holds or d passes.
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
@@ -107,7 +92,7 @@ func TestDevnetTalkAndJoin(t *testing.T) {
 	// bootstrap address, then run.
 	dev := filepath.Join(t.TempDir(), "my-device")
 	mustRun(t, "init", "--role", "device", "--home", dev, "--genesis", filepath.Join(base, "genesis.toml"),
-		"--bootstrap", bootAddr, "--listen", "/ip4/127.0.0.1/tcp/0", "--api", freeLoopbackAddr(t), "--mdns=false")
+		"--bootstrap", bootAddr, "--listen", "/ip4/127.0.0.1/tcp/0", "--api", closedPort(t), "--mdns=false")
 	runCtx, stopRun := context.WithCancel(context.Background())
 	defer stopRun()
 	var runErr syncBuffer
