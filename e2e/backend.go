@@ -23,6 +23,10 @@ type Backend interface {
 	// down (its supervisor: the runner in process mode, the restart policy
 	// in container mode).
 	Kill(ctx context.Context, name string, down time.Duration) error
+	// Down stops the node (SIGKILL) and keeps it down until Up, which
+	// starts it again and leaves it to its supervisor.
+	Down(ctx context.Context, name string) error
+	Up(ctx context.Context, name string) error
 	// Pause stops the node's process without killing it; Resume continues it.
 	Pause(ctx context.Context, name string) error
 	Resume(ctx context.Context, name string) error
@@ -65,7 +69,8 @@ type procNode struct {
 
 	mu      sync.Mutex
 	proc    *os.Process
-	killed  chan time.Duration // a Kill's down time, for the supervisor
+	killed  chan time.Duration // a Kill's down time, for the supervisor; < 0: until up
+	up      chan struct{}
 	crashes int
 }
 
@@ -76,7 +81,7 @@ func newProcesses(bin string, t *Testnet, dir string) (*processes, error) {
 	p := &processes{bin: bin, nodes: map[string]*procNode{}}
 	for i, n := range t.Nodes {
 		nd := &procNode{name: n.Name, home: filepath.Join(dir, n.Home), api: n.API, host: n.Host,
-			logPath: filepath.Join(dir, n.Name+".log"), killed: make(chan time.Duration, 1)}
+			logPath: filepath.Join(dir, n.Name+".log"), killed: make(chan time.Duration, 1), up: make(chan struct{}, 1)}
 		if os.Getuid() == 0 {
 			nd.uid = firstNodeUID + i
 			if err := chownTree(nd.home, nd.uid); err != nil {
@@ -165,10 +170,15 @@ func (p *processes) supervise(n *procNode) {
 		n.mu.Lock()
 		n.proc = nil
 		n.mu.Unlock()
+		wait := time.After(down)
+		if down < 0 {
+			wait = nil // until Up
+		}
 		select {
 		case <-p.ctx.Done():
 			return
-		case <-time.After(down):
+		case <-wait:
+		case <-n.up:
 		}
 		for p.spawn(n) != nil {
 			select {
@@ -226,6 +236,40 @@ func (p *processes) Kill(_ context.Context, name string, down time.Duration) err
 	if err := p.signal(name, syscall.SIGKILL); err != nil {
 		<-n.killed
 		return err
+	}
+	return nil
+}
+
+// Down kills the node and waits until its process is gone; the supervisor
+// starts it again on Up.
+func (p *processes) Down(ctx context.Context, name string) error {
+	if err := p.Kill(ctx, name, -1); err != nil {
+		return err
+	}
+	n := p.nodes[name]
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n.mu.Lock()
+		gone := n.proc == nil
+		n.mu.Unlock()
+		if gone {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s did not exit after SIGKILL", name)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (p *processes) Up(_ context.Context, name string) error {
+	n, err := p.node(name)
+	if err != nil {
+		return err
+	}
+	select {
+	case n.up <- struct{}{}:
+	default:
 	}
 	return nil
 }

@@ -186,6 +186,18 @@ func (c *containers) Kill(ctx context.Context, name string, _ time.Duration) err
 	return syscall.Kill(pid, syscall.SIGKILL)
 }
 
+// Down stops the container; a stopped container stays down (Docker's
+// restart policy does not apply to it) until Up starts it.
+func (c *containers) Down(ctx context.Context, name string) error {
+	_, err := docker(ctx, "stop", "-t", "0", c.container(name))
+	return err
+}
+
+func (c *containers) Up(ctx context.Context, name string) error {
+	_, err := docker(ctx, "start", c.container(name))
+	return err
+}
+
 func (c *containers) Pause(ctx context.Context, name string) error {
 	_, err := docker(ctx, "pause", c.container(name))
 	return err

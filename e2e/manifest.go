@@ -95,9 +95,24 @@ const (
 	KindDisconnect Kind = "disconnect"  // the node cut off from every other for For
 	KindPartition  Kind = "partition"   // the network split in two for For
 	KindRestartAll Kind = "restart-all" // every node killed at once and restarted after For
+	KindDiskFull   Kind = "disk-full"   // the node's home filled for For (needs root)
+	KindDiskRO     Kind = "disk-ro"     // the node's home read-only for For (needs root)
 )
 
-var kinds = []Kind{KindKill, KindPause, KindDisconnect, KindPartition, KindRestartAll}
+var kinds = []Kind{KindKill, KindPause, KindDisconnect, KindPartition, KindRestartAll, KindDiskFull, KindDiskRO}
+
+// isDisk reports whether k is a disk fault.
+func (k Kind) isDisk() bool { return k == KindDiskFull || k == KindDiskRO }
+
+// hasDiskFaults reports whether the plan has a disk fault.
+func hasDiskFaults(plan []Fault) bool {
+	for _, f := range plan {
+		if f.Kind.isDisk() {
+			return true
+		}
+	}
+	return false
+}
 
 // Duration is a time.Duration written as "5s" in TOML.
 type Duration struct{ time.Duration }

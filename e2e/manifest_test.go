@@ -140,8 +140,17 @@ func TestShippedManifests(t *testing.T) {
 		}
 		switch filepath.Base(f) {
 		case "ci.toml":
-			if m.Duration.Duration > 3*time.Minute || len(counts) != len(kinds) {
-				t.Errorf("ci manifest: %s, faults %v: want under 3 minutes and every kind", m.Duration, counts)
+			for _, k := range kinds {
+				if counts[k] == 0 && !k.isDisk() {
+					t.Errorf("ci manifest has no %s fault", k)
+				}
+			}
+			if m.Duration.Duration > 3*time.Minute {
+				t.Errorf("ci manifest lasts %s: want under 3 minutes", m.Duration)
+			}
+		case "disk.toml":
+			if counts[KindDiskFull] == 0 || counts[KindDiskRO] == 0 {
+				t.Errorf("disk manifest plans %v", counts)
 			}
 		case "long.toml":
 			if counts[KindKill] < 200 || counts[KindPartition] < 50 || m.Duration.Duration < time.Hour {

@@ -54,6 +54,7 @@ type NodeResult struct {
 	RSSPeakMB  float64 `json:"rss_peak_mb"`
 	RSSLastMB  float64 `json:"rss_last_mb"`
 	Crashes    int     `json:"crashes"`
+	DiskExits  int     `json:"exits_during_disk_faults"`
 }
 
 const maxViolations = 100
@@ -89,7 +90,7 @@ func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "  finalized blocks     %d heights compared on every node, %d conflicting\n", r.HeightsCompared, r.Conflicts)
 	fmt.Fprintf(w, "  convergence          worst %d ms after a fault, %d ms after the run (height %d)\n", r.WorstConvergeMs, r.FinalConvergeMs, r.FinalHeight)
 	for _, n := range r.Nodes {
-		fmt.Fprintf(w, "  %-12s rss %5.0f → %5.0f MB (peak %.0f), crashes %d\n", n.Name, n.RSSFirstMB, n.RSSLastMB, n.RSSPeakMB, n.Crashes)
+		fmt.Fprintf(w, "  %-12s rss %5.0f → %5.0f MB (peak %.0f), crashes %d, exits during disk faults %d\n", n.Name, n.RSSFirstMB, n.RSSLastMB, n.RSSPeakMB, n.Crashes, n.DiskExits)
 	}
 	if r.Passed {
 		fmt.Fprintln(w, "  PASSED: every invariant held")

@@ -61,6 +61,8 @@ type runner struct {
 	names   []string
 	start   time.Time
 	report  *Report
+	disks   *disks         // homes on tmpfs, when the plan has disk faults
+	excused map[string]int // exits during disk faults: expected, not crashes
 	rssMu   sync.Mutex
 	rss     map[string][]int64
 }
@@ -83,7 +85,7 @@ func Run(ctx context.Context, m *Manifest, o Options) (*Report, error) {
 	if o.Mode != "process" && o.Mode != "docker" {
 		return nil, fmt.Errorf("e2e: mode %q: want process or docker", o.Mode)
 	}
-	r := &runner{m: m, o: o, out: o.Out, clients: map[string]*client{}, rss: map[string][]int64{},
+	r := &runner{m: m, o: o, out: o.Out, clients: map[string]*client{}, rss: map[string][]int64{}, excused: map[string]int{},
 		report: &Report{Manifest: m.Name, Seed: m.Seed, Mode: o.Mode}}
 	if r.out == nil {
 		r.out = io.Discard
@@ -91,6 +93,20 @@ func Run(ctx context.Context, m *Manifest, o Options) (*Report, error) {
 	plan := m.Plan()
 	if err := r.layout(ctx, plan); err != nil {
 		return nil, err
+	}
+	if hasDiskFaults(plan) {
+		homes := map[string]string{}
+		for _, n := range r.net.Nodes {
+			homes[n.Name] = filepath.Join(o.Dir, "net", n.Home)
+		}
+		if r.disks, err = newDisks(ctx, homes); err != nil {
+			return nil, fmt.Errorf("e2e: %w", err)
+		}
+		defer func() {
+			if cerr := r.disks.close(context.WithoutCancel(ctx)); cerr != nil && r.report != nil {
+				r.report.violate("unmounting the homes: %v", cerr)
+			}
+		}()
 	}
 	switch o.Mode {
 	case "process":
@@ -334,6 +350,27 @@ func (r *runner) apply(ctx context.Context, f Fault) FaultResult {
 			err = r.checkCut(ctx, f)
 		}
 		err = errors.Join(err, r.backend.Heal(ctx))
+	case KindDiskFull, KindDiskRO:
+		// The node may exit while its disk fails (it must not go on as
+		// if its writes had landed); such exits, until it converged
+		// again, are not crashes.
+		t := f.Targets[0]
+		before := r.backend.Crashes(t)
+		defer func() { r.excused[t] += r.backend.Crashes(t) - before }()
+		if f.Kind == KindDiskFull {
+			err = r.disks.fill(t)
+			err = errors.Join(err, sleepUntil(ctx, time.Now().Add(f.For)), r.disks.unfill(t))
+		} else {
+			// A filesystem with files open for writing cannot be remounted
+			// read-only: the node is stopped, its disk made read-only, and
+			// it is started on it (it must fail cleanly, and its supervisor
+			// keeps starting it) until the disk is writable again.
+			err = r.backend.Down(ctx, t)
+			if err == nil {
+				err = r.disks.readOnly(ctx, t, true)
+			}
+			err = errors.Join(err, r.backend.Up(ctx, t), sleepUntil(ctx, time.Now().Add(f.For)), r.disks.readOnly(ctx, t, false))
+		}
 	}
 	if err != nil {
 		fr.Error = err.Error()
@@ -510,7 +547,7 @@ func (r *runner) check(ctx context.Context, acked map[types.Hash]ack) {
 	defer r.rssMu.Unlock()
 	for _, n := range r.names {
 		s := r.rss[n]
-		nr := NodeResult{Name: n, Crashes: r.backend.Crashes(n)}
+		nr := NodeResult{Name: n, Crashes: r.backend.Crashes(n) - r.excused[n], DiskExits: r.excused[n]}
 		if len(s) > 0 {
 			// Skip start-up: the first sample after a tenth of the run.
 			base := s[min(len(s)-1, len(s)/10)]

@@ -104,7 +104,7 @@ type Node struct {
 
 // New starts a node with the given key and genesis. It returns once the
 // host listens, the store is open and the node's goroutines run.
-func New(ctx context.Context, key *identity.PrivateKey, g *types.Genesis, opts ...Option) (n *Node, err error) {
+func New(ctx context.Context, key *identity.PrivateKey, g *types.Genesis, opts ...Option) (_ *Node, err error) {
 	if key == nil || g == nil {
 		return nil, errors.New("node: key and genesis are required")
 	}
@@ -124,7 +124,9 @@ func New(ctx context.Context, key *identity.PrivateKey, g *types.Genesis, opts .
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	n = &Node{cfg: cfg, key: key, genesis: g, poa: poa,
+	// n is a local, not the result: goroutines started below refer to it,
+	// and a failed return must not turn it into nil under them.
+	n := &Node{cfg: cfg, key: key, genesis: g, poa: poa,
 		log: cfg.Logger.With("node", key.Public().PeerID().ShortString()), pool: mempool.New(cfg.Mempool),
 		sigs: types.NewSigCache(cfg.sigCacheSize()), chainIn: make(chan chainInput, 256), syncKick: make(chan struct{}, 1),
 		commits: newFanout(), scores: map[peer.ID]float64{}, local: map[types.Hash]localTx{}, registry: cfg.Registry,
@@ -134,10 +136,12 @@ func New(ctx context.Context, key *identity.PrivateKey, g *types.Genesis, opts .
 		n.registry = prometheus.NewRegistry()
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
+	// A failed New closes what it opened.
 	defer func() {
 		if err != nil {
-			n.Close()
-			n = nil
+			if cerr := n.Close(); cerr != nil {
+				err = errors.Join(err, fmt.Errorf("node: closing after the failure: %w", cerr))
+			}
 		}
 	}()
 	if n.metrics, err = newMetrics(n.registry, n); err != nil {
