@@ -261,7 +261,7 @@ func (n *Node) joinChain() (err error) {
 		return err
 	}
 	blockChecker := &sixps.BlockChecker{ChainID: g.ChainID, Seals: poa, Sigs: n.sigs, MaxAhead: 20_000,
-		Height: func() uint64 { return n.store.State().Height }}
+		Height: func() uint64 { return n.store.State().Height }, Proposer: n.checkProposer}
 	if err := n.ps.RegisterTopicValidator(sixps.BlockTopic(g.ChainID), sixps.BlockValidator(blockChecker, n.host.ID(), n.countBlockResult)); err != nil {
 		return err
 	}
@@ -603,6 +603,16 @@ func (n *Node) rebroadcastLoop() {
 // counts).
 func (n *Node) TopicPeers() int {
 	return min(n.chainPeers(n.txTopic), n.chainPeers(n.blkTopic))
+}
+
+// checkProposer is the block validator's proposer check: it refuses a
+// block whose proposer is no signer after a parent this node holds, and
+// leaves blocks on unknown parents to the chain (after sync).
+func (n *Node) checkProposer(h *types.Header) error {
+	if err := n.chain.CheckProposer(h); err != nil && !errors.Is(err, chain.ErrUnknownParent) {
+		return err
+	}
+	return nil
 }
 
 // countTxResult counts the transaction topic's verdicts.
