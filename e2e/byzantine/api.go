@@ -1,0 +1,159 @@
+package byzantine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/sixdomain/sixdomain/ledger/types"
+)
+
+// apiClient reads honest nodes' HTTP APIs (node/api.go).
+type apiClient struct {
+	bases []string
+	http  *http.Client
+}
+
+func newAPIClient(bases []string) *apiClient {
+	c := &apiClient{http: &http.Client{Timeout: 3 * time.Second}}
+	for _, b := range bases {
+		if b = strings.TrimRight(strings.TrimSpace(b), "/"); b != "" {
+			if !strings.Contains(b, "://") {
+				b = "http://" + b
+			}
+			c.bases = append(c.bases, b)
+		}
+	}
+	return c
+}
+
+const maxAPIBody = 16 << 20
+
+func (c *apiClient) get(ctx context.Context, base, path string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
+	if err != nil {
+		return fmt.Errorf("api %s: %w", base, err)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("api %s%s: %w", base, path, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAPIBody))
+	if err != nil {
+		return fmt.Errorf("api %s%s: %w", base, path, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("api %s%s: %s", base, path, resp.Status)
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		return fmt.Errorf("api %s%s: %w", base, path, err)
+	}
+	return nil
+}
+
+// Status is the part of GET /v1/status the attacker reads.
+type Status struct {
+	Height    uint64     `json:"height"`
+	HeadHash  types.Hash `json:"head_hash"`
+	Finalized uint64     `json:"finalized"`
+	TotalTxs  uint64     `json:"total_txs"`
+}
+
+type blockJSON struct {
+	Raw types.HexBytes `json:"raw"`
+}
+
+type peersJSON struct {
+	Peers []struct {
+		PeerID string  `json:"peer_id"`
+		Score  float64 `json:"score"`
+	} `json:"peers"`
+}
+
+// pollAPI follows the honest nodes' head and finalized blocks: the parent
+// of fake blocks, and committed transactions to replay, even after the
+// nodes stopped gossiping to the attacker.
+func (a *Attacker) pollAPI() {
+	t := time.NewTicker(300 * time.Millisecond)
+	defer t.Stop()
+	var finalized uint64
+	for i := 0; ; i++ {
+		select {
+		case <-a.ctx.Done():
+			return
+		case <-t.C:
+		}
+		base := a.api.bases[i%len(a.api.bases)]
+		var st Status
+		if err := a.api.get(a.ctx, base, "/v1/status", &st); err != nil {
+			a.log.Debug("status", "err", err)
+			continue
+		}
+		heights := []uint64{}
+		if h := a.obs.headHeader(); h == nil || st.Height > h.Height {
+			heights = append(heights, st.Height)
+		}
+		if st.Finalized > finalized {
+			finalized = st.Finalized
+			heights = append(heights, st.Finalized)
+		}
+		for _, h := range heights {
+			if h == 0 {
+				continue
+			}
+			var bj blockJSON
+			if err := a.api.get(a.ctx, base, fmt.Sprintf("/v1/blocks/%d?raw=1", h), &bj); err != nil {
+				a.log.Debug("block", "height", h, "err", err)
+				continue
+			}
+			if b, err := types.DecodeBlock(bj.Raw); err == nil {
+				a.obs.addBlock(b)
+			}
+		}
+	}
+}
+
+// NodeView is what one honest node's API says about the attacker.
+type NodeView struct {
+	API       string
+	Connected bool    // the attacker is among its peers
+	Score     float64 // the GossipSub score it gives the attacker
+	Err       error
+}
+
+// Views asks every configured API how it sees peer p.
+func Views(ctx context.Context, apis []string, p peer.ID) []NodeView {
+	c := newAPIClient(apis)
+	out := make([]NodeView, 0, len(c.bases))
+	for _, base := range c.bases {
+		v := NodeView{API: base}
+		var ps peersJSON
+		if v.Err = c.get(ctx, base, "/v1/peers", &ps); v.Err == nil {
+			for _, e := range ps.Peers {
+				if e.PeerID == p.String() {
+					v.Connected, v.Score = true, e.Score
+				}
+			}
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// StatusOf returns one node's status.
+func StatusOf(ctx context.Context, api string) (Status, error) {
+	c := newAPIClient([]string{api})
+	var st Status
+	if len(c.bases) == 0 {
+		return st, fmt.Errorf("no API address")
+	}
+	err := c.get(ctx, c.bases[0], "/v1/status", &st)
+	return st, err
+}
