@@ -157,3 +157,41 @@ func StatusOf(ctx context.Context, api string) (Status, error) {
 	err := c.get(ctx, c.bases[0], "/v1/status", &st)
 	return st, err
 }
+
+// CutOff is what Watch saw of one honest node.
+type CutOff struct {
+	API        string
+	After      time.Duration // from start to the first score below the threshold (0: never)
+	LastScore  float64
+	Connected  bool // at the last look
+	Graylisted bool
+}
+
+// Watch polls the honest nodes' APIs every period until ctx ends, and
+// reports for each when its score for peer p first fell below threshold
+// (GossipSub's graylist threshold: the router then ignores p's messages).
+func Watch(ctx context.Context, apis []string, p peer.ID, threshold float64, start time.Time, period time.Duration) []CutOff {
+	c := newAPIClient(apis)
+	out := make([]CutOff, len(c.bases))
+	for i, b := range c.bases {
+		out[i].API = b
+	}
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		for i, v := range Views(ctx, c.bases, p) {
+			if v.Err != nil {
+				continue
+			}
+			out[i].LastScore, out[i].Connected = v.Score, v.Connected
+			if v.Connected && v.Score < threshold && !out[i].Graylisted {
+				out[i].Graylisted, out[i].After = true, time.Since(start)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return out
+		case <-t.C:
+		}
+	}
+}

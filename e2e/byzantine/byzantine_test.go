@@ -39,7 +39,7 @@ type scenario struct {
 
 // result is what a scenario measured.
 type result struct {
-	baseline, attacked float64                 // committed transactions per second
+	baseline, attacked float64                   // committed transactions per second
 	cutOff             map[peer.ID]time.Duration // node → attack start to graylisted
 	cluster            *node.Cluster
 	attacker           *Attacker
