@@ -1,16 +1,20 @@
 package byzantine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/sixdomain/sixdomain/identity"
 	"github.com/sixdomain/sixdomain/ledger/types"
 )
 
@@ -162,9 +166,11 @@ func StatusOf(ctx context.Context, api string) (Status, error) {
 type CutOff struct {
 	API        string
 	After      time.Duration // from start to the first score below the threshold (0: never)
+	FirstScore float64       // at the first look
 	LastScore  float64
 	Connected  bool // at the last look
 	Graylisted bool
+	seen       bool
 }
 
 // Watch polls the honest nodes' APIs every period until ctx ends, and
@@ -183,6 +189,9 @@ func Watch(ctx context.Context, apis []string, p peer.ID, threshold float64, sta
 			if v.Err != nil {
 				continue
 			}
+			if !out[i].seen {
+				out[i].FirstScore, out[i].seen = v.Score, true
+			}
 			out[i].LastScore, out[i].Connected = v.Score, v.Connected
 			if v.Connected && v.Score < threshold && !out[i].Graylisted {
 				out[i].Graylisted, out[i].After = true, time.Since(start)
@@ -193,5 +202,55 @@ func Watch(ctx context.Context, apis []string, p peer.ID, threshold float64, sta
 			return out
 		case <-t.C:
 		}
+	}
+}
+
+// Load submits a steady honest load through an honest node's API: data
+// records of one new sender, rate a second, in nonce order (a refused
+// record is sent again with the same nonce), until ctx ends. It returns
+// how many the API took. It stands in for the chain's devices when
+// measuring the committed rate of a process testnet.
+func Load(ctx context.Context, api, chainID string, rate float64, log *slog.Logger) (int, error) {
+	c := newAPIClient([]string{api})
+	if len(c.bases) == 0 || rate <= 0 {
+		return 0, errors.New("load: an API address and a positive rate are needed")
+	}
+	k, err := identity.Generate(nil)
+	if err != nil {
+		return 0, fmt.Errorf("load: %w", err)
+	}
+	t := time.NewTicker(time.Duration(float64(time.Second) / rate))
+	defer t.Stop()
+	nonce, taken := uint64(1), 0
+	for {
+		select {
+		case <-ctx.Done():
+			return taken, nil
+		case <-t.C:
+		}
+		tx, err := types.NewDataRecordTx(chainID, nonce, time.Now().UnixMilli(),
+			types.DataRecord{Stream: "load", Value: fmt.Appendf(nil, "%d", nonce)})
+		if err != nil {
+			return taken, fmt.Errorf("load: %w", err)
+		}
+		tx.Sign(k)
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.bases[0]+"/v1/txs", bytes.NewReader(tx.Encode()))
+		if err != nil {
+			return taken, fmt.Errorf("load: %w", err)
+		}
+		req.Header.Set("Content-Type", "application/cbor")
+		resp, err := c.http.Do(req)
+		if err != nil {
+			log.Debug("load", "err", err)
+			continue
+		}
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+		resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			log.Debug("load refused", "nonce", nonce, "status", resp.Status)
+			continue
+		}
+		nonce++
+		taken++
 	}
 }

@@ -267,7 +267,6 @@ func New(ctx context.Context, cfg Config) (_ *Attacker, err error) {
 		a.subs = append(a.subs, sub)
 		a.spawn(func() { a.record(name, sub) })
 	}
-	a.host.SetStreamHandler(syncProtocol(chainID), a.serveSyncGarbage)
 	a.spawn(a.keepConnected)
 	if len(cfg.APIs) > 0 {
 		a.spawn(a.pollAPI)

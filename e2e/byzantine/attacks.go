@@ -9,7 +9,6 @@ import (
 
 	"github.com/fxamacker/cbor/v2"
 	"github.com/libp2p/go-libp2p/core/network"
-	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/sixdomain/sixdomain/identity"
@@ -60,6 +59,10 @@ func (a *Attacker) replayOne(ctx context.Context, n int) {
 func (a *Attacker) malformed(ctx context.Context) error {
 	g := a.cfg.Genesis
 	tx, blk, vote, cert := sixps.TxTopic(g.ChainID), sixps.BlockTopic(g.ChainID), sixps.VoteTopic(g.ChainID), sixps.CertTopic(g.ChainID)
+	// Serve the sync protocol while the attack runs, with malformed
+	// responses: honest nodes that sync from the attacker get them.
+	a.host.SetStreamHandler(syncProtocol(g.ChainID), a.serveSyncGarbage)
+	defer a.host.RemoveStreamHandler(syncProtocol(g.ChainID))
 	var lastBig, lastHuge time.Time
 	return a.every(ctx, a.cfg.Rate, func(ctx context.Context, n int) {
 		switch n % 12 {
@@ -153,8 +156,7 @@ func (a *Attacker) syncAbuse(ctx context.Context, n int) {
 }
 
 // serveSyncGarbage answers honest nodes' sync requests with malformed
-// responses (when malformed runs; any peer asking gets one anyway — a
-// byzantine peer never serves valid blocks).
+// responses while malformed runs.
 func (a *Attacker) serveSyncGarbage(s network.Stream) {
 	defer s.Close()
 	_ = s.SetDeadline(time.Now().Add(5 * time.Second))
@@ -234,9 +236,4 @@ func (a *Attacker) equivocate(ctx context.Context) error {
 	}
 	<-ctx.Done()
 	return nil
-}
-
-// connected reports whether p is connected to the attacker.
-func (a *Attacker) connected(p peer.ID) bool {
-	return a.host.Network().Connectedness(p) == network.Connected
 }

@@ -3,7 +3,7 @@
 //
 //	sixd-byzantine --genesis DIR/genesis.toml --bootstrap ADDR [--bootstrap ADDR ...] \
 //	    --attack bad-sigs,replay,malformed,fake-blocks,equivocate --duration 60s \
-//	    [--authority-key FILE] [--api URL ...] [--baseline 20s]
+//	    [--authority-key FILE] [--api URL ...] [--baseline 20s] [--load 20]
 //
 // With --api, it follows the honest nodes' heads and committed blocks
 // through their HTTP APIs, measures their committed rate for --baseline
@@ -75,6 +75,7 @@ type cutOffJSON struct {
 	API        string  `json:"api"`
 	Graylisted bool    `json:"graylisted"`
 	AfterS     float64 `json:"after_s,omitempty"`
+	FirstScore float64 `json:"first_score"`
 	LastScore  float64 `json:"last_score"`
 	Connected  bool    `json:"connected"`
 }
@@ -95,6 +96,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	rate := fs.Float64("rate", 200, "messages per second of each flooding attack")
 	equivocations := fs.Int("equivocations", 3, "conflicting vote pairs equivocate signs")
 	cutoff := fs.Duration("cutoff", 10*time.Second, "with --api: the time within which every node must graylist the attacker")
+	load := fs.Float64("load", 0, "with --api: submit a steady honest load of this many data records a second through the first API (from 5 s before the baseline to the end)")
 	verbose := fs.Bool("v", false, "debug logs")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -182,6 +184,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return float64(n1-n0) / t1.Sub(t0).Seconds()
 	}
+	if *load > 0 && len(apis) > 0 {
+		lctx, lcancel := context.WithCancel(ctx)
+		loaded := make(chan int, 1)
+		go func() {
+			n, err := byzantine.Load(lctx, apis[0], g.ChainID, *load, log)
+			if err != nil {
+				log.Warn("load", "err", err)
+			}
+			loaded <- n
+		}()
+		defer func() {
+			lcancel()
+			log.Info("load stopped", "submitted", <-loaded)
+		}()
+		select {
+		case <-ctx.Done():
+			return fail(ctx.Err())
+		case <-time.After(5 * time.Second):
+		}
+	}
 	if *baseline > 0 && len(apis) > 0 {
 		n0, t0, ok0 := committed()
 		select {
@@ -198,7 +220,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	wctx, wcancel := context.WithCancel(ctx)
 	watched := make(chan []byzantine.CutOff, 1)
 	_, thresholds := sixps.ScoreParams(g.ChainID)
-	go func() { watched <- byzantine.Watch(wctx, apis, att.ID(), thresholds.GraylistThreshold, start, 250*time.Millisecond) }()
+	go func() {
+		watched <- byzantine.Watch(wctx, apis, att.ID(), thresholds.GraylistThreshold, start, 250*time.Millisecond)
+	}()
 	sent, runErr := att.Run(ctx, *duration, attacks...)
 	sum.AttackTPS = tps(n0, t0, ok0)
 	wcancel()
@@ -220,7 +244,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	})
 	for _, c := range cuts {
 		sum.CutOff = append(sum.CutOff, cutOffJSON{API: c.API, Graylisted: c.Graylisted, AfterS: c.After.Seconds(),
-			LastScore: c.LastScore, Connected: c.Connected})
+			FirstScore: c.FirstScore, LastScore: c.LastScore, Connected: c.Connected})
 		if mustCut && (!c.Graylisted || c.After > *cutoff) && (c.Connected || c.Graylisted) {
 			sum.Failures = append(sum.Failures, fmt.Sprintf("%s did not graylist the attacker within %s", c.API, *cutoff))
 		}
