@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/sixdomain/sixdomain/identity"
@@ -41,6 +42,7 @@ type scenario struct {
 type result struct {
 	baseline, attacked float64                   // committed transactions per second
 	cutOff             map[peer.ID]time.Duration // node → attack start to graylisted
+	disconnected       map[peer.ID]time.Duration // node → attack start to not connected, once graylisted
 	cluster            *node.Cluster
 	attacker           *Attacker
 	start              time.Time
@@ -148,6 +150,10 @@ func runLoad(ctx context.Context, t *testing.T, n *node.Node, k *identity.Privat
 	}
 }
 
+func connected(n *node.Node, a *Attacker) bool {
+	return n.Host().Network().Connectedness(a.ID()) == network.Connected
+}
+
 // waitUntil polls cond until it holds or d passes.
 func waitUntil(ctx context.Context, d time.Duration, cond func() bool) bool {
 	ctx, cancel := context.WithTimeout(ctx, d)
@@ -217,7 +223,8 @@ func run(t *testing.T, sc scenario) *result {
 	if !waitUntil(ctx, window, func() bool { return false }) && ctx.Err() != nil {
 		t.Fatal(ctx.Err())
 	}
-	res := &result{baseline: commits.rate(b0, time.Now()), cutOff: map[peer.ID]time.Duration{}, cluster: c, attacker: att}
+	res := &result{baseline: commits.rate(b0, time.Now()), cutOff: map[peer.ID]time.Duration{},
+		disconnected: map[peer.ID]time.Duration{}, cluster: c, attacker: att}
 
 	// The attack, for a window, while watching the scores.
 	actx, acancel := context.WithCancel(ctx)
@@ -232,36 +239,38 @@ func run(t *testing.T, sc scenario) *result {
 	}()
 	t.Cleanup(func() { acancel(); awg.Wait() })
 	_, thresholds := sixps.ScoreParams(c.Genesis.ChainID)
-	waitUntil(ctx, window, func() bool {
+	observe := func() bool {
 		for _, n := range c.Nodes {
 			if _, ok := res.cutOff[n.ID()]; !ok && n.PeerScore(att.ID()) < thresholds.GraylistThreshold {
 				res.cutOff[n.ID()] = time.Since(res.start)
 			}
+			_, graylisted := res.cutOff[n.ID()]
+			if _, ok := res.disconnected[n.ID()]; !ok && graylisted && !connected(n, att) {
+				res.disconnected[n.ID()] = time.Since(res.start)
+			}
 		}
-		return false
-	})
+		return len(res.disconnected) == len(c.Nodes)
+	}
+	waitUntil(ctx, window, func() bool { observe(); return false })
 	res.attacked = commits.rate(res.start, time.Now())
 	if sc.cutOff {
 		// Keep watching up to the deadline for nodes that have not yet.
-		waitUntil(ctx, time.Until(res.start.Add(cutOffWithin)), func() bool {
-			for _, n := range c.Nodes {
-				if _, ok := res.cutOff[n.ID()]; !ok && n.PeerScore(att.ID()) < thresholds.GraylistThreshold {
-					res.cutOff[n.ID()] = time.Since(res.start)
-				}
-			}
-			return len(res.cutOff) == len(c.Nodes)
-		})
+		waitUntil(ctx, time.Until(res.start.Add(cutOffWithin)), observe)
 	}
 	acancel()
 	awg.Wait()
 
 	ratio := res.attacked / res.baseline
-	var worst time.Duration
+	var worst, worstDisc time.Duration
 	for _, d := range res.cutOff {
 		worst = max(worst, d)
 	}
-	t.Logf("MEASURE attack=%s baseline=%.1f tx/s attacked=%.1f tx/s ratio=%.2f graylisted_by=%d/%d worst_cutoff=%s sent=%v",
-		sc.attack, res.baseline, res.attacked, ratio, len(res.cutOff), len(c.Nodes), worst.Round(10*time.Millisecond), att.Sent())
+	for _, d := range res.disconnected {
+		worstDisc = max(worstDisc, d)
+	}
+	t.Logf("MEASURE attack=%s baseline=%.1f tx/s attacked=%.1f tx/s ratio=%.2f graylisted_by=%d/%d worst_graylist=%s disconnected_by=%d/%d worst_disconnect=%s sent=%v",
+		sc.attack, res.baseline, res.attacked, ratio, len(res.cutOff), len(c.Nodes), worst.Round(10*time.Millisecond),
+		len(res.disconnected), len(c.Nodes), worstDisc.Round(10*time.Millisecond), att.Sent())
 	if res.baseline <= 0 {
 		t.Fatal("no baseline rate")
 	}
@@ -276,6 +285,9 @@ func run(t *testing.T, sc scenario) *result {
 				t.Errorf("node %d did not graylist the attacker within %s (score %.0f)", i, cutOffWithin, n.PeerScore(att.ID()))
 			case d > cutOffWithin:
 				t.Errorf("node %d graylisted the attacker after %s > %s", i, d, cutOffWithin)
+			}
+			if d, ok := res.disconnected[n.ID()]; !ok || d > cutOffWithin {
+				t.Errorf("node %d still connected to the attacker %s after the attack started", i, cutOffWithin)
 			}
 		}
 	}
