@@ -164,18 +164,24 @@ func StatusOf(ctx context.Context, api string) (Status, error) {
 
 // CutOff is what Watch saw of one honest node.
 type CutOff struct {
-	API        string
-	After      time.Duration // from start to the first score below the threshold (0: never)
-	FirstScore float64       // at the first look
-	LastScore  float64
-	Connected  bool // at the last look
-	Graylisted bool
+	API string
+	// After is the time from start to the first look at which the node
+	// graylisted the attacker (a score below the threshold) or, having
+	// been connected to it, no longer was (0: neither happened).
+	After      time.Duration
+	CutOff     bool
+	Graylisted bool    // seen with a score below the threshold (a node that disconnects at once may not show it)
+	FirstScore float64 // at the first look
+	LastScore  float64 // at the last look while connected
+	Connected  bool    // at the last look
 	seen       bool
 }
 
 // Watch polls the honest nodes' APIs every period until ctx ends, and
-// reports for each when its score for peer p first fell below threshold
-// (GossipSub's graylist threshold: the router then ignores p's messages).
+// reports for each when it cut peer p off: its score for p fell below
+// threshold (GossipSub's graylist threshold: the router then ignores p's
+// messages, and the node disconnects and refuses p for a while), or it
+// dropped its connection to p.
 func Watch(ctx context.Context, apis []string, p peer.ID, threshold float64, start time.Time, period time.Duration) []CutOff {
 	c := newAPIClient(apis)
 	out := make([]CutOff, len(c.bases))
@@ -189,12 +195,19 @@ func Watch(ctx context.Context, apis []string, p peer.ID, threshold float64, sta
 			if v.Err != nil {
 				continue
 			}
-			if !out[i].seen {
-				out[i].FirstScore, out[i].seen = v.Score, true
+			o := &out[i]
+			if !o.seen {
+				o.FirstScore, o.seen = v.Score, true
 			}
-			out[i].LastScore, out[i].Connected = v.Score, v.Connected
-			if v.Connected && v.Score < threshold && !out[i].Graylisted {
-				out[i].Graylisted, out[i].After = true, time.Since(start)
+			wasConnected := o.Connected
+			o.Connected = v.Connected
+			if v.Connected {
+				o.LastScore = v.Score
+			}
+			graylisted := v.Connected && v.Score < threshold
+			o.Graylisted = o.Graylisted || graylisted
+			if !o.CutOff && (graylisted || wasConnected && !v.Connected) {
+				o.CutOff, o.After = true, time.Since(start)
 			}
 		}
 		select {
@@ -253,4 +266,38 @@ func Load(ctx context.Context, api, chainID string, rate float64, log *slog.Logg
 		nonce++
 		taken++
 	}
+}
+
+// EvidenceOnLedger scans the finalized blocks above height from of the
+// node behind api for evidence transactions naming offender, and returns
+// the heights that hold one.
+func EvidenceOnLedger(ctx context.Context, api string, g *types.Genesis, from uint64, offender identity.PublicKey) ([]uint64, error) {
+	c := newAPIClient([]string{api})
+	if len(c.bases) == 0 {
+		return nil, errors.New("evidence: no API address")
+	}
+	var st Status
+	if err := c.get(ctx, c.bases[0], "/v1/status", &st); err != nil {
+		return nil, err
+	}
+	var out []uint64
+	for h := from + 1; h <= st.Finalized; h++ {
+		var bj blockJSON
+		if err := c.get(ctx, c.bases[0], fmt.Sprintf("/v1/blocks/%d?raw=1", h), &bj); err != nil {
+			return out, err
+		}
+		b, err := types.DecodeBlock(bj.Raw)
+		if err != nil {
+			return out, fmt.Errorf("evidence: block %d: %w", h, err)
+		}
+		for _, tx := range b.Txs {
+			if tx.Type != types.TxEvidence {
+				continue
+			}
+			if k, _, _, err := types.DecodeEvidence(g.ChainID, tx.Payload); err == nil && k == offender {
+				out = append(out, h)
+			}
+		}
+	}
+	return out, nil
 }

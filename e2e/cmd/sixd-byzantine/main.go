@@ -6,13 +6,16 @@
 //	    [--authority-key FILE] [--api URL ...] [--baseline 20s] [--load 20]
 //
 // With --api, it follows the honest nodes' heads and committed blocks
-// through their HTTP APIs, measures their committed rate for --baseline
-// before the attack and during it (GET /v1/status, total_txs), and
-// reports when each node graylisted it (GET /v1/peers, score). It prints a
-// JSON summary and exits 0, or 1 if the nodes did not hold to their
-// expectations (a committed rate below 90 % of the baseline, or a node
-// that did not graylist it within --cutoff, for attacks that must be cut
-// off), or 2 if it could not run.
+// through their HTTP APIs; with --load it drives a steady honest load
+// through the first API; it measures the committed rate for --baseline
+// before the attack and during it (GET /v1/status, total_txs), reports
+// when each node cut it off (GET /v1/peers: a score below the graylist
+// threshold, or the connection dropped), and for equivocate the heights of
+// committed evidence naming the --authority-key. It prints a JSON summary
+// and exits 0, or 1 if the nodes did not hold to their expectations (a
+// committed rate below 90 % of the baseline; a node that did not cut it
+// off within --cutoff, for bad-sigs, malformed and fake-blocks; no
+// evidence, for equivocate), or 2 if it could not run.
 package main
 
 import (
@@ -68,12 +71,16 @@ type summary struct {
 	AttackTPS   float64            `json:"attack_committed_tx_per_s,omitempty"`
 	Ratio       float64            `json:"ratio,omitempty"`
 	CutOff      []cutOffJSON       `json:"cut_off,omitempty"`
-	Failures    []string           `json:"failures,omitempty"`
+	// EvidenceAt lists the heights of committed evidence transactions
+	// naming the --authority-key (equivocate, with --api).
+	EvidenceAt []uint64 `json:"evidence_at,omitempty"`
+	Failures   []string `json:"failures,omitempty"`
 }
 
 type cutOffJSON struct {
 	API        string  `json:"api"`
-	Graylisted bool    `json:"graylisted"`
+	CutOff     bool    `json:"cut_off"`
+	Graylisted bool    `json:"graylisted_seen"`
 	AfterS     float64 `json:"after_s,omitempty"`
 	FirstScore float64 `json:"first_score"`
 	LastScore  float64 `json:"last_score"`
@@ -216,6 +223,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 
 	start := time.Now()
+	var startHeight uint64
+	if len(apis) > 0 {
+		if st, err := byzantine.StatusOf(ctx, apis[0]); err == nil {
+			startHeight = st.Finalized
+		}
+	}
 	n0, t0, ok0 := committed()
 	wctx, wcancel := context.WithCancel(ctx)
 	watched := make(chan []byzantine.CutOff, 1)
@@ -243,10 +256,32 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return a == byzantine.BadSigs || a == byzantine.Malformed || a == byzantine.FakeBlocks
 	})
 	for _, c := range cuts {
-		sum.CutOff = append(sum.CutOff, cutOffJSON{API: c.API, Graylisted: c.Graylisted, AfterS: c.After.Seconds(),
+		sum.CutOff = append(sum.CutOff, cutOffJSON{API: c.API, CutOff: c.CutOff, Graylisted: c.Graylisted, AfterS: c.After.Seconds(),
 			FirstScore: c.FirstScore, LastScore: c.LastScore, Connected: c.Connected})
-		if mustCut && (!c.Graylisted || c.After > *cutoff) && (c.Connected || c.Graylisted) {
-			sum.Failures = append(sum.Failures, fmt.Sprintf("%s did not graylist the attacker within %s", c.API, *cutoff))
+		if mustCut && (!c.CutOff || c.After > *cutoff) {
+			sum.Failures = append(sum.Failures, fmt.Sprintf("%s did not cut the attacker off within %s", c.API, *cutoff))
+		}
+	}
+	if slices.Contains(attacks, byzantine.Equivocate) && len(apis) > 0 && ctx.Err() == nil {
+		// The evidence is submitted when the conflicting votes meet: wait
+		// for it to be finalized.
+		ectx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		for ectx.Err() == nil {
+			at, err := byzantine.EvidenceOnLedger(ectx, apis[0], g, startHeight, cfg.AuthorityKey.Public())
+			if err != nil {
+				log.Debug("evidence", "err", err)
+			}
+			if sum.EvidenceAt = at; len(at) > 0 {
+				break
+			}
+			select {
+			case <-ectx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+		cancel()
+		if len(sum.EvidenceAt) == 0 {
+			sum.Failures = append(sum.Failures, "no committed evidence names the authority")
 		}
 	}
 	enc := json.NewEncoder(stdout)
