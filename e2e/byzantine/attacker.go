@@ -10,6 +10,14 @@
 // at the next height sealed by the attacker's own key, which is no
 // authority's; equivocate signs conflicting finality votes with a real
 // authority key.
+//
+// What honest nodes do about it: bad-sigs, malformed and fake-blocks are
+// rejected by the gossip validators, which scores the attacker below the
+// graylist threshold within about a second, and the node then disconnects
+// and refuses it (node/gater.go); replays are ignored without a penalty
+// (an honest relay can deliver a transaction that committed meanwhile);
+// equivocation becomes an evidence transaction on the ledger, and the
+// authorities vote the offender out.
 package byzantine
 
 import (

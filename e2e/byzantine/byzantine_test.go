@@ -322,9 +322,12 @@ func TestFakeBlocks(t *testing.T) {
 	}
 }
 
-// TestReplay: replays of committed transactions are ignored (no honest
-// relay can be told from a replayer: see the package doc of the report)
-// and never commit twice; the honest rate holds.
+// TestReplay: replays of committed transactions never commit twice and
+// the honest rate holds. The attacker is not cut off: the validators
+// ignore (do not reject) a transaction whose nonce is committed, because
+// an honest peer relays one that committed while in flight, or that a
+// lagging node still holds (pubsub.TxVerdict); a penalty would graylist
+// honest peers.
 func TestReplay(t *testing.T) {
 	res := run(t, scenario{attack: Replay, authorities: 3, authority: -1})
 	n := res.cluster.Nodes[0]
