@@ -875,3 +875,38 @@ func (c *Chain) proposals() map[identity.PublicKey]bool {
 	}
 	return out
 }
+
+// CheckProposer reports whether h's proposer is a signer of the authority
+// snapshot after h's parent, when this chain holds that parent (the
+// finalized tip or an unfinalized block). It fails with ErrUnknownParent
+// when the parent is not held (only the full check, after sync, can tell
+// then), and with an error wrapping types.ErrBadBlock and
+// consensus.ErrUnauthorizedSigner when the proposer may not seal there.
+// A gossip validator uses it to reject, and so penalise, blocks sealed by
+// keys that are no authority, before they are relayed.
+func (c *Chain) CheckProposer(h *types.Header) error {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	var height uint64
+	switch {
+	case h.Parent == c.tipState.LastBlockHash:
+		height = c.tipState.Height
+	default:
+		e, ok := c.blocks[h.Parent]
+		if !ok {
+			return fmt.Errorf("%w: block %d's parent %s", ErrUnknownParent, h.Height, h.Parent)
+		}
+		height = e.block.Header.Height
+	}
+	if h.Height != height+1 {
+		return fmt.Errorf("%w: %w: height %d after parent height %d", types.ErrBadBlock, consensus.ErrWrongParent, h.Height, height)
+	}
+	snap, err := c.snaps.At(height, h.Parent, c)
+	if err != nil {
+		return fmt.Errorf("%w: snapshot at %d: %w", ErrUnknownParent, height, err)
+	}
+	if !snap.IsSigner(h.Proposer) {
+		return fmt.Errorf("%w: %w: %s at height %d", types.ErrBadBlock, consensus.ErrUnauthorizedSigner, h.Proposer.DID(), h.Height)
+	}
+	return nil
+}

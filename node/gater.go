@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/connmgr"
 	"github.com/libp2p/go-libp2p/core/control"
@@ -19,24 +20,57 @@ import (
 
 // didGater refuses connections from peers whose DID the finalized registry
 // bars: revoked or deactivated DIDs, and keys rotated out of a DID (a
-// peer's ID is its did:key). It is the libp2p connection gater of hosts
-// the node builds; on any host, the node also closes barred peers'
-// connections when a block bars them and when they connect.
+// peer's ID is its did:key); and, for a while, from peers whose gossip
+// score fell below the graylist threshold (banned). It is the libp2p
+// connection gater of hosts the node builds; on any host, the node also
+// closes barred peers' connections when a block bars them, when they are
+// banned and when they connect.
 type didGater struct {
 	mu     sync.RWMutex
 	barred map[peer.ID]struct{}
+	banned map[peer.ID]time.Time // until when
+	now    func() time.Time
 }
 
 var _ connmgr.ConnectionGater = (*didGater)(nil)
 
-func newDIDGater() *didGater { return &didGater{barred: map[peer.ID]struct{}{}} }
+func newDIDGater(now func() time.Time) *didGater {
+	return &didGater{barred: map[peer.ID]struct{}{}, banned: map[peer.ID]time.Time{}, now: now}
+}
 
 // Barred reports whether p may not connect.
 func (g *didGater) Barred(p peer.ID) bool {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	_, ok := g.barred[p]
-	return ok
+	if _, ok := g.barred[p]; ok {
+		return true
+	}
+	until, ok := g.banned[p]
+	return ok && g.now().Before(until)
+}
+
+// maxBanned bounds the ban list; expired bans are dropped first.
+const maxBanned = 4096
+
+// ban refuses p until the given time; it reports whether p was not banned
+// already.
+func (g *didGater) ban(p peer.ID, until time.Time) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	now := g.now()
+	old, was := g.banned[p]
+	if len(g.banned) >= maxBanned {
+		for q, u := range g.banned {
+			if !now.Before(u) {
+				delete(g.banned, q)
+			}
+		}
+		if len(g.banned) >= maxBanned {
+			return false // a flood of identities: the gossip graylist still ignores them
+		}
+	}
+	g.banned[p] = until
+	return !was || !now.Before(old)
 }
 
 func (g *didGater) set(k identity.PublicKey, barred bool) (changed bool) {
@@ -126,4 +160,32 @@ func (n *Node) checkSender(tx *types.Tx) error {
 		return fmt.Errorf("%w: reading the sender's DID: %w", sixps.ErrNotAdmitted, err)
 	}
 	return ledger.CheckSender(tx, rec, n.chain.IsAuthority, n.genesis.Admitted())
+}
+
+// graylistBan is how long a peer whose gossip score fell below the graylist
+// threshold is disconnected and refused: as long as the router retains
+// the score of a peer that left (pubsub's RetainScore).
+const graylistBan = 10 * time.Minute
+
+// cutOffGraylisted disconnects the connected peers whose gossip score is
+// below the graylist threshold and refuses them for graylistBan. The router
+// already ignores what they send; without this, the score of a peer that
+// keeps sending garbage decays back above the threshold within a minute
+// and its next burst is processed again. An honest peer does not get
+// there: it takes several invalid messages (see pubsub.ScoreParams).
+func (n *Node) cutOffGraylisted(scores map[peer.ID]float64) {
+	for p, s := range scores {
+		if s >= n.graylist || p == n.host.ID() {
+			continue
+		}
+		fresh := n.gater.ban(p, n.cfg.Clock().Add(graylistBan))
+		if n.host.Network().Connectedness(p) != network.Connected {
+			continue
+		}
+		if fresh {
+			n.metrics.graylisted.Inc()
+			n.log.Warn("disconnecting a graylisted peer", "peer", p, "score", s, "for", graylistBan)
+		}
+		_ = n.host.Network().ClosePeer(p)
+	}
 }

@@ -35,6 +35,7 @@ type metrics struct {
 	blockResults *prometheus.CounterVec
 	synced       prometheus.Counter
 	barred       prometheus.Counter
+	graylisted   prometheus.Counter
 	// Event stream (GET /v1/events).
 	eventClients  prometheus.Gauge
 	eventsDropped prometheus.Counter
@@ -64,6 +65,8 @@ func newMetrics(reg prometheus.Registerer, n *Node) (*metrics, error) {
 			Help: "Blocks fetched with the sync protocol and committed."}),
 		barred: prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Name: "peers_barred_total",
 			Help: "Keys barred from connecting by finalized registry changes (revoked, deactivated, rotated out)."}),
+		graylisted: prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Name: "peers_graylisted_total",
+			Help: "Peers disconnected and refused for a while because their GossipSub score fell below the graylist threshold."}),
 		eventClients: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "sixdomain", Name: "event_clients",
 			Help: "Clients connected to the event stream (GET /v1/events)."}),
 		eventsDropped: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "sixdomain", Name: "event_clients_lagged_total",
@@ -74,7 +77,7 @@ func newMetrics(reg prometheus.Registerer, n *Node) (*metrics, error) {
 			Help:    "Time to answer an HTTP API request, by method, route pattern and status code.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}, []string{"method", "route", "code"}),
 	}
-	cs := []prometheus.Collector{m.height, m.head, m.voteResults, m.blocks, m.txsCommitted, m.txResults, m.blockResults, m.synced, m.barred,
+	cs := []prometheus.Collector{m.height, m.head, m.voteResults, m.blocks, m.txsCommitted, m.txResults, m.blockResults, m.synced, m.barred, m.graylisted,
 		m.apiRequests, m.apiLatency, m.eventClients, m.eventsDropped,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: namespace, Name: "mempool_txs",
 			Help: "Transactions waiting in the mempool."}, func() float64 { return float64(n.pool.Len()) }),

@@ -80,19 +80,23 @@ type Node struct {
 	metricsServer *http.Server
 	metricsAddr   net.Addr
 
-	chainIn   chan chainInput
-	syncKick  chan struct{}
-	commits   *fanout
-	events    *eventLog // nil when the API is off
-	localMu   sync.Mutex
-	local     map[types.Hash]localTx
-	scoresMu  sync.Mutex
-	scores    map[peer.ID]float64
-	ctx       context.Context
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup
-	closeOnce sync.Once
-	closeErr  error
+	chainIn  chan chainInput
+	syncKick chan struct{}
+	commits  *fanout
+	events   *eventLog // nil when the API is off
+	localMu  sync.Mutex
+	local    map[types.Hash]localTx
+	scoresMu sync.Mutex
+	scores   map[peer.ID]float64
+	// graylisted hands cutOffLoop the scores that hold a peer below the
+	// graylist threshold.
+	graylisted chan map[peer.ID]float64
+	graylist   float64
+	ctx        context.Context
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
+	closeOnce  sync.Once
+	closeErr   error
 
 	// Discovery and sync progress (p2p.go, sync.go).
 	dht          *dht.IpfsDHT
@@ -130,7 +134,9 @@ func New(ctx context.Context, key *identity.PrivateKey, g *types.Genesis, opts .
 		log: cfg.Logger.With("node", key.Public().PeerID().ShortString()), pool: mempool.New(cfg.Mempool),
 		sigs: types.NewSigCache(cfg.sigCacheSize()), chainIn: make(chan chainInput, 256), syncKick: make(chan struct{}, 1),
 		commits: newFanout(), scores: map[peer.ID]float64{}, local: map[types.Hash]localTx{}, registry: cfg.Registry,
-		gater: newDIDGater()}
+		gater: newDIDGater(cfg.Clock), graylisted: make(chan map[peer.ID]float64, 1)}
+	_, thresholds := sixps.ScoreParams(g.ChainID)
+	n.graylist = thresholds.GraylistThreshold
 	n.clk = cfg.timeSource()
 	if n.registry == nil {
 		n.registry = prometheus.NewRegistry()
@@ -248,6 +254,7 @@ func New(ctx context.Context, key *identity.PrivateKey, g *types.Genesis, opts .
 		n.log.Warn("this bootstrap node's key is an authority's, but without keep_chain it seals nothing")
 	}
 	n.spawn(n.bootstrapLoop)
+	n.spawn(n.cutOffLoop)
 	if err := n.startDHT(); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
@@ -272,7 +279,7 @@ func (n *Node) joinChain() (err error) {
 		return err
 	}
 	blockChecker := &sixps.BlockChecker{ChainID: g.ChainID, Seals: poa, Sigs: n.sigs, MaxAhead: 20_000,
-		Height: func() uint64 { return n.store.State().Height }}
+		Height: func() uint64 { return n.store.State().Height }, Proposer: n.checkProposer}
 	if err := n.ps.RegisterTopicValidator(sixps.BlockTopic(g.ChainID), sixps.BlockValidator(blockChecker, n.host.ID(), n.countBlockResult)); err != nil {
 		return err
 	}
@@ -457,6 +464,27 @@ func (n *Node) setScores(m map[peer.ID]float64) {
 	n.scoresMu.Lock()
 	n.scores = m
 	n.scoresMu.Unlock()
+	for _, s := range m {
+		if s < n.graylist {
+			select { // the router's goroutine calls this: never block it
+			case n.graylisted <- m:
+			default:
+			}
+			return
+		}
+	}
+}
+
+// cutOffLoop disconnects and bans the peers the router graylists.
+func (n *Node) cutOffLoop() {
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case m := <-n.graylisted:
+			n.cutOffGraylisted(m)
+		}
+	}
 }
 
 // Connect dials a peer.
@@ -616,6 +644,16 @@ func (n *Node) rebroadcastLoop() {
 // counts).
 func (n *Node) TopicPeers() int {
 	return min(n.chainPeers(n.txTopic), n.chainPeers(n.blkTopic))
+}
+
+// checkProposer is the block validator's proposer check: it refuses a
+// block whose proposer is no signer after a parent this node holds, and
+// leaves blocks on unknown parents to the chain (after sync).
+func (n *Node) checkProposer(h *types.Header) error {
+	if err := n.chain.CheckProposer(h); err != nil && !errors.Is(err, chain.ErrUnknownParent) {
+		return err
+	}
+	return nil
 }
 
 // countTxResult counts the transaction topic's verdicts.

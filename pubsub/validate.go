@@ -138,10 +138,16 @@ type BlockChecker struct {
 	// MaxAhead is how far above the current height a block is still taken
 	// (further ones are ignored; sync fetches them).
 	MaxAhead uint64
+	// Proposer, if set, checks that the header's proposer may seal on its
+	// parent, where the node holds that parent (chain.CheckProposer), and
+	// returns nil when it cannot tell. Its error rejects the block: a block
+	// sealed by a key that is no authority is not relayed, and its sender
+	// is penalised.
+	Proposer func(h *types.Header) error
 }
 
-// Check decodes a block and checks its seal and its transactions'
-// stateless validity and signatures. Blocks at or below the finalized
+// Check decodes a block and checks its seal, its proposer where Proposer
+// can tell, and its transactions' stateless validity and signatures. Blocks at or below the finalized
 // height, or too far above it, are ErrStale. Whether the proposer may seal
 // at that height needs the authority snapshot at the parent: package chain
 // checks it.
@@ -162,6 +168,11 @@ func (c *BlockChecker) Check(data []byte) (*types.Block, error) {
 	}
 	if err := c.Seals.VerifySeal(&b.Header, b.Seal); err != nil {
 		return nil, fmt.Errorf("%w: %w", types.ErrBadBlock, err)
+	}
+	if c.Proposer != nil {
+		if err := c.Proposer(&b.Header); err != nil {
+			return nil, fmt.Errorf("%w: %w", types.ErrBadBlock, err)
+		}
 	}
 	if err := b.VerifyTxs(c.Sigs); err != nil {
 		return nil, err
