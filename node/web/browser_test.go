@@ -181,7 +181,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	chromium := findChromium(t)
 	artifacts := artifactDir(t)
 	downloads := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 
 	c, err := node.StartCluster(ctx, node.ClusterConfig{ChainID: "dashboard-test", Authorities: 3, Devices: 1,
@@ -273,13 +273,13 @@ func TestDashboardInBrowser(t *testing.T) {
 		func(s string) bool { return height(s) > 0 })
 	waitJS(t, bctx, 15*time.Second, "the finalized height to grow past "+first, `document.getElementById('finalized').textContent`,
 		func(s string) bool { return height(s) > height(first) })
-	waitJS(t, bctx, 10*time.Second, "final blocks in the table", `document.querySelectorAll('#blocks tbody tr:not(.empty)').length`,
+	waitJS(t, bctx, 20*time.Second, "final blocks in the table", `document.querySelectorAll('#blocks tbody tr:not(.empty)').length`,
 		func(n int) bool { return n >= 2 })
 
 	// The page follows the node's event stream: the indicator is live and
 	// final blocks arrive with the time to finality of the node's final
 	// events (blocks read from /v1/blocks at start show none).
-	waitJS(t, bctx, 10*time.Second, "the live indicator", `document.getElementById('conn').dataset.state`,
+	waitJS(t, bctx, 20*time.Second, "the live indicator", `document.getElementById('conn').dataset.state`,
 		func(s string) bool { return s == "live" })
 	waitJS(t, bctx, 15*time.Second, "two final blocks with the time to finality of their final events",
 		`[...document.querySelectorAll('#blocks tbody tr')].map(tr => [...tr.cells].map(td => td.textContent))`+
@@ -290,7 +290,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	} else {
 		writeArtifact(t, artifacts, "dashboard-live.png", shot)
 	}
-	waitJS(t, bctx, 10*time.Second, "the three authorities in the peers table",
+	waitJS(t, bctx, 20*time.Second, "the three authorities in the peers table",
 		`[...document.querySelectorAll('#peers tbody .role')].filter(e => e.textContent === 'authority').length`,
 		func(n int) bool { return n == 3 })
 
@@ -317,11 +317,11 @@ func TestDashboardInBrowser(t *testing.T) {
 	); err != nil {
 		t.Fatalf("searching stream temperature: %v", err)
 	}
-	waitJS(t, bctx, 5*time.Second, "three results", `document.querySelectorAll('#records tbody tr[data-hash]').length`,
+	waitJS(t, bctx, 20*time.Second, "three results", `document.querySelectorAll('#records tbody tr[data-hash]').length`,
 		func(n int) bool { return n == 3 })
 	xss := `document.querySelector('tr[data-hash="` + txs[2].Hash().String() + `"] td.value').title === ` + strconv.Quote(xssValue) +
 		` && document.querySelectorAll('#records img, #records script').length === 0 && window.__xss === undefined`
-	waitJS(t, bctx, 5*time.Second, "the markup value shown as text", xss, func(ok bool) bool { return ok })
+	waitJS(t, bctx, 20*time.Second, "the markup value shown as text", xss, func(ok bool) bool { return ok })
 
 	// Download the proof through the link, and check it offline.
 	if err := chromedp.Do(bctx, chromedp.Click(chromedp.CSS(row+` a.proof-link`))); err != nil {
@@ -341,11 +341,29 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Fatalf("downloaded the proof of %s, want %s", tx.Hash(), target)
 	}
 
-	// Verify through the page.
-	if err := chromedp.Do(bctx, chromedp.Click(chromedp.CSS(row+` button.verify`))); err != nil {
-		t.Fatalf("clicking verify: %v", err)
+	// Verify through the page. The button is scrolled into view first (the
+	// sticky header can cover it), and clicked again if a click on a busy
+	// machine left no mark at all (not even the "…" of a verification
+	// under way).
+	verdictExpr := `document.querySelector('` + row + ` .verdict').textContent`
+	for attempt := 1; ; attempt++ {
+		if err := chromedp.Do(bctx, chromedp.ScrollIntoView(chromedp.CSS(row+` button.verify`)),
+			chromedp.Click(chromedp.CSS(row+` button.verify`))); err != nil {
+			t.Fatalf("clicking verify: %v", err)
+		}
+		started := false
+		for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			if v, err := chromedp.Run(bctx, chromedp.Evaluate[string](verdictExpr)); err == nil && v != "" {
+				started = true
+				break
+			}
+		}
+		if started || attempt == 3 {
+			break
+		}
+		t.Logf("verify click %d left no mark; clicking again", attempt)
 	}
-	verdict := waitJS(t, bctx, 10*time.Second, "the verified mark", `document.querySelector('`+row+` .verdict').textContent`,
+	verdict := waitJS(t, bctx, 20*time.Second, "the verified mark", `document.querySelector('`+row+` .verdict').textContent`,
 		func(s string) bool { return strings.HasPrefix(s, "✓ valid") || strings.HasPrefix(s, "✗") })
 	if want := fmt.Sprintf("✓ valid · block %d", header.Height); !strings.HasPrefix(verdict, want) {
 		t.Fatalf("page shows %q, want %q…", verdict, want)
@@ -359,7 +377,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	); err != nil {
 		t.Fatalf("resolving a DID: %v", err)
 	}
-	waitJS(t, bctx, 10*time.Second, "the DID document", `document.getElementById('did-doc').textContent`,
+	waitJS(t, bctx, 20*time.Second, "the DID document", `document.getElementById('did-doc').textContent`,
 		func(s string) bool { return strings.Contains(s, did) })
 
 	if err := chromedp.Do(bctx, chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, 0)`)); err != nil {
@@ -375,7 +393,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	if err := chromedp.Do(bctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateScale(2))); err != nil {
 		t.Fatal(err)
 	}
-	waitJS(t, bctx, 5*time.Second, "the page to fit 390 px", `document.documentElement.scrollWidth`,
+	waitJS(t, bctx, 20*time.Second, "the page to fit 390 px", `document.documentElement.scrollWidth`,
 		func(w int) bool { return w <= 390 })
 	if shot, err = chromedp.Run(bctx, chromedp.CaptureScreenshot()); err != nil {
 		t.Fatal(err)
