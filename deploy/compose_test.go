@@ -200,7 +200,7 @@ func TestComposeNetwork(t *testing.T) {
 			continue
 		}
 		var out string
-		waitFor(t, 90*time.Second, n.Name+"'s reading committed", func() bool {
+		waitFor(t, 2*time.Minute, n.Name+"'s reading committed", func() bool {
 			var err error
 			out, err = c.sixd(n.Name, 40*time.Second, "tx", "record", "--stream", n.Name+"/temp", "--value", "21.5", "--wait", "--timeout", "30s")
 			return err == nil && strings.Contains(out, "committed in block")

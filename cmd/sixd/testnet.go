@@ -74,7 +74,8 @@ genesis in which the authorities are the chain's initial authority set:
   DIR/device-<i>/       devices
 
 Every node's config lists the bootstrap nodes (or, with --bootstrap 0, the
-authorities) as its bootstrap peers. By default each node is meant for its
+authorities) as its bootstrap peers; device i also lists gateway i mod G,
+its site's gateway. By default each node is meant for its
 own host or container, named by --hostnames (default: the node names, as
 compose service names), listening on --p2p-port on all interfaces with its
 API on 127.0.0.1:--api-port. With --local every node runs on this host's
@@ -202,13 +203,19 @@ func layoutTestnet(p testnetPlan) (*Testnet, error) {
 	genesis := g.MarshalTOML()
 
 	// Everyone bootstraps from the bootstrap nodes, or from the
-	// authorities when there are none; nobody lists itself.
-	var seeds []string
+	// authorities when there are none; nobody lists itself. Device i
+	// belongs to the site of gateway i mod G and lists that gateway too,
+	// as a device is configured with its site's gateway.
+	var seeds, gateways []string
 	for _, nd := range t.Nodes {
 		if nd.Role == "bootstrap" || (p.Bootstrap == 0 && nd.Authority) {
 			seeds = append(seeds, nd.P2PAddr)
 		}
+		if nd.Role == "gateway" {
+			gateways = append(gateways, nd.P2PAddr)
+		}
 	}
+	deviceIndex := 0
 	if err := os.MkdirAll(p.Out, 0o755); err != nil {
 		return nil, err
 	}
@@ -221,6 +228,10 @@ func layoutTestnet(p testnetPlan) (*Testnet, error) {
 			if s != nd.P2PAddr {
 				bootstrap = append(bootstrap, s)
 			}
+		}
+		if nd.Role == "device" && len(gateways) > 0 {
+			bootstrap = append(bootstrap, gateways[deviceIndex%len(gateways)])
+			deviceIndex++
 		}
 		p2pPort := p.P2PPort
 		listenHost := "0.0.0.0"

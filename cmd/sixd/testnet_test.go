@@ -111,8 +111,14 @@ func TestTestnetLayout(t *testing.T) {
 			t.Errorf("%s: authority %v in testnet.json, %v in the genesis", nd.Name, nd.Authority, isAuth)
 		}
 		wantBoot := 2
-		if nd.Role == "bootstrap" {
+		switch nd.Role {
+		case "bootstrap":
 			wantBoot = 1 // the other bootstrap node, not itself
+		case "device":
+			wantBoot = 3 // and its site's gateway
+			if last := cfg.P2P.Bootstrap[len(cfg.P2P.Bootstrap)-1]; !strings.HasPrefix(last, "/dns/gateway-0/") {
+				t.Errorf("%s: bootstrap %v does not end with its gateway", nd.Name, cfg.P2P.Bootstrap)
+			}
 		}
 		if len(cfg.P2P.Bootstrap) != wantBoot || !strings.HasPrefix(cfg.P2P.Bootstrap[0], "/dns/bootstrap-") {
 			t.Errorf("%s: bootstrap %v", nd.Name, cfg.P2P.Bootstrap)
