@@ -199,6 +199,11 @@ func TestComposeNetwork(t *testing.T) {
 		if n.Role != "device" {
 			continue
 		}
+		// A device submits once it is ready: synced and connected.
+		waitFor(t, 90*time.Second, n.Name+" ready", func() bool {
+			_, err := c.sixd(n.Name, 10*time.Second, "healthcheck", "--ready")
+			return err == nil
+		})
 		var out string
 		waitFor(t, 2*time.Minute, n.Name+"'s reading committed", func() bool {
 			var err error
