@@ -235,12 +235,11 @@ func (r *runner) run(ctx context.Context, plan []Fault) error {
 	}
 	r.logf("network up, first block final")
 
-	window := time.Duration(0)
 	genesis, err := types.LoadGenesis(filepath.Join(r.o.Dir, "net", "genesis.toml"))
 	if err != nil {
 		return err
 	}
-	window = genesis.TimeWindow().Past
+	window := genesis.TimeWindow().Past
 	var through, all []*client
 	for _, n := range r.names {
 		all = append(all, r.clients[n])

@@ -67,8 +67,11 @@ func sum(ms []*dto.Metric) float64 {
 	return s
 }
 
-func TestOperatorMetrics(t *testing.T) {
-	c, err := StartCluster(context.Background(), ClusterConfig{ChainID: "metrics-test", Authorities: 2, Logger: testLogger(),
+// startMetricsCluster starts two authorities with their APIs; the first
+// also serves metrics on a listener of its own.
+func startMetricsCluster(t *testing.T, chainID string) *Cluster {
+	t.Helper()
+	c, err := StartCluster(context.Background(), ClusterConfig{ChainID: chainID, Authorities: 2, Logger: testLogger(),
 		Slot: 250 * time.Millisecond, API: true, NodeOptions: func(i int) []Option {
 			if i == 0 {
 				return []Option{WithMetricsListen("127.0.0.1:0")}
@@ -79,6 +82,11 @@ func TestOperatorMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestOperatorMetrics(t *testing.T) {
+	c := startMetricsCluster(t, "metrics-test")
 	n := c.Nodes[0]
 	if c.Nodes[1].MetricsAddr() != nil {
 		t.Fatal("metrics listener without WithMetricsListen")

@@ -255,17 +255,7 @@ func TestPrometheusScrapesDashboardMetrics(t *testing.T) {
 		}
 	}
 
-	c, err := StartCluster(context.Background(), ClusterConfig{ChainID: "prometheus-test", Authorities: 2, Logger: testLogger(),
-		Slot: 250 * time.Millisecond, API: true, NodeOptions: func(i int) []Option {
-			if i == 0 {
-				return []Option{WithMetricsListen("127.0.0.1:0")}
-			}
-			return nil
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := startMetricsCluster(t, "prometheus-test")
 	// A request of each kind the API panels show.
 	for _, path := range []string{"/v1/status", "/v1/blocks/latest", "/v1/nope"} {
 		resp, err := http.Get(apiURL(c.Nodes[1], path))
