@@ -43,7 +43,7 @@ func refRoot(m map[string][]byte) Hash {
 }
 
 // reach returns the hashes of every node reachable from root in r.
-func reach(t testing.TB, r NodeReader, root Hash) map[Hash]bool {
+func reach(t tb, r NodeReader, root Hash) map[Hash]bool {
 	t.Helper()
 	seen := map[Hash]bool{}
 	var walk func(h Hash, d int)
@@ -83,7 +83,7 @@ func (o overlay) Node(h Hash) ([]byte, error) {
 
 // checkAccounting checks Update's created and stale against the trees:
 // created = new nodes not in the old tree, stale = old nodes not in the new.
-func checkAccounting(t testing.TB, store NodeReader, oldRoot, newRoot Hash, created map[Hash][]byte, stale []Hash) {
+func checkAccounting(t tb, store NodeReader, oldRoot, newRoot Hash, created map[Hash][]byte, stale []Hash) {
 	t.Helper()
 	oldR := reach(t, store, oldRoot)
 	newR := reach(t, overlay{created, store}, newRoot)
@@ -136,7 +136,7 @@ func newModel() *model { return &model{m: map[string][]byte{}, store: MapNodes{}
 
 // apply applies ops to both the tree and the map, checks the new root
 // against refRoot and the accounting, and prunes stale nodes.
-func (md *model) apply(t testing.TB, ops []Op) {
+func (md *model) apply(t tb, ops []Op) {
 	t.Helper()
 	root, created, stale, err := Update(md.store, md.root, ops)
 	if err != nil {
@@ -161,7 +161,7 @@ func (md *model) apply(t testing.TB, ops []Op) {
 }
 
 // checkKey checks Get, Prove and Verify for key against the model.
-func (md *model) checkKey(t testing.TB, key []byte, otherRoot Hash) {
+func (md *model) checkKey(t tb, key []byte, otherRoot Hash) {
 	t.Helper()
 	want, present := md.m[string(key)]
 	vh, found, err := Get(md.store, md.root, key)
@@ -227,7 +227,7 @@ func (md *model) checkKey(t testing.TB, key []byte, otherRoot Hash) {
 	}
 	js, err := p.MarshalJSON()
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	var r Proof
 	if err := r.UnmarshalJSON(js); err != nil {
@@ -251,3 +251,11 @@ func kv(k, v string) Op { return Op{Key: []byte(k), Value: []byte(v)} }
 func del(k string) Op   { return Op{Key: []byte(k)} }
 
 func keyN(i int) []byte { return fmt.Appendf(nil, "key-%d", i) }
+
+// tb is what the helpers need of a *testing.T, *testing.B or *rapid.T.
+type tb interface {
+	Helper()
+	Fatalf(format string, args ...any)
+}
+
+var _ tb = testing.TB(nil)
