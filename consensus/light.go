@@ -221,7 +221,6 @@ func decodeAuthorities(b []byte) ([]identity.PublicKey, error) {
 	return out, nil
 }
 
-
 // VerifyStateProof checks a state proof offline against trust: the header's
 // finality (VerifyFinality) and the key's value (or absence) under the
 // header's state root. It returns the trust to keep next.

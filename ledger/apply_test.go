@@ -210,7 +210,7 @@ type failingReader struct{ err error }
 func (r failingReader) Nonce(identity.PublicKey) (uint64, error)         { return 0, r.err }
 func (r failingReader) DID(identity.PublicKey) (*types.DIDRecord, error) { return nil, r.err }
 func (r failingReader) IsAuthority(identity.PublicKey) bool              { return false }
-func (r failingReader) Node(h smt.Hash) ([]byte, error)                   { return testNode(h) }
+func (r failingReader) Node(h smt.Hash) ([]byte, error)                  { return testNode(h) }
 func (r failingReader) AuthoritiesAfter(*types.Header) ([]identity.PublicKey, error) {
 	return testAuthorities, nil
 }
@@ -355,7 +355,6 @@ func TestProposeClampsTime(t *testing.T) {
 		t.Fatal(err)
 	}
 }
-
 
 // TestStateRootIsTreeRoot checks that a block's state root is the root of
 // the state tree holding exactly the documented keys: each sender's last

@@ -183,7 +183,6 @@ func TestApplyRejectsBadEvidence(t *testing.T) {
 	}
 }
 
-
 func TestStoreEvidence(t *testing.T) {
 	f := newFixture(t, 2)
 	x, y := newKey(t), newKey(t)

@@ -209,8 +209,8 @@ func (a *applier) applyState(root types.Hash, h *types.Header) (types.Hash, erro
 
 // The store's keys for the state tree (see the package doc).
 const (
-	stateNodeRoot  = "/st/"     // + node hash hex -> node encoding
-	authorityRoot  = "/auth/"   // + height (16 hex) -> the authority set, EncodeAuthorities, at each change
+	stateNodeRoot  = "/st/"   // + node hash hex -> node encoding
+	authorityRoot  = "/auth/" // + height (16 hex) -> the authority set, EncodeAuthorities, at each change
 	keyStateTreeV1 = "/meta/state-tree"
 )
 

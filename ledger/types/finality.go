@@ -25,7 +25,7 @@ const (
 // source's state, absent when the source is the checkpoint the verifier
 // trusts at that point. Target is the target's header.
 type Link struct {
-	_                 struct{} `cbor:",toarray"`
+	_                 struct{}   `cbor:",toarray"`
 	Votes             []HexBytes `json:"votes"`
 	Source            HexBytes   `json:"source,omitempty"`
 	SourceAuthorities HexBytes   `json:"source_authorities,omitempty"`
