@@ -426,6 +426,17 @@ func (o overlay) Node(h smt.Hash) ([]byte, error) {
 	return o.c.cfg.Store.Node(h)
 }
 
+// StateGet reads a module's state key through the unfinalized ancestors'
+// writes, then the store.
+func (o overlay) StateGet(key []byte) ([]byte, error) {
+	for e := o.e; e != nil; e = e.parent {
+		if v, ok := e.changes.KV[string(key)]; ok {
+			return v, nil
+		}
+	}
+	return o.c.cfg.Store.StateGet(key)
+}
+
 // AuthoritiesAfter applies h's EIP-225 fields to the parent's snapshot.
 func (o overlay) AuthoritiesAfter(h *types.Header) ([]identity.PublicKey, error) {
 	next, err := o.snap.Apply([]*types.Header{h})

@@ -7,6 +7,7 @@ import (
 	"github.com/fxamacker/cbor/v2"
 
 	"github.com/sixdomain/sixdomain/identity"
+	"github.com/sixdomain/sixdomain/ledger/assets"
 	"github.com/sixdomain/sixdomain/ledger/types"
 )
 
@@ -223,6 +224,7 @@ type applier struct {
 	dids      map[identity.PublicKey]*types.DIDRecord   // DID ID -> record as changed in this block
 	alias     map[identity.PublicKey]identity.PublicKey // key -> DID ID, for keys linked in this block
 	read      map[identity.PublicKey]*types.DIDRecord   // what the Reader said of a key (nil: no DID)
+	kv        map[string][]byte                         // module state written in this block (nil value: deleted)
 }
 
 func newApplier(r Reader, p Params, height uint64, timeMillis int64, n int) *applier {
@@ -240,6 +242,8 @@ type checked struct {
 	stream   string
 	offender identity.PublicKey // of an evidence transaction
 	did      *DIDChange         // of a registry transaction
+	kv       map[string][]byte  // module writes of a registry transaction (a device asset's owner)
+	asset    *assetOutcome      // of an asset transaction
 	ioErr    bool               // the error came from the NonceReader, not from the transaction
 }
 
@@ -305,7 +309,23 @@ func (a *applier) check(tx *types.Tx) (checked, error) {
 			c.ioErr = ioErr
 			return c, err
 		}
+		prev, err := a.did(ch.Record.ID)
+		if err != nil {
+			c.ioErr = true
+			return c, err
+		}
+		if c.kv, ioErr, err = a.didControllersChanged(prev, ch.Record); err != nil {
+			c.ioErr = ioErr
+			return c, err
+		}
 		c.did = ch
+	case types.TxAsset:
+		out, ioErr, err := a.checkAsset(tx, c.hash)
+		if err != nil {
+			c.ioErr = ioErr
+			return c, err
+		}
+		c.asset = out
 	}
 	return c, nil
 }
@@ -324,6 +344,18 @@ func (a *applier) accept(c checked) {
 		a.ch.Evidence = append(a.ch.Evidence, EvidenceEntry{Offender: c.offender, TxHash: c.hash, Height: a.height, Index: a.n})
 	case types.TxDID:
 		a.acceptDID(c.did)
+		a.acceptKV(c.kv)
+	case types.TxAsset:
+		r := types.Receipt{TxHash: c.hash, Height: a.height, Index: a.n, Status: types.ReceiptOK}
+		if err := c.asset.err; err != nil {
+			r.Status, r.Reason, r.Error = types.ReceiptFailed, assets.Reason(err), truncateReason(err.Error())
+		} else {
+			a.acceptKV(c.asset.writes)
+			if c.asset.did != nil {
+				a.acceptDID(c.asset.did)
+			}
+		}
+		a.ch.Receipts = append(a.ch.Receipts, r)
 	}
 	a.n++
 }
@@ -387,4 +419,14 @@ func mustMarshal(v any) []byte {
 		panic(fmt.Sprintf("ledger: encoding %T: %v", v, err))
 	}
 	return b
+}
+
+// maxReceiptError bounds a receipt's error text.
+const maxReceiptError = 512
+
+func truncateReason(s string) string {
+	if len(s) <= maxReceiptError {
+		return s
+	}
+	return s[:maxReceiptError]
 }

@@ -211,6 +211,7 @@ func (r failingReader) Nonce(identity.PublicKey) (uint64, error)         { retur
 func (r failingReader) DID(identity.PublicKey) (*types.DIDRecord, error) { return nil, r.err }
 func (r failingReader) IsAuthority(identity.PublicKey) bool              { return false }
 func (r failingReader) Node(h smt.Hash) ([]byte, error)                  { return testNode(h) }
+func (r failingReader) StateGet([]byte) ([]byte, error)                  { return nil, r.err }
 func (r failingReader) AuthoritiesAfter(*types.Header) ([]identity.PublicKey, error) {
 	return testAuthorities, nil
 }

@@ -82,6 +82,9 @@ func (m memNonces) Nonce(s identity.PublicKey) (uint64, error) { return m[s], ni
 func (m memNonces) DID(identity.PublicKey) (*types.DIDRecord, error) { return nil, nil }
 func (m memNonces) IsAuthority(identity.PublicKey) bool              { return false }
 
+// StateGet: no module state in these tests.
+func (m memNonces) StateGet([]byte) ([]byte, error) { return nil, nil }
+
 // Node reads the state-tree nodes that propose and apply collected.
 func (m memNonces) Node(h smt.Hash) ([]byte, error) { return testNode(h) }
 

@@ -24,6 +24,7 @@ type DIDReader interface {
 type Reader interface {
 	NonceReader
 	DIDReader
+	KVReader
 	// Node gives the nodes of the state tree whose root is the state's
 	// (smt.NodeReader).
 	smt.NodeReader
@@ -39,6 +40,7 @@ type Reader interface {
 type StateReader interface {
 	NonceReader
 	DIDReader
+	KVReader
 	smt.NodeReader
 }
 

@@ -40,6 +40,12 @@ type Changes struct {
 	// Authorities is the authority set after the block when the block
 	// changed it (always at block 1), sorted; nil otherwise.
 	Authorities []identity.PublicKey
+	// KV holds the block's writes to module state (key -> value; nil
+	// deletes); nil if none.
+	KV map[string][]byte
+	// Receipts are the receipts of the block's transactions that have one
+	// (TxAsset), in block order; nil if none.
+	Receipts []types.Receipt
 }
 
 // RecordEntry locates one data record: who sent it, on which stream, with

@@ -169,6 +169,9 @@ func (a *applier) stateOps(root types.Hash, h *types.Header) ([]smt.Op, []identi
 	for _, id := range order {
 		ops = append(ops, smt.Op{Key: DIDStateKey(id), Value: latest[id].Encode()})
 	}
+	for _, w := range a.kvOps() {
+		ops = append(ops, smt.Op{Key: w.key, Value: w.value})
+	}
 	auths, err := a.r.AuthoritiesAfter(h)
 	if err != nil {
 		return nil, nil, fmt.Errorf("ledger: the authority set after block %d: %w", h.Height, err)
@@ -322,6 +325,8 @@ func (s *Store) StateValue(ctx context.Context, key []byte) ([]byte, error) {
 			return nil, nil
 		}
 		return bytes.Clone(v), err
+	case isModuleKey(key):
+		return s.StateGet(key)
 	case string(key) == stateAuthorities:
 		h := s.State().Height
 		if h == 0 {

@@ -273,6 +273,22 @@ func (s *Store) Commit(ctx context.Context, b *types.Block, next State, ch *Chan
 	if ch.Authorities != nil {
 		put(authorityKey(h.Height), EncodeAuthorities(ch.Authorities))
 	}
+	for k, v := range ch.KV {
+		if v == nil {
+			if err := batch.Delete(ctx, s.toRoot(kvKey([]byte(k)))); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		put(kvKey([]byte(k)), v)
+	}
+	for i := range ch.Receipts {
+		r := &ch.Receipts[i]
+		if r.Height != h.Height || int(r.Index) >= len(b.Txs) || hashes[r.Index] != r.TxHash {
+			return fmt.Errorf("ledger: changes do not belong to block %d (a receipt of another block)", h.Height)
+		}
+		put(receiptKey(r.TxHash), r.Encode())
+	}
 	put(keyHead, encodeHead(next))
 	for i, w := range extra {
 		putRoot(extraKeys[i], w.Value)

@@ -31,6 +31,12 @@ const (
 	// TxEvidence carries Evidence: two conflicting finality votes by one
 	// authority.
 	TxEvidence TxType = 2
+	// TxAsset carries a native-asset operation (package ledger/assets:
+	// issue, mint, burn, send, multi-send, freeze, clawback, renounce,
+	// device-bound assets). Its state rules are the ledger's: a refused
+	// operation is still included, consumes its nonce, changes nothing
+	// else and has a failure receipt.
+	TxAsset TxType = 4
 )
 
 func (t TxType) String() string {
@@ -41,6 +47,8 @@ func (t TxType) String() string {
 		return "evidence"
 	case TxDID:
 		return "did"
+	case TxAsset:
+		return "asset"
 	}
 	return fmt.Sprintf("type(%d)", uint8(t))
 }
@@ -151,6 +159,11 @@ func (tx *Tx) ValidateBasic(chainID string) error {
 	case TxDID:
 		if _, err := DecodeDIDOp(tx.Payload); err != nil {
 			return err
+		}
+	case TxAsset:
+		// Decoded and checked by the ledger (ledger/assets.DecodeOp).
+		if len(tx.Payload) == 0 {
+			return fmt.Errorf("%w: empty asset operation", ErrBadPayload)
 		}
 	default:
 		return fmt.Errorf("%w: %d", ErrUnknownType, tx.Type)

@@ -1,0 +1,42 @@
+package types
+
+import "fmt"
+
+// Receipt statuses.
+const (
+	ReceiptOK     uint8 = 0
+	ReceiptFailed uint8 = 1
+)
+
+// Receipt is the outcome of a transaction whose state rules may refuse it
+// after it is included (TxAsset): Status ReceiptOK, or ReceiptFailed with
+// Reason (a short code) and Error (the text). A failed transaction consumed
+// its nonce and changed nothing else. It encodes as the CBOR array
+// [tx_hash, height, index, status, reason, error].
+type Receipt struct {
+	_      struct{} `cbor:",toarray"`
+	TxHash Hash     `json:"tx_hash"`
+	Height uint64   `json:"height"`
+	Index  uint32   `json:"index"`
+	Status uint8    `json:"status"`
+	Reason string   `json:"reason,omitempty"`
+	Error  string   `json:"error,omitempty"`
+}
+
+// maxReceiptBytes bounds an encoded receipt.
+const maxReceiptBytes = 4 << 10
+
+// Encode returns the receipt's canonical encoding.
+func (r *Receipt) Encode() []byte { return marshal(r) }
+
+// DecodeReceipt decodes a canonical receipt.
+func DecodeReceipt(b []byte) (*Receipt, error) {
+	if len(b) > maxReceiptBytes {
+		return nil, fmt.Errorf("%w: receipt of %d bytes", ErrOversize, len(b))
+	}
+	var r Receipt
+	if err := unmarshalCanonical(b, &r); err != nil {
+		return nil, fmt.Errorf("receipt: %w", err)
+	}
+	return &r, nil
+}
