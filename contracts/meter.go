@@ -187,8 +187,8 @@ func checkResult(v starlark.Value) error {
 		if b := intBits(v); b > MaxIntBits {
 			return limitErr("int of %d bits, at most %d", b, MaxIntBits)
 		}
-	case starlark.Sequence:
-		if v.Len() > MaxElems {
+	case *starlark.List, starlark.Tuple, *starlark.Dict:
+		if v := v.(starlark.Sequence); v.Len() > MaxElems {
 			return limitErr("%s of %d elements, at most %d", v.Type(), v.Len(), MaxElems)
 		}
 	}
