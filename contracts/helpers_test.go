@@ -55,3 +55,11 @@ func call(t testing.TB, p *contracts.Program, h *contractstest.Host, method stri
 	}
 	return res
 }
+
+func recordKey(stream, sender string, height uint64) contractstest.Record {
+	return contractstest.Record{Stream: stream, Sender: sender, Height: height}
+}
+
+// normalize makes decoded CBOR comparable: the decoder returns
+// map[string]any with any values; nothing else needs changing.
+func normalize(v any) any { return v }

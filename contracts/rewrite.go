@@ -127,6 +127,9 @@ func pure(e syntax.Expr) bool {
 		return true
 	case *syntax.Literal:
 		return e.Token != syntax.FLOAT
+	case *syntax.UnaryExpr:
+		lit, ok := e.X.(*syntax.Literal)
+		return e.Op == syntax.MINUS && ok && lit.Token == syntax.INT
 	}
 	return false
 }
@@ -139,6 +142,8 @@ func clone(e syntax.Expr) syntax.Expr {
 	case *syntax.Literal:
 		c := *e
 		return &c
+	case *syntax.UnaryExpr:
+		return &syntax.UnaryExpr{OpPos: e.OpPos, Op: e.Op, X: clone(e.X)}
 	}
 	return e
 }
