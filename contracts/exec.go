@@ -695,7 +695,8 @@ func (r *run) failed(err error) (Result, error) {
 	if used > r.limit {
 		used = r.limit
 	}
-	return Result{GasUsed: used, Err: fmt.Errorf("%w: %s", sentinel, describe(err))}, nil
+	msg := strings.TrimPrefix(describe(err), sentinel.Error()+": ")
+	return Result{GasUsed: used, Err: fmt.Errorf("%w: %s", sentinel, msg)}, nil
 }
 
 // describe is an error's message and the innermost contract position.
