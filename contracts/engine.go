@@ -144,7 +144,12 @@ func (p *Program) HasInit() bool { return p.hasInit }
 var fileOptions = syntax.FileOptions{}
 
 // Check parses and checks a contract at deploy time and compiles it.
-func Check(code []byte) (*Program, error) {
+func Check(code []byte) (p *Program, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			p, err = nil, fmt.Errorf("%w: panic in Check: %v", ErrInternal, v)
+		}
+	}()
 	if len(code) > MaxCodeSize {
 		return nil, fmt.Errorf("%w: %d bytes, at most %d", ErrCodeTooLarge, len(code), MaxCodeSize)
 	}
@@ -166,7 +171,7 @@ func Check(code []byte) (*Program, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSyntax, err)
 	}
-	p := &Program{prog: prog, exports: make(map[string]bool), names: exports, hasInit: hasInit,
+	p = &Program{prog: prog, exports: make(map[string]bool), names: exports, hasInit: hasInit,
 		hash: sha256.Sum256(code), size: len(code)}
 	for _, n := range exports {
 		p.exports[n] = true
