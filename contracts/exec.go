@@ -124,7 +124,11 @@ func costLens(per uint64) func(*run, starlark.Tuple, []starlark.Tuple) (uint64, 
 	return func(r *run, args starlark.Tuple, _ []starlark.Tuple) (uint64, error) {
 		var total uint64
 		for _, a := range args {
-			if n := starlark.Len(a); n > 0 {
+			n := starlark.Len(a)
+			if _, ok := a.(starlark.Iterable); ok && n < 0 {
+				return 0, errUnknownLen(a)
+			}
+			if n > 0 {
 				total = satAdd(total, satMul(uint64(n), per))
 			}
 		}
@@ -142,7 +146,7 @@ func costSorted(r *run, args starlark.Tuple, kwargs []starlark.Tuple) (uint64, e
 	}
 	n := starlark.Len(args[0])
 	if n < 0 {
-		n = 0
+		return 0, errUnknownLen(args[0])
 	}
 	return satMul(w, uint64(bits.Len(uint(n))+1)), nil
 }
@@ -153,7 +157,7 @@ func costInt(r *run, args starlark.Tuple, kwargs []starlark.Tuple) (uint64, erro
 			if len(s) > MaxIntBits/3+8 {
 				return 0, limitErr("int(): string of %d bytes", len(s))
 			}
-			n := uint64(len(s))/8 + 1
+			n := uint64(len(s))/bytesPerUnit + 1
 			return n * n, nil // parsing is quadratic
 		}
 	}

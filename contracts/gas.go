@@ -9,9 +9,9 @@ package contracts
 const (
 	GasIntrinsic     = 20_000 // every Init or Call: a fresh thread, the top level, the argument and result codecs
 	GasPerInputByte  = 10     // per byte of the canonical CBOR arguments
-	GasPerStep       = 25     // per Starlark interpreter step (k)
-	GasBuiltin       = 150    // every metered operator or built-in (the rewritten $op, $index, ..., list, str, ...)
-	GasPerUnit       = 6      // per unit of data a built-in touches or allocates: one element, one int word or 8 bytes
+	GasPerStep       = 5      // per Starlark interpreter step (k)
+	GasBuiltin       = 250    // every metered operator or built-in (the rewritten $op, $index, ..., list, str, ...)
+	GasPerUnit       = 16     // per unit of data a built-in touches or allocates: one element, one int word or 24 bytes
 	GasStorageRead   = 1_500  // storage_get / storage_has, plus GasStorageByte per key and value byte
 	GasStorageWrite  = 3_000  // storage_set / storage_del, plus GasStorageByte per key and value byte
 	GasStorageByte   = 20     // per byte of storage key and value read or written

@@ -73,6 +73,13 @@ func (r *run) chargeUnits(units uint64) error {
 	return r.charge(satAdd(GasBuiltin, satMul(units, GasPerUnit)))
 }
 
+// errUnknownLen refuses an iterable whose length is unknown up front:
+// nothing could charge for it before a built-in walks it. (Every iterable a
+// contract can make has a length; this guards against a future one.)
+func errUnknownLen(v starlark.Value) error {
+	return limitErr("%s of unknown length", v.Type())
+}
+
 func limitErr(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrLimit, fmt.Sprintf(format, args...))
 }
@@ -85,15 +92,29 @@ func intBits(x starlark.Int) int {
 	return x.BigInt().BitLen()
 }
 
-func intWords(x starlark.Int) uint64 { return uint64(intBits(x)+63)/64 + 1 }
+// intWords is the size of an int in units: its 64-bit words, plus
+// bigIntUnits for an int beyond 64 bits, whose every operation allocates.
+func intWords(x starlark.Int) uint64 {
+	b := intBits(x)
+	if b > 63 {
+		return uint64(b+63)/64 + bigIntUnits
+	}
+	return 1
+}
+
+// bigIntUnits is the surcharge for an int operand wider than 64 bits.
+const bigIntUnits = 8
+
+// bytesPerUnit: a unit is one element, one int word or this many bytes.
+const bytesPerUnit = 24
 
 // shallow is the size of a value in units without looking inside elements.
 func shallow(v starlark.Value) uint64 {
 	switch v := v.(type) {
 	case starlark.String:
-		return uint64(len(v))/8 + 1
+		return uint64(len(v))/bytesPerUnit + 1
 	case starlark.Bytes:
-		return uint64(len(v))/8 + 1
+		return uint64(len(v))/bytesPerUnit + 1
 	case starlark.Int:
 		return intWords(v)
 	case starlark.Indexable:
@@ -145,6 +166,9 @@ func (r *run) weigh(v starlark.Value) (uint64, error) {
 				}
 			}
 		default:
+			if _, ok := v.(starlark.Iterable); ok && starlark.Len(v) < 0 {
+				return errUnknownLen(v)
+			}
 			n += shallow(v)
 		}
 		if n > budget {
@@ -676,7 +700,7 @@ func (r *run) methodCost(recv starlark.Value, name string, args starlark.Tuple, 
 	switch recv := recv.(type) {
 	case starlark.String:
 		s := string(recv)
-		n := uint64(len(s))/8 + 1
+		n := uint64(len(s))/bytesPerUnit + 1
 		switch name {
 		case "join":
 			if len(args) != 1 {
@@ -690,13 +714,13 @@ func (r *run) methodCost(recv starlark.Value, name string, args starlark.Tuple, 
 			for _, e := range elems {
 				total += uint64(strArg(e))
 			}
-			return total/8 + uint64(len(elems)) + 1, nil
+			return total/bytesPerUnit + uint64(len(elems)) + 1, nil
 		case "replace":
 			if len(args) >= 2 {
 				old, _ := args[0].(starlark.String)
 				nw, _ := args[1].(starlark.String)
 				occ := uint64(strings.Count(s, string(old)))
-				return 2*n + (occ*uint64(len(nw)))/8 + occ, nil
+				return 2*n + (occ*uint64(len(nw)))/bytesPerUnit + occ, nil
 			}
 		case "format":
 			w, err := r.weigh(starlark.Tuple(args))
@@ -714,9 +738,9 @@ func (r *run) methodCost(recv starlark.Value, name string, args starlark.Tuple, 
 		case "split", "rsplit", "splitlines", "elems", "codepoints", "elem_ords", "codepoint_ords", "partition", "rpartition":
 			return 3*uint64(len(s)) + 1, nil
 		}
-		return n + uint64(argBytes)/8, nil
+		return n + uint64(argBytes)/bytesPerUnit, nil
 	case starlark.Bytes:
-		return uint64(len(recv))/8 + 1, nil
+		return uint64(len(recv))/bytesPerUnit + 1, nil
 	case *starlark.List:
 		switch name {
 		case "append":
@@ -730,7 +754,7 @@ func (r *run) methodCost(recv starlark.Value, name string, args starlark.Tuple, 
 			if err != nil {
 				return 0, err
 			}
-			return w + uint64(argBytes)/8, nil
+			return w + uint64(argBytes)/bytesPerUnit, nil
 		}
 		return uint64(recv.Len()) + 1, nil
 	case *starlark.Dict:
