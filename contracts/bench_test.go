@@ -90,7 +90,7 @@ func reportRate(b *testing.B, gas uint64, cpu time.Duration) {
 }
 
 // calibration contracts: each stresses one kind of charge.
-const calibrationCode = `EXPORTS = ["steps", "arith", "bigint", "strings", "dicts", "lists", "compare", "sorting", "alloc", "storage", "methods"]
+const calibrationCode = `EXPORTS = ["steps", "arith", "bigint", "strings", "dicts", "lists", "compare", "sorting", "alloc", "grow", "storage", "methods"]
 
 def steps(n):
     x = 0
@@ -148,6 +148,15 @@ def alloc(n):
     t = 0
     for i in range(n // 1000):
         t += len("x" * 100000) + len(list(range(1000))) + len([0] * 1000)
+    return t
+
+def grow(n):
+    t = 0
+    for i in range(n // 200):
+        l = [0, 1]
+        for j in range(12):
+            l += l
+        t += len(l)
     return t
 
 def storage(n):

@@ -125,6 +125,19 @@ func shallow(v starlark.Value) uint64 {
 	return 1
 }
 
+// elemAllocUnits is the charge for each list or tuple element a built-in
+// allocates: pointer-bearing memory costs the collector more than bytes.
+const elemAllocUnits = 2
+
+// allocUnits is the size of a sequence in units when a built-in copies it.
+func allocUnits(v starlark.Value) uint64 {
+	switch v.(type) {
+	case *starlark.List, starlark.Tuple:
+		return satMul(shallow(v), elemAllocUnits)
+	}
+	return shallow(v)
+}
+
 // weigh walks v and returns its size in units. It stops with ErrOutOfGas
 // once the size would cost more than the gas left, and with ErrLimit below
 // MaxDepth, so its own work is bounded by what it charges.
@@ -279,7 +292,7 @@ func (r *run) binaryCost(op syntax.Token, x, y starlark.Value) (uint64, error) {
 			}
 			count = math.MaxUint64
 		}
-		return satAdd(1, satMul(shallow(seq), count)), nil
+		return satAdd(1, satMul(allocUnits(seq), count)), nil
 	case syntax.PERCENT:
 		if s, ok := x.(starlark.String); ok {
 			w, err := r.weigh(y)
@@ -317,7 +330,7 @@ func (r *run) binaryCost(op syntax.Token, x, y starlark.Value) (uint64, error) {
 		}
 		return wx + wy, nil
 	}
-	return satAdd(shallow(x), shallow(y)), nil
+	return satAdd(allocUnits(x), allocUnits(y)), nil
 }
 
 func (r *run) binary(op syntax.Token, x, y starlark.Value) (starlark.Value, error) {
@@ -375,26 +388,29 @@ func (r *run) extend(t *starlark.Thread, l *starlark.List, it starlark.Value) er
 	if _, ok := it.(starlark.Iterable); !ok {
 		return fmt.Errorf("unknown binary op: list += %s", it.Type())
 	}
-	elems, err := r.collect(it)
+	n := starlark.Len(it)
+	if n < 0 {
+		return errUnknownLen(it)
+	}
+	if err := r.chargeUnits(satMul(uint64(n), elemAllocUnits) + 1); err != nil {
+		return err
+	}
+	if l.Len()+n > MaxElems {
+		return limitErr("list of %d elements, at most %d", l.Len()+n, MaxElems)
+	}
+	m, err := l.Attr("extend") // the library's own extend appends in bulk
 	if err != nil {
 		return err
 	}
-	if l.Len()+len(elems) > MaxElems {
-		return limitErr("list of %d elements, at most %d", l.Len()+len(elems), MaxElems)
-	}
-	for _, e := range elems {
-		if err := l.Append(e); err != nil {
-			return err
-		}
-	}
-	return nil
+	_, err = starlark.Call(t, m, starlark.Tuple{it}, nil)
+	return err
 }
 
 // collect materialises an iterable, charging per element before it grows.
 func (r *run) collect(it starlark.Value) ([]starlark.Value, error) {
 	n := starlark.Len(it)
 	if n >= 0 {
-		if err := r.chargeUnits(uint64(n) + 1); err != nil {
+		if err := r.chargeUnits(satMul(uint64(n), elemAllocUnits) + 1); err != nil {
 			return nil, err
 		}
 		if n > MaxElems {
@@ -414,7 +430,7 @@ func (r *run) collect(it starlark.Value) ([]starlark.Value, error) {
 	var x starlark.Value
 	for iter.Next(&x) {
 		if n < 0 {
-			if err := r.charge(GasPerUnit); err != nil {
+			if err := r.charge(GasPerUnit * elemAllocUnits); err != nil {
 				return nil, err
 			}
 		}
