@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/sixdomain/sixdomain/contracts"
+	"github.com/sixdomain/sixdomain/contracts/contractstest"
 )
 
 // TestCheckRejects lists the deploy-time rules, each with a contract that
@@ -104,5 +105,36 @@ func TestSemantics(t *testing.T) {
 				t.Fatalf("%s\ngot  %#v\nwant %#v", code, got, tc.want)
 			}
 		})
+	}
+}
+
+// brokenHost fails storage reads for a reason of its own (not a chain rule).
+type brokenHost struct{ *contractstest.Host }
+
+var errDisk = errors.New("disk on fire")
+
+func (brokenHost) StorageGet([]byte) ([]byte, bool, error) { return nil, false, errDisk }
+
+func TestHostFailures(t *testing.T) {
+	p := mustCheck(t, string(mustRead(t, "examples/counter.star")))
+	// a Host error that is not a chain rule is returned, not metered
+	_, err := contracts.Call(p, brokenHost{newHost()}, "get", nil, 1_000_000)
+	if !errors.Is(err, errDisk) {
+		t.Fatalf("got %v, want the host's error", err)
+	}
+	// no init defined: Init runs the top level; arguments are refused
+	q := mustCheck(t, "EXPORTS = [\"f\"]\ndef f():\n    return 1\n")
+	if res, err := contracts.Init(q, newHost(), nil, 1_000_000); err != nil || res.Err != nil {
+		t.Fatalf("Init without init: %v %v", err, res.Err)
+	}
+	if res, _ := contracts.Init(q, newHost(), args(t, 1), 1_000_000); !errors.Is(res.Err, contracts.ErrBadArgs) {
+		t.Fatalf("Init args without init: %v", res.Err)
+	}
+	// int arguments outside int32 fail alike on every machine
+	r := mustCheck(t, "EXPORTS = [\"f\", \"g\"]\ndef f():\n    return chr(1099511627776)\ndef g():\n    return \"abc\".split(\"b\", 1099511627776)\n")
+	for _, m := range []string{"f", "g"} {
+		if res := call(t, r, newHost(), m, nil, 1_000_000); !errors.Is(res.Err, contracts.ErrRuntime) {
+			t.Fatalf("%s: %v", m, res.Err)
+		}
 	}
 }

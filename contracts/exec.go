@@ -51,25 +51,25 @@ var predeclared = func() starlark.StringDict {
 	}
 	// Universe built-ins whose work depends on their arguments: charged
 	// before they run, their results bounded after.
-	for name, cost := range map[string]func(*run, starlark.Tuple, []starlark.Tuple) (uint64, error){
-		"range":     costConst,
-		"bool":      costConst,
-		"sorted":    costSorted,
-		"dict":      costWeighAll,
-		"enumerate": costLens(3),
-		"zip":       costLens(3),
-		"min":       costWeighAll,
-		"max":       costWeighAll,
-		"any":       costLens(1),
-		"all":       costLens(1),
-		"str":       costWeighAll,
-		"repr":      costWeighAll,
-		"bytes":     costWeighAll,
-		"hash":      costWeighAll,
-		"int":       costInt,
-		"abs":       costWeighAll,
+	for name, w := range map[string]wrapped{
+		"range":     {costConst, true},
+		"bool":      {costConst, false},
+		"sorted":    {costSorted, false},
+		"dict":      {costWeighAll, false},
+		"enumerate": {costLens(3), true},
+		"zip":       {costLens(3), false},
+		"min":       {costWeighAll, false},
+		"max":       {costWeighAll, false},
+		"any":       {costLens(1), false},
+		"all":       {costLens(1), false},
+		"str":       {costWeighAll, false},
+		"repr":      {costWeighAll, false},
+		"bytes":     {costWeighAll, false},
+		"hash":      {costWeighAll, false},
+		"int":       {costInt, false},
+		"abs":       {costWeighAll, false},
 	} {
-		d[name] = wrapUniverse(name, cost)
+		d[name] = wrapUniverse(name, w)
 	}
 	d.Freeze()
 	return d
@@ -77,14 +77,24 @@ var predeclared = func() starlark.StringDict {
 
 func isPredeclared(name string) bool { return predeclared.Has(name) }
 
-func wrapUniverse(name string, cost func(*run, starlark.Tuple, []starlark.Tuple) (uint64, error)) *starlark.Builtin {
+// wrapped is how a universe built-in is metered: its cost before it runs,
+// and whether its int arguments must fit in int32 (the library reads them
+// as Go int).
+type wrapped struct {
+	cost      func(*run, starlark.Tuple, []starlark.Tuple) (uint64, error)
+	int32Args bool
+}
+
+func wrapUniverse(name string, w wrapped) *starlark.Builtin {
 	native := starlark.Universe[name]
 	return starlark.NewBuiltin(name, func(t *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 		r := getRun(t)
-		if err := checkInt32Args(args, kwargs); err != nil && name != "int" && name != "str" && name != "repr" && name != "abs" && name != "bool" && name != "hash" && name != "min" && name != "max" && name != "sorted" && name != "dict" {
-			return nil, err
+		if w.int32Args {
+			if err := checkInt32Args(args, kwargs); err != nil {
+				return nil, err
+			}
 		}
-		units, err := cost(r, args, kwargs)
+		units, err := w.cost(r, args, kwargs)
 		if err != nil {
 			return nil, err
 		}
