@@ -319,6 +319,12 @@ func (r *run) binaryCost(op syntax.Token, x, y starlark.Value) (uint64, error) {
 				return intWords(xi) + uint64(sh)/64, nil
 			}
 		}
+	case syntax.PIPE:
+		if _, ok := x.(*starlark.Dict); !ok {
+			break
+		}
+		// a dict union hashes every key again: weigh them
+		fallthrough
 	case syntax.EQL, syntax.NEQ, syntax.LT, syntax.LE, syntax.GT, syntax.GE, syntax.IN, syntax.NOT_IN:
 		wx, err := r.weigh(x)
 		if err != nil {
