@@ -72,6 +72,7 @@ func TestSemantics(t *testing.T) {
 		{"return 1 < 2, \"a\" >= \"b\", [1, 2] == [1, 2], (1, 2) != (1, 3), 2 in [1, 2], \"b\" not in \"abc\", \"k\" in {\"k\": 1}", []any{true, false, true, true, true, false, true}},
 		{"a = [1]\nb = a\na += [2]\nreturn b", []any{uint64(1), uint64(2)}},
 		{"s = \"a\"\ns += \"b\"\nn = 1\nn *= 5\nn -= 1\nn //= 2\nn <<= 2\nreturn s, n", []any{"ab", uint64(8)}},
+		{"a = {\"x\": 1}\nb = a\na |= {\"y\": 2}\nc = a | {\"z\": 3}\nreturn b, c", []any{map[string]any{"x": uint64(1), "y": uint64(2)}, map[string]any{"x": uint64(1), "y": uint64(2), "z": uint64(3)}}},
 		{"d = {\"k\": 1}\nd[\"k\"] += 2\nk = \"j\"\nd[k] = 5\nd[k] -= 1\nreturn d", map[string]any{"k": uint64(3), "j": uint64(4)}},
 		{"l = [1, 2, 3]\nl[0] = 9\nl[-1] += 1\nreturn l, l[1], l[-1]", []any{[]any{uint64(9), uint64(2), uint64(4)}, uint64(2), uint64(4)}},
 		{"s = \"abcdef\"\nl = [0, 1, 2, 3, 4]\nreturn s[1:3], s[::-1], s[-2:], l[::2], l[3:1:-1], l[:], b\"xyz\"[1:]", []any{"bc", "fedcba", "ef", []any{uint64(0), uint64(2), uint64(4)}, []any{uint64(3), uint64(2)}, []any{uint64(0), uint64(1), uint64(2), uint64(3), uint64(4)}, []byte("yz")}},

@@ -387,6 +387,22 @@ func bIop(t *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, _ []star
 	if l, ok := args[1].(*starlark.List); ok && syntax.Token(op) == syntax.PLUS {
 		return l, r.extend(t, l, args[2])
 	}
+	if x, ok := args[1].(*starlark.Dict); ok && syntax.Token(op) == syntax.PIPE {
+		if y, ok := args[2].(*starlark.Dict); ok {
+			if err := r.chargeWeigh(y); err != nil {
+				return nil, err
+			}
+			if x.Len()+y.Len() > MaxElems {
+				return nil, limitErr("dict of more than %d entries", MaxElems)
+			}
+			update, err := x.Attr("update")
+			if err != nil {
+				return nil, err
+			}
+			_, err = starlark.Call(t, update, starlark.Tuple{y}, nil)
+			return x, err
+		}
+	}
 	return r.binary(syntax.Token(op), args[1], args[2])
 }
 
