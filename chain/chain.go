@@ -15,6 +15,7 @@ import (
 	"github.com/ipfs/go-datastore"
 
 	"github.com/sixdomain/sixdomain/consensus"
+	"github.com/sixdomain/sixdomain/contracts"
 	"github.com/sixdomain/sixdomain/identity"
 	"github.com/sixdomain/sixdomain/ledger"
 	"github.com/sixdomain/sixdomain/ledger/smt"
@@ -105,12 +106,15 @@ type Chain struct {
 	// cancellation, so that a step never stops halfway through its
 	// writes because the owner's context ended; the owner stops calling
 	// the chain instead.
-	ctx    context.Context
-	poa    *consensus.PoA
-	snaps  *consensus.Snapshots
-	fin    *consensus.Finality
-	params ledger.Params
-	log    *slog.Logger
+	ctx   context.Context
+	poa   *consensus.PoA
+	snaps *consensus.Snapshots
+	fin   *consensus.Finality
+	// programs caches compiled contracts for the blocks' state
+	// transitions (compiling is deterministic).
+	programs *ledger.Programs
+	params   ledger.Params
+	log      *slog.Logger
 
 	mu        sync.RWMutex
 	tipHeader *types.Header // nil at genesis
@@ -167,7 +171,7 @@ func New(ctx context.Context, cfg Config) (*Chain, error) {
 		return nil, fmt.Errorf("chain: %w", err)
 	}
 	cctx := context.WithoutCancel(ctx)
-	c := &Chain{cfg: cfg, ctx: cctx, poa: poa, snaps: consensus.NewSnapshots(cctx, poa, cfg.Snapshots),
+	c := &Chain{cfg: cfg, ctx: cctx, poa: poa, snaps: consensus.NewSnapshots(cctx, poa, cfg.Snapshots), programs: ledger.NewPrograms(256),
 		params: ledger.ParamsFromGenesis(cfg.Genesis), log: cfg.Logger,
 		blocks: map[types.Hash]*entry{}, txs: map[types.Hash][]txLoc{}, orphans: map[types.Hash][]*types.Block{}}
 	c.tipState = cfg.Store.State()
@@ -435,6 +439,27 @@ func (o overlay) StateGet(key []byte) ([]byte, error) {
 		}
 	}
 	return o.c.cfg.Store.StateGet(key)
+}
+
+// RecordAt looks a data record up through the unfinalized ancestors,
+// then the store.
+func (o overlay) RecordAt(sender identity.PublicKey, stream string, height uint64) (bool, error) {
+	for e := o.e; e != nil; e = e.parent {
+		if e.block.Header.Height == height {
+			for _, r := range e.changes.Records {
+				if r.Sender == sender && r.Stream == stream {
+					return true, nil
+				}
+			}
+			return false, nil
+		}
+	}
+	return o.c.cfg.Store.RecordAt(sender, stream, height)
+}
+
+// Program compiles contract code through the chain's cache.
+func (o overlay) Program(hash types.Hash, code []byte) (*contracts.Program, error) {
+	return o.c.programs.Program(hash, code)
 }
 
 // AuthoritiesAfter applies h's EIP-225 fields to the parent's snapshot.

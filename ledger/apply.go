@@ -1,11 +1,13 @@
 package ledger
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
 
+	"github.com/sixdomain/sixdomain/contracts"
 	"github.com/sixdomain/sixdomain/identity"
 	"github.com/sixdomain/sixdomain/ledger/assets"
 	"github.com/sixdomain/sixdomain/ledger/types"
@@ -225,6 +227,7 @@ type applier struct {
 	alias     map[identity.PublicKey]identity.PublicKey // key -> DID ID, for keys linked in this block
 	read      map[identity.PublicKey]*types.DIDRecord   // what the Reader said of a key (nil: no DID)
 	kv        map[string][]byte                         // module state written in this block (nil value: deleted)
+	gas       uint64                                    // sum of the accepted contract transactions' gas limits
 }
 
 func newApplier(r Reader, p Params, height uint64, timeMillis int64, n int) *applier {
@@ -244,6 +247,7 @@ type checked struct {
 	did      *DIDChange         // of a registry transaction
 	kv       map[string][]byte  // module writes of a registry transaction (a device asset's owner)
 	asset    *assetOutcome      // of an asset transaction
+	contract *contractOutcome   // of a deploy or call
 	ioErr    bool               // the error came from the NonceReader, not from the transaction
 }
 
@@ -326,6 +330,17 @@ func (a *applier) check(tx *types.Tx) (checked, error) {
 			return c, err
 		}
 		c.asset = out
+	case types.TxDeploy, types.TxCall:
+		check := a.checkDeploy
+		if tx.Type == types.TxCall {
+			check = a.checkCall
+		}
+		out, ioErr, err := check(tx, c.hash)
+		if err != nil {
+			c.ioErr = ioErr
+			return c, err
+		}
+		c.contract = out
 	}
 	return c, nil
 }
@@ -355,6 +370,18 @@ func (a *applier) accept(c checked) {
 				a.acceptDID(c.asset.did)
 			}
 		}
+		a.ch.Receipts = append(a.ch.Receipts, r)
+	case types.TxDeploy, types.TxCall:
+		o := c.contract
+		r := types.Receipt{TxHash: c.hash, Height: a.height, Index: a.n, Status: types.ReceiptOK,
+			GasUsed: o.gas, Return: o.ret, Events: o.events}
+		if o.err != nil {
+			r.Status, r.Reason, r.Error = types.ReceiptFailed, contractReason(o.err), truncateReason(o.err.Error())
+		} else {
+			r.Address = o.address
+			a.acceptKV(o.writes)
+		}
+		a.gas += gasLimitOf(tx)
 		a.ch.Receipts = append(a.ch.Receipts, r)
 	}
 	a.n++
@@ -429,4 +456,24 @@ func truncateReason(s string) string {
 		return s
 	}
 	return s[:maxReceiptError]
+}
+
+// contractReason is the receipt code of a contract failure.
+func contractReason(err error) string {
+	for _, r := range []struct {
+		err  error
+		code string
+	}{
+		{contracts.ErrOutOfGas, "out_of_gas"}, {contracts.ErrFail, "contract_failed"}, {contracts.ErrBadArgs, "bad_args"},
+		{contracts.ErrNoMethod, "no_method"}, {contracts.ErrRuntime, "runtime_error"}, {contracts.ErrLimit, "limit_exceeded"},
+		{contracts.ErrBadReturn, "bad_return"}, {contracts.ErrStorageArg, "bad_storage_arg"},
+	} {
+		if errors.Is(err, r.err) {
+			return r.code
+		}
+	}
+	if errors.Is(err, contracts.ErrHostRule) {
+		return "host_rule:" + assets.Reason(err)
+	}
+	return "other"
 }

@@ -212,6 +212,9 @@ func (r failingReader) DID(identity.PublicKey) (*types.DIDRecord, error) { retur
 func (r failingReader) IsAuthority(identity.PublicKey) bool              { return false }
 func (r failingReader) Node(h smt.Hash) ([]byte, error)                  { return testNode(h) }
 func (r failingReader) StateGet([]byte) ([]byte, error)                  { return nil, r.err }
+func (r failingReader) RecordAt(identity.PublicKey, string, uint64) (bool, error) {
+	return false, r.err
+}
 func (r failingReader) AuthoritiesAfter(*types.Header) ([]identity.PublicKey, error) {
 	return testAuthorities, nil
 }

@@ -85,6 +85,9 @@ func (m memNonces) IsAuthority(identity.PublicKey) bool              { return fa
 // StateGet: no module state in these tests.
 func (m memNonces) StateGet([]byte) ([]byte, error) { return nil, nil }
 
+// RecordAt: no records to look up in these tests.
+func (m memNonces) RecordAt(identity.PublicKey, string, uint64) (bool, error) { return false, nil }
+
 // Node reads the state-tree nodes that propose and apply collected.
 func (m memNonces) Node(h smt.Hash) ([]byte, error) { return testNode(h) }
 

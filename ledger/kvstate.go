@@ -3,6 +3,7 @@ package ledger
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -49,8 +50,10 @@ func (s *Store) StateGet(key []byte) ([]byte, error) {
 // isModuleKey reports whether key belongs to a module (its value is kept
 // under /kv/).
 func isModuleKey(key []byte) bool {
-	return bytes.HasPrefix(key, []byte(assets.Prefix))
+	return bytes.HasPrefix(key, []byte(assets.Prefix)) || bytes.HasPrefix(key, []byte(contractPrefix))
 }
+
+func sha256Of(b []byte) [32]byte { return sha256.Sum256(b) }
 
 // txKV is one transaction's view of module state: its own writes over
 // the block's, over the committed state. Writes stay in w until the

@@ -25,6 +25,7 @@ type Reader interface {
 	NonceReader
 	DIDReader
 	KVReader
+	RecordReader
 	// Node gives the nodes of the state tree whose root is the state's
 	// (smt.NodeReader).
 	smt.NodeReader
@@ -41,6 +42,7 @@ type StateReader interface {
 	NonceReader
 	DIDReader
 	KVReader
+	RecordReader
 	smt.NodeReader
 }
 

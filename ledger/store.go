@@ -257,6 +257,7 @@ func (s *Store) Commit(ctx context.Context, b *types.Block, next State, ch *Chan
 		put(recordKey(r.Sender, r.Nonce), v)
 		put(streamKey(r.Sender, r.Stream, r.Nonce), v)
 		put(streamIndexKey(r.Stream, r.Height, r.Index), encodeStreamEntry(r))
+		put(recordHeightKey(r.Sender, r.Stream, r.Height), []byte{1})
 	}
 	for _, e := range ch.Evidence {
 		put(evidenceKey(e.Offender, e.Height, e.Index), e.TxHash[:])

@@ -13,11 +13,13 @@ import (
 const (
 	// TxVersion is the only transaction version this code accepts.
 	TxVersion = 1
-	// MaxTxBytes bounds a transaction's whole encoding, signature included.
-	MaxTxBytes = 20 * 1024
+	// MaxTxBytes bounds a transaction's whole encoding, signature included
+	// (a contract deploy's payload is the largest).
+	MaxTxBytes = 40 * 1024
 	// MaxChainIDLen bounds the chain ID.
 	MaxChainIDLen = 64
-	// MaxPayloadBytes bounds a transaction's payload.
+	// MaxPayloadBytes bounds a transaction's payload, except a deploy's
+	// (MaxDeployPayloadBytes).
 	MaxPayloadBytes = 18 * 1024
 )
 
@@ -49,6 +51,10 @@ func (t TxType) String() string {
 		return "did"
 	case TxAsset:
 		return "asset"
+	case TxDeploy:
+		return "deploy"
+	case TxCall:
+		return "call"
 	}
 	return fmt.Sprintf("type(%d)", uint8(t))
 }
@@ -144,8 +150,8 @@ func (tx *Tx) ValidateBasic(chainID string) error {
 	if tx.Nonce == 0 {
 		return ErrZeroNonce
 	}
-	if len(tx.Payload) > MaxPayloadBytes {
-		return fmt.Errorf("%w: payload of %d bytes exceeds %d", ErrOversize, len(tx.Payload), MaxPayloadBytes)
+	if limit := maxPayload(tx.Type); len(tx.Payload) > limit {
+		return fmt.Errorf("%w: payload of %d bytes exceeds %d", ErrOversize, len(tx.Payload), limit)
 	}
 	switch tx.Type {
 	case TxDataRecord:
@@ -164,6 +170,14 @@ func (tx *Tx) ValidateBasic(chainID string) error {
 		// Decoded and checked by the ledger (ledger/assets.DecodeOp).
 		if len(tx.Payload) == 0 {
 			return fmt.Errorf("%w: empty asset operation", ErrBadPayload)
+		}
+	case TxDeploy:
+		if _, err := DecodeDeploy(tx.Payload); err != nil {
+			return err
+		}
+	case TxCall:
+		if _, err := DecodeCall(tx.Payload); err != nil {
+			return err
 		}
 	default:
 		return fmt.Errorf("%w: %d", ErrUnknownType, tx.Type)
@@ -204,4 +218,12 @@ func (tx *Tx) CheckTime(ref time.Time, w TimeWindow) error {
 		return fmt.Errorf("%w: %s is %s behind (limit %s)", ErrTimeInPast, ts.UTC().Format(time.RFC3339Nano), ref.Sub(ts).Round(time.Millisecond), w.Past)
 	}
 	return nil
+}
+
+// maxPayload is the payload bound of a transaction type.
+func maxPayload(t TxType) int {
+	if t == TxDeploy {
+		return MaxDeployPayloadBytes
+	}
+	return MaxPayloadBytes
 }
