@@ -174,4 +174,3 @@ func BenchmarkApplyPayPerReadingDeposits(b *testing.B) {
 	}
 	c.benchApply(txs, true)
 }
-
