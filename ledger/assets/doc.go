@@ -63,7 +63,7 @@
 // are byte strings of 0 or 32 bytes; inputs is an array of [denom, amount]
 // and outputs an array of [to (32 bytes), denom, amount]. Fields an
 // operation does not use are empty (0, "", empty byte string, empty
-// array); Op documents which fields each operation uses and Apply the
+// array; never null, which the canonical check refuses); Op documents which fields each operation uses and Apply the
 // rules. DecodeOp bounds the payload to MaxOpBytes before decoding,
 // forbids indefinite lengths and tags, bounds arrays (MaxOutputs elements)
 // and nesting, and re-encodes to insist on the canonical form.

@@ -326,7 +326,11 @@ var (
 
 func init() {
 	var err error
-	encMode, err = cbor.CoreDetEncOptions().EncMode()
+	// Empty (or nil) byte strings and arrays encode as empty, never as
+	// null, so that the canonical check rejects null: one encoding only.
+	enc := cbor.CoreDetEncOptions()
+	enc.NilContainers = cbor.NilContainerAsEmpty
+	encMode, err = enc.EncMode()
 	if err != nil {
 		panic(err) // constant options; cannot fail at run time
 	}
