@@ -429,7 +429,7 @@ func TestInvariantsCatchCorruption(t *testing.T) {
 		return kv, reg
 	}
 	cases := []struct {
-		name  string
+		name   string
 		break_ func(kv *MapKV, reg *fakeReg)
 	}{
 		{"balance without supply", func(kv *MapKV, _ *fakeReg) { kv.Set(BalanceKey("six", carol), []byte{0, 0, 0, 0, 0, 0, 0, 1}) }},
