@@ -429,8 +429,8 @@ func TestInvariantsCatchCorruption(t *testing.T) {
 		return kv, reg
 	}
 	cases := []struct {
-		name   string
-		break_ func(kv *MapKV, reg *fakeReg)
+		name    string
+		corrupt func(kv *MapKV, reg *fakeReg)
 	}{
 		{"balance without supply", func(kv *MapKV, _ *fakeReg) { kv.Set(BalanceKey("six", carol), []byte{0, 0, 0, 0, 0, 0, 0, 1}) }},
 		{"zero balance stored", func(kv *MapKV, _ *fakeReg) { kv.Set(BalanceKey("six", carol), make([]byte, 8)) }},
@@ -452,7 +452,7 @@ func TestInvariantsCatchCorruption(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			kv, reg := setup()
-			c.break_(kv, reg)
+			c.corrupt(kv, reg)
 			mustErr(t, "CheckInvariants", CheckInvariants(kv, reg), ErrInvariant)
 		})
 	}

@@ -3,11 +3,17 @@ package assets
 import (
 	"bytes"
 	"errors"
-	"testing"
 
 	"github.com/sixdomain/sixdomain/identity"
 	"github.com/sixdomain/sixdomain/ledger/types"
 )
+
+// tb is what the helpers need of *testing.T and *rapid.T.
+type tb interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+}
 
 // acct returns a test account whose bytes are all b.
 func acct(b byte) Account {
@@ -80,7 +86,7 @@ func (r *fakeReg) setControllers(kv KV, did Account, threshold uint8, cs ...Acco
 // applyChecked applies op and checks what every operation must satisfy:
 // a failure leaves the KV unchanged, a success keeps the invariants (after
 // the ledger applied the effects).
-func applyChecked(t testing.TB, kv *MapKV, reg *fakeReg, sender Account, op *Op) (Effects, error) {
+func applyChecked(t tb, kv *MapKV, reg *fakeReg, sender Account, op *Op) (Effects, error) {
 	t.Helper()
 	before := kv.Clone()
 	if err := op.Validate(); err != nil {
@@ -112,7 +118,7 @@ func applyChecked(t testing.TB, kv *MapKV, reg *fakeReg, sender Account, op *Op)
 }
 
 // mustErr checks that err wraps want (nil: no error).
-func mustErr(t testing.TB, what string, err, want error) {
+func mustErr(t tb, what string, err, want error) {
 	t.Helper()
 	switch {
 	case want == nil && err != nil:
@@ -122,7 +128,7 @@ func mustErr(t testing.TB, what string, err, want error) {
 	}
 }
 
-func bal(t testing.TB, kv KV, name string, a Account) uint64 {
+func bal(t tb, kv KV, name string, a Account) uint64 {
 	t.Helper()
 	n, err := Balance(kv, name, a)
 	if err != nil {
@@ -131,7 +137,7 @@ func bal(t testing.TB, kv KV, name string, a Account) uint64 {
 	return n
 }
 
-func supply(t testing.TB, kv KV, name string) uint64 {
+func supply(t tb, kv KV, name string) uint64 {
 	t.Helper()
 	d, err := GetDenom(kv, name)
 	if err != nil {
