@@ -101,7 +101,7 @@ func apply(b *batch, reg Registry, sender Account, op *Op) (Effects, error) {
 		b.putDenom(op.Denom, d)
 		return Effects{}, nil
 	case OpSend:
-		if _, err := b.denom(op.Denom); err != nil {
+		if err := b.denomExists(op.Denom); err != nil {
 			return Effects{}, err
 		}
 		if err := b.debit(op.Denom, sender, op.Amount); err != nil {
@@ -190,7 +190,7 @@ func addSupply(d *Denom, name string, n uint64) error {
 
 func multiSend(b *batch, sender Account, op *Op) error {
 	for _, in := range op.Inputs {
-		if _, err := b.denom(in.Denom); err != nil {
+		if err := b.denomExists(in.Denom); err != nil {
 			return err
 		}
 		if err := b.debit(in.Denom, sender, in.Amount); err != nil {
