@@ -34,10 +34,13 @@ type ControllerChange struct {
 	NewController Account
 }
 
-// Apply performs op for sender against kv, looking DIDs up in reg. The
-// operation must have passed Validate (DecodeOp does that). It writes to
-// kv only when it succeeds; a refused operation returns an error wrapping
-// one of the package's sentinels and leaves kv unchanged.
+// Apply performs op for sender against kv, looking DIDs up in reg. It
+// checks op's shape first (Validate), so an operation built in code (by
+// the contracts' host) is held to the same rules as a decoded one. It
+// writes to kv only when it succeeds; a refused operation returns an error
+// for which Refused is true and leaves kv unchanged. Any other error is a
+// failure of the KV or the Registry (or corrupt state): not a verdict on
+// the transaction, so the caller must not record it as one.
 //
 // Rules beyond Op's shape:
 //   - Issue: the sender is a registered, active DID (admitted where the
@@ -70,6 +73,9 @@ type ControllerChange struct {
 func Apply(kv KV, reg Registry, sender Account, op *Op) (Effects, error) {
 	if sender.IsZero() {
 		return Effects{}, fmt.Errorf("%w: zero sender", ErrBadOp)
+	}
+	if err := op.Validate(); err != nil {
+		return Effects{}, err
 	}
 	b := newBatch(kv)
 	eff, err := apply(b, reg, sender, op)

@@ -446,7 +446,8 @@ func TestInvariantsCatchCorruption(t *testing.T) {
 			kv.Set(DenomKey("six"), d.Encode())
 		}},
 		{"device owner not controller", func(kv *MapKV, _ *fakeReg) { kv.Set(DeviceKey(dev), bob[:]) }},
-		{"device asset of a gateway", func(kv *MapKV, _ *fakeReg) { kv.Set(DeviceKey(gw), gw[:]) }},
+		{"device asset of an unregistered DID", func(kv *MapKV, _ *fakeReg) { kv.Set(DeviceKey(stranger), stranger[:]) }},
+		{"device asset owned by zero", func(kv *MapKV, _ *fakeReg) { kv.Set(DeviceKey(dev), make([]byte, 32)) }},
 		{"device controllers changed behind its back", func(_ *MapKV, reg *fakeReg) { reg.recs[dev].Controllers[0] = identity.PublicKey(bob) }},
 	}
 	for _, c := range cases {
@@ -467,4 +468,52 @@ func TestReason(t *testing.T) {
 	if Reason(errors.New("x")) != "other" {
 		t.Fatal("Reason of a foreign error")
 	}
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{err, true}, {nil, false}, {errors.New("disk on fire"), false},
+		{fmt.Errorf("x: %w", ErrCorrupt), false}, {fmt.Errorf("x: %w", ErrInvariant), false},
+		{fmt.Errorf("send: %w", ErrFrozen), true},
+	} {
+		if Refused(c.err) != c.want {
+			t.Errorf("Refused(%v) = %t", c.err, !c.want)
+		}
+	}
+	// A registry that fails is not a verdict on the operation.
+	_, err = Apply(kv, failingReg{}, iss, issueOp("six", 5, 0))
+	if err == nil || Refused(err) {
+		t.Fatalf("registry failure: %v, refused %t", err, Refused(err))
+	}
+	// An operation built in code is validated by Apply.
+	_, err = Apply(kv, reg, iss, &Op{Kind: OpSend, Denom: "six", Amount: 1})
+	mustErr(t, "unvalidated send", err, ErrBadOp)
+	_, err = Apply(kv, reg, Account{}, issueOp("six", 5, 0))
+	mustErr(t, "zero sender", err, ErrBadOp)
+	if kv.Len() != 0 {
+		t.Fatal("refused operations wrote state")
+	}
+}
+
+type failingReg struct{}
+
+func (failingReg) Lookup(Account) (*types.DIDRecord, error) {
+	return nil, errors.New("registry unavailable")
+}
+func (failingReg) AdmissionRequired() bool { return false }
+
+// TestCorruptStateIsNotRefusal: a stored value that does not decode is a
+// node failure, not a refusal.
+func TestCorruptStateIsNotRefusal(t *testing.T) {
+	kv, reg := NewMapKV(), castReg()
+	kv.Set(DenomKey("six"), []byte{0x80})
+	_, err := Apply(kv, reg, iss, mintOp("six", bob, 1))
+	mustErr(t, "mint over corrupt record", err, ErrCorrupt)
+	if Refused(err) {
+		t.Fatal("corrupt state counted as a refusal")
+	}
+	kv.Set(DenomKey("six"), (&Denom{Issuer: iss, MaxSupply: 5, MintAuthority: iss, Mint: PowerHeld}).Encode())
+	kv.Set(BalanceKey("six", bob), []byte{1, 2})
+	_, err = Apply(kv, reg, bob, sendOp("six", carol, 1))
+	mustErr(t, "send from a corrupt balance", err, ErrCorrupt)
 }

@@ -92,7 +92,8 @@
 // ledger calls ControllersChanged, which refuses anything but a single
 // controller and moves the asset to it. So a device asset's owner is
 // always its DID's controller: CheckInvariants checks it, with the sums of
-// balances against the supplies.
+// balances against the supplies. The DID's role must be device to bind;
+// a later change of its profile does not unbind the asset.
 //
 // Fees: ChargeFee moves a fee from its payer (sender or sponsor) to the
 // sealing authority, less a share in basis points to the relaying gateway;
@@ -100,7 +101,10 @@
 // supply; InitDenom creates the genesis denomination.
 //
 // Errors wrap one sentinel each (ErrInsufficientFunds, ErrNotIssuer, ...);
-// Reason gives their stable codes for receipts.
+// Reason gives their stable codes for receipts. Refused tells a verdict on
+// the operation (the ledger includes the transaction as failed) from a
+// failure of the node: an error of the KV or the Registry, or ErrCorrupt
+// state, which must stop the block rather than fail the transaction.
 //
 // # Imports
 //
