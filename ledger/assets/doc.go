@@ -36,6 +36,12 @@
 //	                                       denomination (absent otherwise)
 //	asset/device/<device DID ID>           the device asset's owner, 32 bytes
 //
+// For example, the balance of account 0x0101…01 in "six" is under the 46
+// bytes "asset/bal/" 0x03 "six" 0x01×32 (hex 61737365742f62616c2f 03
+// 736978 0101…01), and holds 00 00 00 00 00 00 01 f4 for a balance of
+// 500. Every key starts with "asset/", so the ledger can put them into its
+// state tree as they are, beside its own prefixes.
+//
 // In the denomination record, issuer and mint_authority are 32-byte byte
 // strings (the mint authority is all zero once mint is renounced);
 // decimals (0..18) is an unsigned integer; max_supply (at least 1) and

@@ -162,3 +162,33 @@ func TestDecodeOpRejects(t *testing.T) {
 		t.Fatalf("the valid base case: %v", err)
 	}
 }
+
+// TestKeyLayout pins the example of the package doc and the key shapes.
+func TestKeyLayout(t *testing.T) {
+	k := BalanceKey("six", acct(1))
+	want, _ := hex.DecodeString("61737365742f62616c2f03736978" + strings.Repeat("01", 32))
+	if !bytes.Equal(k, want) || len(k) != 46 {
+		t.Fatalf("balance key %x", k)
+	}
+	kv, reg := NewMapKV(), castReg()
+	for _, s := range base {
+		if _, err := applyChecked(t, kv, reg, s.from, s.op); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v, _ := kv.Get(BalanceKey("six", bob)); hex.EncodeToString(v) != "00000000000001f4" {
+		t.Fatalf("balance value %x", v)
+	}
+	if string(FrozenKey("six", bob)) != "asset/frozen/\x03six"+string(bob[:]) {
+		t.Fatal("frozen key")
+	}
+	if string(DenomKey("six")) != "asset/denom/six" || string(DeviceKey(dev)) != "asset/device/"+string(dev[:]) {
+		t.Fatal("denom or device key")
+	}
+	// The length prefix makes a key parse back to its pair.
+	for _, name := range []string{"ab", "abc", "kwh-credit", strings.Repeat("z", MaxDenomLen)} {
+		if n, a, ok := splitPairKey(BalanceKey(name, acct(7))[len(prefixBal):]); !ok || n != name || a != acct(7) {
+			t.Fatalf("%q parses back as %q %s %t", name, n, a, ok)
+		}
+	}
+}
