@@ -57,8 +57,9 @@ type ControllerChange struct {
 //     frozen yet. Unfreeze: the issuer, with the freeze power held or
 //     renounced (renouncing never leaves an account frozen for good); the
 //     account is frozen.
-//   - Clawback: the issuer, with the clawback power held, moves up to the
-//     account's balance (frozen or not) to the issuer's own balance.
+//   - Clawback: the issuer, with the clawback power held, moves the
+//     amount from the account (frozen or not; it must hold the amount) to
+//     the issuer's own balance.
 //   - Renounce: the issuer renounces freeze or clawback; the issuer or the
 //     mint authority renounces mint (the authority becomes zero). A power
 //     the denomination never had cannot be renounced.
@@ -71,8 +72,8 @@ type ControllerChange struct {
 //     and admitted). op.To becomes the owner, and the effect tells the
 //     ledger to make it the controller.
 func Apply(kv KV, reg Registry, sender Account, op *Op) (Effects, error) {
-	if sender.IsZero() {
-		return Effects{}, fmt.Errorf("%w: zero sender", ErrBadOp)
+	if sender.IsZero() || op == nil {
+		return Effects{}, fmt.Errorf("%w: zero sender or no operation", ErrBadOp)
 	}
 	if err := op.Validate(); err != nil {
 		return Effects{}, err
