@@ -96,8 +96,12 @@ var reasons = []struct {
 }
 
 // Reason returns the stable code of the first sentinel err wraps (for
-// receipts and metrics labels), or "other".
+// receipts and metrics labels), "other" for an error that wraps none, and
+// "" for no error.
 func Reason(err error) string {
+	if err == nil {
+		return ""
+	}
 	for _, r := range reasons {
 		if errors.Is(err, r.err) {
 			return r.code
