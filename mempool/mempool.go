@@ -101,9 +101,9 @@ type Pool struct {
 	// byTime holds data records (0) and every other type (1), oldest
 	// timestamp first, for Expire: the two may have different past
 	// bounds (types.TimeWindow.PastFor).
-	byTime  [2]timeHeap
-	bytes   int
-	seq     uint64
+	byTime [2]timeHeap
+	bytes  int
+	seq    uint64
 }
 
 // New returns an empty pool with cfg's limits; zero fields take defaults.
