@@ -47,7 +47,7 @@
 // FuzzReplay feeds arbitrary files to the decoder.
 //
 // Memory: the outbox keeps an index entry (hash, sender, nonce, file
-// offset and size; under 100 bytes) per queued transaction, not the
+// offset and size) and a hash-map slot per queued transaction, not the
 // transactions: Peek reads them from the file.
 //
 // An Outbox is safe for concurrent use and starts no goroutines. It
