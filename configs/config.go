@@ -241,7 +241,7 @@ const (
 	// MinMempoolBytes is the largest transaction (20 KiB), so that one
 	// always fits.
 	MinMempoolBytes = 20 << 10
-	MaxMempoolBytes = 4 << 30
+	MaxMempoolBytes = 1 << 30
 	MaxSigCacheSize = 10_000_000
 )
 

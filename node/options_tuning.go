@@ -41,7 +41,7 @@ const (
 
 	// Upper bounds the options accept: they bound what a node allocates.
 	MaxMempoolTxs   = 10_000_000
-	MaxMempoolBytes = 4 << 30
+	MaxMempoolBytes = 1 << 30
 	MaxSigCacheSize = 10_000_000
 )
 
