@@ -8,7 +8,11 @@
 // one whose Append did not return may or may not be there after a restart,
 // but never half: Open cuts a torn last record. The queue keeps append
 // order, which for one sender must be nonce order (ErrOutOfOrder), so that
-// forwarding the queue front to back never leaves a nonce gap.
+// forwarding the queue front to back never leaves a nonce gap. A Remove
+// that did not return may be undone by a crash: the transactions come back
+// and are forwarded again, which is harmless, since the chain refuses a
+// replayed nonce (types.ErrReplayedNonce) and RemoveThrough then drops
+// them.
 //
 // # File format and why not pebble
 //
