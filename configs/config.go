@@ -238,9 +238,9 @@ const (
 	MinMaxBodyBytes = 1 << 10  // 1 KiB
 	MaxMaxBodyBytes = 64 << 20 // 64 MiB
 	MaxMempoolTxs   = 10_000_000
-	// MinMempoolBytes is the largest transaction (20 KiB), so that one
+	// MinMempoolBytes is the largest transaction (40 KiB), so that one
 	// always fits.
-	MinMempoolBytes = 20 << 10
+	MinMempoolBytes = 40 << 10
 	MaxMempoolBytes = 1 << 30
 	MaxSigCacheSize = 10_000_000
 )
