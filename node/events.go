@@ -107,11 +107,11 @@ type event struct {
 	seq   uint64
 	typ   string
 	block *types.Block
-	index int       // tx and record: the transaction's index in block
+	index int // tx and record: the transaction's index in block
 	// receipt: a tx event's receipt (asset, deploy and call transactions)
 	receipt *types.Receipt
-	at    time.Time // final: when it became final here
-	auth  *AuthoritiesEvent
+	at      time.Time // final: when it became final here
+	auth    *AuthoritiesEvent
 	// authKeys are the keys an authorities event names (added or removed).
 	authKeys []identity.PublicKey
 
