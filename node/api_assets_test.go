@@ -1,11 +1,13 @@
 package node
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,8 +78,42 @@ func submitAssetFixture(t *testing.T, n *Node) *assetFixture {
 // input is a 400 and unknown things a 404.
 func TestAssetAndContractAPI(t *testing.T) {
 	_, n := testNode(t)
+	// The event stream, opened first: tx events carry the receipts.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", apiURL(n, "/v1/events?types=tx"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer events.Body.Close()
 	f := submitAssetFixture(t, n)
 	did := f.issuer.Public().DID()
+	receipts := map[types.Hash]*ReceiptJSON{}
+	sc := bufio.NewScanner(events.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for len(receipts) < 2 && sc.Scan() {
+		data, ok := strings.CutPrefix(sc.Text(), "data: ")
+		if !ok {
+			continue
+		}
+		var st TxStatus
+		if err := json.Unmarshal([]byte(data), &st); err != nil {
+			t.Fatalf("tx event %s: %v", data, err)
+		}
+		if st.Hash == f.inc.Hash() || st.Hash == f.fails.Hash() {
+			receipts[st.Hash] = st.Receipt
+		}
+	}
+	if r := receipts[f.inc.Hash()]; r == nil || r.Status != ReceiptStatusOK || r.ReturnValue != float64(7) {
+		t.Fatalf("tx event of inc: receipt %+v (scan: %v)", r, sc.Err())
+	}
+	if r := receipts[f.fails.Hash()]; r == nil || r.Status != ReceiptStatusFailed {
+		t.Fatalf("tx event of the failing call: receipt %+v", r)
+	}
 
 	var rc ReceiptJSON
 	if code := getJSON(t, apiURL(n, "/v1/receipts/"+f.inc.Hash().String()), &rc); code != 200 {
