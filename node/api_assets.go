@@ -115,12 +115,10 @@ func jsonValue(v any, depth int) any {
 	return v
 }
 
-// receiptOf returns the receipt of a committed transaction of a type that
-// has one (nil otherwise, or when there is none).
+// receiptOf returns the receipt of a committed transaction, nil if it has
+// none (only asset, deploy and call transactions have one today; one store
+// read tells).
 func (n *Node) receiptOf(r *http.Request, tx *types.Tx) *ReceiptJSON {
-	if !hasReceipt(tx.Type) {
-		return nil
-	}
 	rc, err := n.store.Receipt(r.Context(), tx.Hash())
 	if err != nil {
 		return nil

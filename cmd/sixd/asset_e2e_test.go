@@ -95,6 +95,21 @@ func TestAssetAndContractCommands(t *testing.T) {
 	fail([]string{"asset", "issue", "x2", "--max-supply", "10", "--powers", "mint"}, "only freeze and clawback")
 	fail([]string{"asset", "bind-device", devDID}, "not registered")
 
+	// A device-bound asset: the device registers with the gateway as its
+	// controller, the gateway binds its asset and sells it to a buyer, who
+	// becomes the device DID's controller in the same transaction.
+	mustRun(t, "did", "register", "--domain", "sensing", "--role", "device", "--controller", did, "--home", dev, "--api", api, "--wait")
+	buyerDID := idJSON(t, initHome(t, "device")).DID
+	fail([]string{"asset", "transfer-device", devDID, "--to", buyerDID, "--wait"}, "transaction failed", "asset_no_device_asset")
+	if out := run("asset", "bind-device", devDID, "--wait"); field(t, out, "status") != "ok" {
+		t.Fatalf("bind-device:\n%s", out)
+	}
+	run("asset", "transfer-device", devDID, "--to", buyerDID, "--wait")
+	if got := resolveJSON(t, api, devDID).DIDDocument.Controller; len(got) != 1 || got[0] != buyerDID {
+		t.Errorf("the device DID's controllers after the sale: %v, want %s", got, buyerDID)
+	}
+	fail([]string{"asset", "bind-device", did}, "not device")
+
 	// Contracts: deploy the counter with init(5).
 	dir := t.TempDir()
 	counter := filepath.Join(dir, "counter.star")
