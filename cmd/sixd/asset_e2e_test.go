@@ -52,7 +52,10 @@ func TestAssetAndContractCommands(t *testing.T) {
 	}
 	fail([]string{"asset", "issue", "credit", "--max-supply", "5"}, `denomination "credit" exists already`)
 	run("asset", "mint", "credit", "500", "--to", did, "--wait")
-	run("asset", "send", "credit", "120", "--to", devDID, "--wait")
+	out = run("asset", "send", "credit", "120", "--to", devDID, "--wait")
+	if b := run("block", strings.Fields(field(t, out, "block"))[0]); !strings.Contains(b, "send credit 120 to "+devDID) {
+		t.Errorf("the block does not describe the send:\n%s", b)
+	}
 	if got := strings.TrimSpace(run("asset", "balance", "credit", did)); got != "380 credit (3.80 units)" {
 		t.Errorf("balance of the issuer: %q", got)
 	}
@@ -131,6 +134,10 @@ func TestAssetAndContractCommands(t *testing.T) {
 	incHash, err := types.ParseHash(strings.SplitN(out, "\n", 2)[0])
 	if err != nil {
 		t.Fatalf("first line of the call: %v\n%s", err, out)
+	}
+	blk := strings.Fields(field(t, out, "block"))[0]
+	if b := run("block", blk); !strings.Contains(b, "call "+addr+" inc(2)") {
+		t.Errorf("block %s does not describe the call:\n%s", blk, b)
 	}
 	var rc node.ReceiptJSON
 	if err := json.Unmarshal([]byte(mustRun(t, "receipt", incHash.String(), "--json", "--api", api)), &rc); err != nil {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -161,4 +163,44 @@ nothing else. --json prints the node's JSON answer (GET /v1/receipts/{hash}).`,
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the node's JSON answer")
 	af.add(cmd)
 	return cmd
+}
+
+// payloadSummary describes a transaction's payload on one line: a
+// record's stream=value, an asset operation, a deploy or a call.
+func payloadSummary(tx node.TxJSON) string {
+	switch {
+	case tx.Record != nil:
+		return tx.Record.Stream + "=" + displayValue(*tx.Record)
+	case tx.Asset != nil:
+		a := tx.Asset
+		s := a.Op
+		if a.Denom != "" {
+			s += " " + a.Denom
+		}
+		if a.Amount != 0 {
+			s += " " + strconv.FormatUint(a.Amount, 10)
+		}
+		if a.Account != "" {
+			s += " account " + a.Account
+		}
+		if a.To != "" {
+			s += " to " + a.To
+		}
+		return s
+	case tx.Deploy != nil:
+		return fmt.Sprintf("deploy 0x%s (%d bytes, code %s)", tx.Deploy.Address, tx.Deploy.CodeSize, tx.Deploy.CodeHash)
+	case tx.Call != nil:
+		var args []string
+		if list, ok := tx.Call.Args.([]any); ok {
+			for _, a := range list {
+				args = append(args, compactJSON(a))
+			}
+		}
+		s := fmt.Sprintf("call 0x%s %s(%s)", tx.Call.Address, tx.Call.Method, strings.Join(args, ", "))
+		for _, p := range tx.Call.Paid {
+			s += fmt.Sprintf(" pay %s:%d", p.Denom, p.Amount)
+		}
+		return s
+	}
+	return ""
 }
