@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strings"
 	"unicode/utf8"
@@ -105,6 +106,13 @@ func jsonValue(v any, depth int) any {
 			out[k] = jsonValue(e, depth+1)
 		}
 		return out
+	case float64: // not a contract value, but CBOR has floats: JSON has no NaN or infinities
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil
+		}
+		return x
+	case float32:
+		return jsonValue(float64(x), depth)
 	case map[any]any:
 		out := make(map[string]any, len(x))
 		for k, e := range x {
@@ -222,6 +230,8 @@ func (n *Node) handleContractStorage(w http.ResponseWriter, r *http.Request) {
 		err = errors.New("give key or key_hex, not both")
 	case text != "":
 		key = []byte(text)
+	case len(kh) > 2+2*maxStorageKey:
+		err = fmt.Errorf("key_hex of %d characters: a storage key has at most %d bytes", len(kh), maxStorageKey)
 	case kh != "":
 		if key, err = hex.DecodeString(strings.TrimPrefix(kh, "0x")); err != nil {
 			err = fmt.Errorf("key_hex is not hex: %v", err)
@@ -298,11 +308,14 @@ func (n *Node) accountName(a assets.Account) string {
 // a 0x address as it is.
 func ResolveAccount(s string, did func(identity.PublicKey) (*types.DIDRecord, error)) (assets.Account, string, error) {
 	if rest, ok := strings.CutPrefix(s, "0x"); ok {
-		b, err := hex.DecodeString(rest)
-		if err != nil || len(b) != 32 {
+		if len(rest) != 64 {
 			return assets.Account{}, "", fmt.Errorf("account %q: an address is 0x and 64 hex digits", truncateString(s, 80))
 		}
-		return assets.Account(b), "0x" + rest, nil
+		b, err := hex.DecodeString(rest)
+		if err != nil {
+			return assets.Account{}, "", fmt.Errorf("account %q: an address is 0x and 64 hex digits", truncateString(s, 80))
+		}
+		return assets.Account(b), "0x" + strings.ToLower(rest), nil
 	}
 	k, err := ParseSender(s)
 	if err != nil {

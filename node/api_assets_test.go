@@ -242,3 +242,57 @@ func jsonIs(v any, want string) bool {
 	b, err := json.Marshal(v)
 	return err == nil && string(b) == want
 }
+
+// TestResolveAccount: DIDs and peer IDs map to the registered DID's ID (or
+// the key), 0x addresses to themselves; anything else is refused.
+func TestResolveAccount(t *testing.T) {
+	reg, bare := newTestKey(t), newTestKey(t)
+	id := newTestKey(t).Public() // the DID reg was registered as, before a rotation
+	lookup := func(k identity.PublicKey) (*types.DIDRecord, error) {
+		if k == reg.Public() {
+			return &types.DIDRecord{ID: id, Key: k}, nil
+		}
+		return nil, nil
+	}
+	addr := strings.Repeat("ab", 32)
+	for _, tc := range []struct {
+		in    string
+		want  assets.Account
+		shown string
+		err   bool
+	}{
+		{reg.Public().DID(), assets.Account(id), reg.Public().DID(), false},
+		{reg.Public().PeerID().String(), assets.Account(id), reg.Public().DID(), false},
+		{bare.Public().DID(), assets.Account(bare.Public()), bare.Public().DID(), false},
+		{"0x" + strings.ToUpper(addr), assets.Account(types.Hash{0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab,
+			0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab}), "0x" + addr, false},
+		{"0x" + addr[:62], assets.Account{}, "", true},
+		{"0x" + strings.Repeat("zz", 32), assets.Account{}, "", true},
+		{"nobody", assets.Account{}, "", true},
+		{"did:key:nope", assets.Account{}, "", true},
+	} {
+		got, shown, err := ResolveAccount(tc.in, lookup)
+		if (err != nil) != tc.err || got != tc.want || shown != tc.shown {
+			t.Errorf("ResolveAccount(%q) = %x %q %v", tc.in, got, shown, err)
+		}
+	}
+}
+
+// FuzzCBORJSON: any bytes a receipt or storage value may hold turn into
+// JSON without a panic.
+func FuzzCBORJSON(f *testing.F) {
+	for _, v := range [][]any{{1, "a", []byte{1}}, {map[string]any{"k": []any{true, nil}}}} {
+		b, err := contracts.EncodeArgs(v...)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte{0xf9, 0x7e, 0x00})             // NaN
+	f.Add([]byte{0x81, 0xfa, 0x7f, 0x80, 0, 0}) // [+Inf] (float32)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if _, err := json.Marshal(cborJSON(b)); err != nil {
+			t.Fatalf("cborJSON(%x) does not encode as JSON: %v", b, err)
+		}
+	})
+}
