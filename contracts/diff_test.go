@@ -139,6 +139,7 @@ var diffSeeds = []string{
 	"return int(\"-42\"), int(\"0x1f\", 16), str(10), repr(b\"\\x00a\"), bytes(\"é\"), hash(\"abc\")",
 	"return [1, 2] * 2, 2 * (1,), \"ab\" * 2, b\"x\" * 3, [] * 5",
 	"t = (1, [2])\nreturn t[1][0], t[-1], len(t)",
+	"l = [1]\nl.append(1099511627776)\nd = {}\nd.setdefault(\"k\", -1099511627776)\nreturn l, d, d.get(\"z\", 1099511627776), \"{}\".format(1099511627776), l.index(1099511627776)",
 	"return {\"a\": 1} | {\"b\": 2}, [x for x in range(10) if x % 3 == 0], [[y for y in range(x)] for x in range(3)]",
 }
 

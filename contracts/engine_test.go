@@ -132,8 +132,8 @@ func TestHostFailures(t *testing.T) {
 		t.Fatalf("Init args without init: %v", res.Err)
 	}
 	// int arguments outside int32 fail alike on every machine
-	r := mustCheck(t, "EXPORTS = [\"f\", \"g\"]\ndef f():\n    return chr(1099511627776)\ndef g():\n    return \"abc\".split(\"b\", 1099511627776)\n")
-	for _, m := range []string{"f", "g"} {
+	r := mustCheck(t, "EXPORTS = [\"f\", \"g\", \"h\", \"i\", \"j\", \"k\"]\ndef f():\n    return chr(1099511627776)\ndef g():\n    return \"abc\".split(\"b\", 1099511627776)\ndef h():\n    return \"{4294967297}\".format(1, 2)\ndef i():\n    return [1].pop(4294967296)\ndef j():\n    return int(\"ff\", 4294967296)\ndef k():\n    return int(x = \"1\", base = 4294967296)\n")
+	for _, m := range []string{"f", "g", "h", "i", "j", "k"} {
 		if res := call(t, r, newHost(), m, nil, 1_000_000); !errors.Is(res.Err, contracts.ErrRuntime) {
 			t.Fatalf("%s: %v", m, res.Err)
 		}

@@ -162,19 +162,32 @@ func costSorted(r *run, args starlark.Tuple, kwargs []starlark.Tuple) (uint64, e
 }
 
 func costInt(r *run, args starlark.Tuple, kwargs []starlark.Tuple) (uint64, error) {
+	var x, base starlark.Value
 	if len(args) > 0 {
-		if s, ok := args[0].(starlark.String); ok {
-			if len(s) > MaxIntBits/3+8 {
-				return 0, limitErr("int(): string of %d bytes", len(s))
-			}
-			n := uint64(len(s))/bytesPerUnit + 1
-			return n * n, nil // parsing is quadratic
-		}
+		x = args[0]
 	}
 	if len(args) > 1 {
-		if err := checkInt32Args(args[1:], nil); err != nil {
+		base = args[1]
+	}
+	for _, kv := range kwargs {
+		switch kv[0].(starlark.String) {
+		case "x":
+			x = kv[1]
+		case "base":
+			base = kv[1]
+		}
+	}
+	if base != nil { // the library reads the base as a Go int
+		if err := checkInt32Args(starlark.Tuple{base}, nil); err != nil {
 			return 0, err
 		}
+	}
+	if s, ok := x.(starlark.String); ok {
+		if len(s) > MaxIntBits/3+8 {
+			return 0, limitErr("int(): string of %d bytes", len(s))
+		}
+		n := uint64(len(s))/bytesPerUnit + 1
+		return n * n, nil // parsing is quadratic
 	}
 	return costWeighAll(r, args, kwargs)
 }

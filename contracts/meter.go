@@ -339,12 +339,76 @@ func (r *run) binaryCost(op syntax.Token, x, y starlark.Value) (uint64, error) {
 	return satAdd(allocUnits(x), allocUnits(y)), nil
 }
 
+// seqLen is the length of a string, bytes, list or tuple, and whether it
+// counts bytes.
+func seqLen(v starlark.Value) (n uint64, isBytes, ok bool) {
+	switch v := v.(type) {
+	case starlark.String:
+		return uint64(len(v)), true, true
+	case starlark.Bytes:
+		return uint64(len(v)), true, true
+	case *starlark.List:
+		return uint64(v.Len()), false, true
+	case starlark.Tuple:
+		return uint64(len(v)), false, true
+	}
+	return 0, false, false
+}
+
+// checkPredicted refuses a concatenation or repetition whose result would
+// exceed the limits, before the library allocates it (with a large enough
+// gas limit the charge alone would not stop it, and the library's own
+// overflow checks differ between 32- and 64-bit machines).
+func checkPredicted(op syntax.Token, x, y starlark.Value) error {
+	var n uint64
+	var isBytes bool
+	switch op {
+	case syntax.PLUS:
+		lx, bx, okx := seqLen(x)
+		ly, _, oky := seqLen(y)
+		if !okx || !oky {
+			return nil
+		}
+		n, isBytes = lx+ly, bx
+	case syntax.STAR:
+		seq, count := x, y
+		if _, ok := x.(starlark.Int); ok {
+			seq, count = y, x
+		}
+		l, b, ok := seqLen(seq)
+		c, isInt := count.(starlark.Int)
+		if !ok || !isInt {
+			return nil
+		}
+		k, ok := c.Uint64()
+		if !ok {
+			if c.Sign() <= 0 {
+				return nil
+			}
+			k = math.MaxUint64
+		}
+		n, isBytes = satMul(l, k), b
+	default:
+		return nil
+	}
+	if isBytes && n > MaxStringLen {
+		return limitErr("result of %d bytes, at most %d", n, MaxStringLen)
+	}
+	if !isBytes && n > MaxElems {
+		return limitErr("result of %d elements, at most %d", n, MaxElems)
+	}
+	return nil
+}
+
 func (r *run) binary(op syntax.Token, x, y starlark.Value) (starlark.Value, error) {
 	units, err := r.binaryCost(op, x, y)
 	if err != nil {
 		return nil, err
 	}
 	if err := r.chargeUnits(units); err != nil {
+		return nil, err
+	}
+	if err := checkPredicted(op, x, y); err != nil {
 		return nil, err
 	}
 	var v starlark.Value
@@ -730,7 +794,14 @@ func strArg(v starlark.Value) int {
 
 // methodCost is the units a built-in method may touch or allocate,
 // computed before it runs.
-func (r *run) methodCost(recv starlark.Value, name string, args starlark.Tuple, kwargs []starlark.Tuple) (uint64, error) {
+func (r *run) methodCost(recv starlark.Value, name string, args starlark.Tuple, kwargs []starlark.Tuple) (units, outLen uint64, err error) {
+	units, err = r.methodUnits(recv, name, args, kwargs, &outLen)
+	return units, outLen, err
+}
+
+// methodUnits is methodCost's body; it sets *outLen when the length of a
+// string result is known in advance (join, replace).
+func (r *run) methodUnits(recv starlark.Value, name string, args starlark.Tuple, kwargs []starlark.Tuple, outLen *uint64) (uint64, error) {
 	argBytes := 0
 	for _, a := range args {
 		argBytes += strArg(a)
@@ -752,12 +823,14 @@ func (r *run) methodCost(recv starlark.Value, name string, args starlark.Tuple, 
 			for _, e := range elems {
 				total += uint64(strArg(e))
 			}
+			*outLen = total
 			return total/bytesPerUnit + uint64(len(elems)) + 1, nil
 		case "replace":
 			if len(args) >= 2 {
 				old, _ := args[0].(starlark.String)
 				nw, _ := args[1].(starlark.String)
 				occ := uint64(strings.Count(s, string(old)))
+				*outLen = uint64(len(s)) + occ*uint64(len(nw))
 				return 2*n + (occ*uint64(len(nw)))/bytesPerUnit + occ, nil
 			}
 		case "format":
@@ -818,20 +891,59 @@ func (r *run) methodCost(recv starlark.Value, name string, args starlark.Tuple, 
 	return 1, nil
 }
 
+// int32Methods are the methods whose int arguments the library reads as Go
+// int (list.insert and pop, str.replace, split and rsplit); the others
+// take ints as Starlark values, and any element value is fine.
+var int32Methods = map[string]bool{"insert": true, "pop": true, "replace": true, "split": true, "rsplit": true}
+
+// checkFormatIndices refuses "{N}" fields of more than nine digits: the
+// library parses them into a Go int, which overflows differently on 32- and
+// 64-bit machines.
+func checkFormatIndices(s string) error {
+	for i := 0; i < len(s); i++ {
+		if s[i] != '{' {
+			continue
+		}
+		if i+1 < len(s) && s[i+1] == '{' {
+			i++
+			continue
+		}
+		j := i + 1
+		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+			j++
+		}
+		if j-i-1 > 9 {
+			return fmt.Errorf("format: field index %s too large", s[i+1:min(j, i+21)])
+		}
+		i = j - 1
+	}
+	return nil
+}
+
 func (r *run) method(t *starlark.Thread, recv starlark.Value, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	m, err := attrOf(recv, name)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkInt32Args(args, kwargs); err != nil {
-		return nil, err
+	if int32Methods[name] {
+		if err := checkInt32Args(args, kwargs); err != nil {
+			return nil, err
+		}
 	}
-	units, err := r.methodCost(recv, name, args, kwargs)
+	if s, ok := recv.(starlark.String); ok && name == "format" {
+		if err := checkFormatIndices(string(s)); err != nil {
+			return nil, err
+		}
+	}
+	units, outLen, err := r.methodCost(recv, name, args, kwargs)
 	if err != nil {
 		return nil, err
 	}
 	if err := r.chargeUnits(units); err != nil {
 		return nil, err
+	}
+	if outLen > MaxStringLen {
+		return nil, limitErr("%s: result of %d bytes, at most %d", name, outLen, MaxStringLen)
 	}
 	if l, ok := recv.(*starlark.List); ok && name == "extend" && len(args) == 1 && len(kwargs) == 0 {
 		return starlark.None, r.extend(t, l, args[0])

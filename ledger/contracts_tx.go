@@ -232,6 +232,9 @@ func (a *applier) checkCall(tx *types.Tx, hash types.Hash) (*contractOutcome, bo
 			if kv.err != nil {
 				return nil, true, kv.err
 			}
+			if !assets.Refused(err) {
+				return nil, true, fmt.Errorf("ledger: asset state: %w", err)
+			}
 			return fail(fmt.Errorf("%w: paying %d %s: %w", contracts.ErrHostRule, p.Amount, p.Denom, err))
 		}
 		paid = append(paid, contracts.Coin{Denom: p.Denom, Amount: p.Amount})
@@ -336,6 +339,9 @@ func (h *host) Transfer(denom, to string, amount uint64) error {
 	if _, err := assets.Apply(h.kv, registryView{h.a}, assets.Account(h.addr), op); err != nil {
 		if h.kv.err != nil {
 			return h.kv.err
+		}
+		if !assets.Refused(err) {
+			return fmt.Errorf("ledger: asset state: %w", err) // not the contract's doing
 		}
 		return fmt.Errorf("%w: %w", contracts.ErrHostRule, err)
 	}

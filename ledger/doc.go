@@ -29,6 +29,10 @@
 //	                            which carries its controllers, keys, services, domain,
 //	                            admission and revocation
 //	didkey/<key, 32 bytes>      the ID of the DID that key belongs or belonged to
+//	asset/...                   native assets (package ledger/assets: denominations,
+//	                            balances, frozen accounts, device-bound assets)
+//	contract/...                contracts: contract/code/<code hash>, contract/meta/<address>
+//	                            (CBOR [code hash, creator]), contract/s/<address><key>
 //	authorities                 the authority set in force after the block (the voters
 //	                            of finality links whose source is the block): the CBOR
 //	                            array of the 32-byte keys, sorted by key bytes
@@ -45,6 +49,20 @@
 // empty tree). Stores written when the state root was a hash chain of
 // changes (before the tree) have no /meta/state-tree and are refused
 // (ErrPreStateTree).
+//
+// # Modules, receipts
+//
+// Asset operations (types.TxAsset, package ledger/assets) and contract
+// deploys and calls (types.TxDeploy, types.TxCall, package contracts) run
+// against the block's state through a per-transaction overlay of module
+// state (kvstate.go): a refused operation or failing call is still
+// included, consumes its nonce (and gas), keeps none of its writes, and
+// has a failure receipt (types.Receipt, Changes.Receipts). Contract code
+// is checked when deployed (code failing the checks is refused outright);
+// a call's gas limit is at most DefaultMaxTxGas, a block's at most
+// DefaultMaxBlockGas in all. The Reader gives module values (StateGet),
+// record existence (RecordAt) and may cache compiled programs
+// (ProgramCache).
 //
 // # Store layout
 //
@@ -94,6 +112,10 @@
 //	/auth/<height>                     the authority set after the block at height, at each
 //	                                   block that changed it (block 1 always), as in the tree
 //	/meta/state-tree                   1: the state roots are tree roots
+//	/kv/<key hex>                      a module key's value (asset/..., contract/...)
+//	/rc/<tx hash hex>                  a transaction's receipt (types.Receipt)
+//	/rh/<sender hex>/<stream hex>/<height>  1 when the sender has a record of the
+//	                                   stream in that block (contracts' record_exists)
 //	/d/k/<key hex>                     DID ID (32 bytes): every key a DID has had
 //	/d/h/<id hex>                      the DID's latest record
 //	/d/v/<id hex>/<version>            every version of the record
@@ -124,7 +146,8 @@
 //
 // # Imports
 //
-// The standard library, identity, ledger/types, ledger/merkle, ledger/smt,
+// The standard library, identity, contracts, ledger/types, ledger/merkle,
+// ledger/smt, ledger/assets,
 // go-datastore, go-ds-pebble, pebble and fxamacker/cbor. Never consensus,
 // pubsub, node or anything above them: they depend on this package.
 package ledger

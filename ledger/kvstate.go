@@ -131,6 +131,11 @@ func (a *applier) checkAsset(tx *types.Tx, hash types.Hash) (*assetOutcome, bool
 	if kv.err != nil {
 		return nil, true, fmt.Errorf("ledger: reading asset state: %w", kv.err)
 	}
+	if err != nil && !assets.Refused(err) {
+		// Corrupt state or a registry failure: not a verdict on the
+		// transaction; the block cannot be judged.
+		return nil, true, fmt.Errorf("ledger: asset state: %w", err)
+	}
 	if err != nil {
 		return &assetOutcome{err: err}, false, nil
 	}

@@ -161,7 +161,7 @@ func (e *event) encode() ([]byte, error) {
 		case EventTx:
 			tx := e.tx()
 			j := txJSON(tx)
-			st := TxStatus{Hash: tx.Hash(), Status: "committed", Height: h.Height, Index: uint32(e.index), Tx: &j}
+			st := TxStatus{Hash: tx.Hash(), Status: "committed", Height: h.Height, Index: uint32(e.index), BlockTime: h.Time, Tx: &j}
 			if e.receipt != nil {
 				st.Receipt = ReceiptToJSON(e.receipt)
 			}
@@ -173,7 +173,7 @@ func (e *event) encode() ([]byte, error) {
 				e.dataErr = fmt.Errorf("record of %s: %w", tx.Hash(), err)
 				return
 			}
-			v = recordJSON(tx, rec, h.Height, uint32(e.index))
+			v = recordJSON(tx, rec, h.Height, h.Time, uint32(e.index))
 		case EventAuthorities:
 			v = e.auth
 		default:
@@ -187,8 +187,8 @@ func (e *event) encode() ([]byte, error) {
 
 // recordJSON is a committed record as GET /v1/records and the event stream
 // show it.
-func recordJSON(tx *types.Tx, rec *types.DataRecord, height uint64, index uint32) RecordJSON {
-	return RecordJSON{Sender: tx.Sender.DID(), Nonce: tx.Nonce, Timestamp: tx.Timestamp, TxHash: tx.Hash(),
+func recordJSON(tx *types.Tx, rec *types.DataRecord, height uint64, blockTime int64, index uint32) RecordJSON {
+	return RecordJSON{Sender: tx.Sender.DID(), Nonce: tx.Nonce, Timestamp: tx.Timestamp, BlockTime: blockTime, TxHash: tx.Hash(),
 		Height: height, Index: index, RecordPayload: recordPayload(rec)}
 }
 

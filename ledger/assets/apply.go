@@ -34,10 +34,13 @@ type ControllerChange struct {
 	NewController Account
 }
 
-// Apply performs op for sender against kv, looking DIDs up in reg. The
-// operation must have passed Validate (DecodeOp does that). It writes to
-// kv only when it succeeds; a refused operation returns an error wrapping
-// one of the package's sentinels and leaves kv unchanged.
+// Apply performs op for sender against kv, looking DIDs up in reg. It
+// checks op's shape first (Validate), so an operation built in code (by
+// the contracts' host) is held to the same rules as a decoded one. It
+// writes to kv only when it succeeds; a refused operation returns an error
+// for which Refused is true and leaves kv unchanged. Any other error is a
+// failure of the KV or the Registry (or corrupt state): not a verdict on
+// the transaction, so the caller must not record it as one.
 //
 // Rules beyond Op's shape:
 //   - Issue: the sender is a registered, active DID (admitted where the
@@ -54,8 +57,9 @@ type ControllerChange struct {
 //     frozen yet. Unfreeze: the issuer, with the freeze power held or
 //     renounced (renouncing never leaves an account frozen for good); the
 //     account is frozen.
-//   - Clawback: the issuer, with the clawback power held, moves up to the
-//     account's balance (frozen or not) to the issuer's own balance.
+//   - Clawback: the issuer, with the clawback power held, moves the
+//     amount from the account (frozen or not; it must hold the amount) to
+//     the issuer's own balance.
 //   - Renounce: the issuer renounces freeze or clawback; the issuer or the
 //     mint authority renounces mint (the authority becomes zero). A power
 //     the denomination never had cannot be renounced.
@@ -68,8 +72,11 @@ type ControllerChange struct {
 //     and admitted). op.To becomes the owner, and the effect tells the
 //     ledger to make it the controller.
 func Apply(kv KV, reg Registry, sender Account, op *Op) (Effects, error) {
-	if sender.IsZero() {
-		return Effects{}, fmt.Errorf("%w: zero sender", ErrBadOp)
+	if sender.IsZero() || op == nil {
+		return Effects{}, fmt.Errorf("%w: zero sender or no operation", ErrBadOp)
+	}
+	if err := op.Validate(); err != nil {
+		return Effects{}, err
 	}
 	b := newBatch(kv)
 	eff, err := apply(b, reg, sender, op)
@@ -101,7 +108,7 @@ func apply(b *batch, reg Registry, sender Account, op *Op) (Effects, error) {
 		b.putDenom(op.Denom, d)
 		return Effects{}, nil
 	case OpSend:
-		if _, err := b.denom(op.Denom); err != nil {
+		if err := b.denomExists(op.Denom); err != nil {
 			return Effects{}, err
 		}
 		if err := b.debit(op.Denom, sender, op.Amount); err != nil {
@@ -190,7 +197,7 @@ func addSupply(d *Denom, name string, n uint64) error {
 
 func multiSend(b *batch, sender Account, op *Op) error {
 	for _, in := range op.Inputs {
-		if _, err := b.denom(in.Denom); err != nil {
+		if err := b.denomExists(in.Denom); err != nil {
 			return err
 		}
 		if err := b.debit(in.Denom, sender, in.Amount); err != nil {

@@ -36,6 +36,12 @@
 //	                                       denomination (absent otherwise)
 //	asset/device/<device DID ID>           the device asset's owner, 32 bytes
 //
+// For example, the balance of account 0x0101…01 in "six" is under the 46
+// bytes "asset/bal/" 0x03 "six" 0x01×32 (hex 61737365742f62616c2f 03
+// 736978 0101…01), and holds 00 00 00 00 00 00 01 f4 for a balance of
+// 500. Every key starts with "asset/", so the ledger can put them into its
+// state tree as they are, beside its own prefixes.
+//
 // In the denomination record, issuer and mint_authority are 32-byte byte
 // strings (the mint authority is all zero once mint is renounced);
 // decimals (0..18) is an unsigned integer; max_supply (at least 1) and
@@ -63,7 +69,7 @@
 // are byte strings of 0 or 32 bytes; inputs is an array of [denom, amount]
 // and outputs an array of [to (32 bytes), denom, amount]. Fields an
 // operation does not use are empty (0, "", empty byte string, empty
-// array); Op documents which fields each operation uses and Apply the
+// array; never null, which the canonical check refuses); Op documents which fields each operation uses and Apply the
 // rules. DecodeOp bounds the payload to MaxOpBytes before decoding,
 // forbids indefinite lengths and tags, bounds arrays (MaxOutputs elements)
 // and nesting, and re-encodes to insist on the canonical form.
@@ -92,7 +98,8 @@
 // ledger calls ControllersChanged, which refuses anything but a single
 // controller and moves the asset to it. So a device asset's owner is
 // always its DID's controller: CheckInvariants checks it, with the sums of
-// balances against the supplies.
+// balances against the supplies. The DID's role must be device to bind;
+// a later change of its profile does not unbind the asset.
 //
 // Fees: ChargeFee moves a fee from its payer (sender or sponsor) to the
 // sealing authority, less a share in basis points to the relaying gateway;
@@ -100,7 +107,10 @@
 // supply; InitDenom creates the genesis denomination.
 //
 // Errors wrap one sentinel each (ErrInsufficientFunds, ErrNotIssuer, ...);
-// Reason gives their stable codes for receipts.
+// Reason gives their stable codes for receipts. Refused tells a verdict on
+// the operation (the ledger includes the transaction as failed) from a
+// failure of the node: an error of the KV or the Registry, or ErrCorrupt
+// state, which must stop the block rather than fail the transaction.
 //
 // # Imports
 //

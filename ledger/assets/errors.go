@@ -96,12 +96,33 @@ var reasons = []struct {
 }
 
 // Reason returns the stable code of the first sentinel err wraps (for
-// receipts and metrics labels), or "other".
+// receipts and metrics labels), "other" for an error that wraps none, and
+// "" for no error.
 func Reason(err error) string {
+	if err == nil {
+		return ""
+	}
 	for _, r := range reasons {
 		if errors.Is(err, r.err) {
 			return r.code
 		}
 	}
 	return "other"
+}
+
+// Refused reports whether err is a verdict on the operation: it wraps one
+// of the package's sentinels other than ErrCorrupt and ErrInvariant. The
+// ledger records a refused transaction as failed (it consumes its nonce);
+// any other error from this package is a failure of the node (its KV or
+// registry, or corrupt state) and must stop the block instead.
+func Refused(err error) bool {
+	if err == nil || errors.Is(err, ErrCorrupt) || errors.Is(err, ErrInvariant) {
+		return false
+	}
+	for _, r := range reasons {
+		if errors.Is(err, r.err) {
+			return true
+		}
+	}
+	return false
 }

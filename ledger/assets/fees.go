@@ -32,7 +32,7 @@ func ChargeFee(kv KV, name string, payer, proposer, gateway Account, amount uint
 		return nil
 	}
 	b := newBatch(kv)
-	if _, err := b.denom(name); err != nil {
+	if err := b.denomExists(name); err != nil {
 		return fmt.Errorf("fee: %w", err)
 	}
 	if err := b.debit(name, payer, amount); err != nil {

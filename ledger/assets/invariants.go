@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/sixdomain/sixdomain/identity"
-	"github.com/sixdomain/sixdomain/ledger/types"
 )
 
 // CheckInvariants reads every key under "asset/" and checks that the
@@ -21,8 +20,9 @@ import (
 //     balances are stored non-zero (absent means zero);
 //   - for every denomination, the sum of its balances, computed without
 //     overflow, equals its supply;
-//   - every device asset belongs to a registered device DID whose sole
-//     controller is the asset's owner.
+//   - every device asset belongs to a registered DID whose sole controller
+//     is the asset's owner. (Its role was device when it was bound; a
+//     later set-profile does not unbind it.)
 //
 // Amounts are uint64, so no balance is negative by construction. It
 // returns an error wrapping ErrInvariant (or the KV's or Registry's error).
@@ -85,8 +85,8 @@ func CheckInvariants(kv Iterable, reg Registry) error {
 			if err != nil {
 				return err
 			}
-			if rec == nil || rec.Role != types.EntityDevice {
-				return bad("device asset of %s, which is not a registered device", identity.PublicKey(did).DID())
+			if rec == nil {
+				return bad("device asset of %s, which is not registered", identity.PublicKey(did).DID())
 			}
 			ctl, err := soleController(rec)
 			if err != nil {

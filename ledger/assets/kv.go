@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 )
 
 // Account is who holds balances and device assets: 32 bytes, opaque to
@@ -99,17 +100,26 @@ func (m *MapKV) Equal(o *MapKV) bool {
 }
 
 // batch buffers one operation's writes over a KV: reads see the buffered
-// writes, commit hands them to the KV in key order.
+// writes, commit hands them to the KV in key order. An operation touches
+// a handful of keys (a multi-send at most MaxInputs+MaxOutputs balances
+// and the denominations), so a slice searched linearly beats a map.
 type batch struct {
 	kv KV
-	w  map[string][]byte
+	w  []write
 }
 
-func newBatch(kv KV) *batch { return &batch{kv: kv, w: map[string][]byte{}} }
+type write struct {
+	key   string
+	value []byte
+}
+
+func newBatch(kv KV) *batch { return &batch{kv: kv, w: make([]write, 0, 4)} }
 
 func (b *batch) get(key []byte) ([]byte, error) {
-	if v, ok := b.w[string(key)]; ok {
-		return v, nil
+	for i := range b.w {
+		if b.w[i].key == string(key) {
+			return b.w[i].value, nil
+		}
 	}
 	v, err := b.kv.Get(key)
 	if err != nil {
@@ -118,11 +128,19 @@ func (b *batch) get(key []byte) ([]byte, error) {
 	return v, nil
 }
 
-func (b *batch) set(key, value []byte) { b.w[string(key)] = value }
+func (b *batch) set(key, value []byte) {
+	for i := range b.w {
+		if b.w[i].key == string(key) {
+			b.w[i].value = value
+			return
+		}
+	}
+	b.w = append(b.w, write{string(key), value})
+}
 
 func (b *batch) commit() {
-	keys := slices.Sorted(maps.Keys(b.w))
-	for _, k := range keys {
-		b.kv.Set([]byte(k), b.w[k])
+	slices.SortFunc(b.w, func(x, y write) int { return strings.Compare(x.key, y.key) })
+	for _, w := range b.w {
+		b.kv.Set([]byte(w.key), w.value)
 	}
 }

@@ -190,6 +190,19 @@ func (b *batch) denom(name string) (*Denom, error) {
 	return DecodeDenom(v)
 }
 
+// denomExists checks that a denomination was issued without decoding
+// its record (records are validated when written).
+func (b *batch) denomExists(name string) error {
+	v, err := b.get(DenomKey(name))
+	if err != nil {
+		return err
+	}
+	if v == nil {
+		return fmt.Errorf("%w: %q", ErrUnknownDenom, name)
+	}
+	return nil
+}
+
 func (b *batch) putDenom(name string, d *Denom) { b.set(DenomKey(name), d.Encode()) }
 
 func (b *batch) balance(name string, a Account) (uint64, error) {
@@ -326,7 +339,11 @@ var (
 
 func init() {
 	var err error
-	encMode, err = cbor.CoreDetEncOptions().EncMode()
+	// Empty (or nil) byte strings and arrays encode as empty, never as
+	// null, so that the canonical check rejects null: one encoding only.
+	enc := cbor.CoreDetEncOptions()
+	enc.NilContainers = cbor.NilContainerAsEmpty
+	encMode, err = enc.EncMode()
 	if err != nil {
 		panic(err) // constant options; cannot fail at run time
 	}
