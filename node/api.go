@@ -54,6 +54,9 @@ type TxStatus struct {
 	// committed transaction; Tx.Timestamp is the sender's own.
 	BlockTime int64   `json:"block_time_ms,omitempty"`
 	Tx        *TxJSON `json:"tx,omitempty"`
+	// Receipt: the outcome of a committed asset, deploy or call
+	// transaction.
+	Receipt *ReceiptJSON `json:"receipt,omitempty"`
 }
 
 // TxJSON is a transaction as the API shows it.
@@ -65,6 +68,9 @@ type TxJSON struct {
 	Timestamp int64          `json:"timestamp_ms"`
 	Record    *RecordPayload `json:"record,omitempty"`
 	DIDOp     *DIDOpJSON     `json:"did_op,omitempty"`
+	Asset     *AssetOpJSON   `json:"asset,omitempty"`
+	Deploy    *DeployJSON    `json:"deploy,omitempty"`
+	Call      *CallJSON      `json:"call,omitempty"`
 }
 
 // DIDOpJSON summarises a registry operation.
@@ -250,6 +256,12 @@ func (n *Node) Routes() []Route {
 		// Readiness (branch p2p): 200 once synced and connected, for load
 		// balancers and orchestrators.
 		f("GET", "/readyz", n.handleReady),
+		// Receipts, contracts and native assets (api_assets.go).
+		f("GET", "/v1/receipts/{hash}", n.handleReceipt),
+		f("GET", "/v1/contracts/{address}", n.handleContract),
+		f("GET", "/v1/contracts/{address}/storage", n.handleContractStorage),
+		f("GET", "/v1/assets/{denom}", n.handleDenom),
+		f("GET", "/v1/assets/{denom}/balances/{account}", n.handleBalance),
 	}
 }
 
@@ -368,7 +380,7 @@ func (n *Node) handleTx(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	j := txJSON(tx)
-	st := TxStatus{Hash: h, Status: "committed", Height: height, Index: index, Tx: &j}
+	st := TxStatus{Hash: h, Status: "committed", Height: height, Index: index, Tx: &j, Receipt: n.receiptOf(r, tx)}
 	if hd, err := n.store.Header(r.Context(), height); err == nil {
 		st.BlockTime = hd.Time
 	}
@@ -391,6 +403,8 @@ func txJSON(tx *types.Tx) TxJSON {
 			}
 			j.DIDOp = o
 		}
+	default:
+		describePayload(&j, tx)
 	}
 	return j
 }

@@ -43,8 +43,13 @@
 // The network, clock and store reach the node through options (WithHost,
 // WithClock, WithDatastore), so simulations run this same code.
 //
-// Imports: everything below it (identity, ledger, ledger/types, consensus,
-// chain, mempool, pubsub, clock) and node/web, the dashboard's embedded
+// Receipts, contracts and native assets (api_assets.go) are read-only
+// views of the finalized state: GET /v1/receipts, /v1/contracts and
+// /v1/assets, and the readable form of asset, deploy and call transactions.
+//
+// Imports: everything below it (identity, ledger, ledger/types,
+// ledger/assets, contracts, consensus, chain, mempool, pubsub, clock) and
+// node/web, the dashboard's embedded
 // assets, which imports only the standard library. Only cmd and
 // simulations import node.
 package node

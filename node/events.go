@@ -107,9 +107,11 @@ type event struct {
 	seq   uint64
 	typ   string
 	block *types.Block
-	index int       // tx and record: the transaction's index in block
-	at    time.Time // final: when it became final here
-	auth  *AuthoritiesEvent
+	index int // tx and record: the transaction's index in block
+	// receipt: a tx event's receipt (asset, deploy and call transactions)
+	receipt *types.Receipt
+	at      time.Time // final: when it became final here
+	auth    *AuthoritiesEvent
 	// authKeys are the keys an authorities event names (added or removed).
 	authKeys []identity.PublicKey
 
@@ -159,7 +161,11 @@ func (e *event) encode() ([]byte, error) {
 		case EventTx:
 			tx := e.tx()
 			j := txJSON(tx)
-			v = TxStatus{Hash: tx.Hash(), Status: "committed", Height: h.Height, Index: uint32(e.index), BlockTime: h.Time, Tx: &j}
+			st := TxStatus{Hash: tx.Hash(), Status: "committed", Height: h.Height, Index: uint32(e.index), BlockTime: h.Time, Tx: &j}
+			if e.receipt != nil {
+				st.Receipt = ReceiptToJSON(e.receipt)
+			}
+			v = st
 		case EventRecord:
 			tx := e.tx()
 			rec, err := types.DecodeDataRecord(tx.Payload)
@@ -425,7 +431,8 @@ func (l *eventLog) unsubscribe(s *eventSub) {
 // new heads, then for each committed block final, its transactions (a
 // record's record event right after its tx event) and, if the set
 // changed, authorities. It does no I/O beyond the authority snapshots of
-// blocks that carry an authority vote.
+// blocks that carry an authority vote and the receipts of asset, deploy
+// and call transactions (one store read each).
 func (n *Node) blockEvents(ev chain.Events) []*event {
 	var out []*event
 	for _, b := range ev.Heads {
@@ -434,7 +441,14 @@ func (n *Node) blockEvents(ev chain.Events) []*event {
 	for _, c := range ev.Committed {
 		out = append(out, &event{typ: EventFinal, block: c.Block, at: c.At})
 		for i, tx := range c.Block.Txs {
-			out = append(out, &event{typ: EventTx, block: c.Block, index: i})
+			ev := &event{typ: EventTx, block: c.Block, index: i}
+			if hasReceipt(tx.Type) {
+				// The block is in the store: one read for the receipt.
+				if rc, err := n.store.Receipt(n.ctx, tx.Hash()); err == nil {
+					ev.receipt = rc
+				}
+			}
+			out = append(out, ev)
 			if tx.Type == types.TxDataRecord {
 				out = append(out, &event{typ: EventRecord, block: c.Block, index: i})
 			}

@@ -330,6 +330,9 @@ func TestOpenAPIResponsesConform(t *testing.T) {
 	reg := submitOp(t, n, types.DIDOp{Op: types.OpRegister, Subject: dev.Public(), Domain: types.DomainSensing, Role: types.EntityDevice,
 		Services: []types.Service{{ID: "mqtt", Type: "MQTTBridge", Endpoint: "mqtts://gw.example:8883"}}}, dev)
 	waitCommitted(t, n, "the record and the registration to be final", rec, reg)
+	// Asset and contract transactions with receipts (api_assets_test.go).
+	af := submitAssetFixture(t, n)
+	addr, issuer := af.addr.String(), af.issuer.Public().DID()
 	var st TxStatus
 	if code := getJSON(t, apiURL(n, "/v1/txs/"+rec.Hash().String()), &st); code != 200 {
 		t.Fatalf("tx: %d", code)
@@ -416,6 +419,34 @@ func TestOpenAPIResponsesConform(t *testing.T) {
 		{"GET /ui/{path}", "/ui/app.js", "", 200},
 		{"GET /ui/{path}", "/ui/no-such-asset.js", "", 404},
 		{"GET /readyz", "/readyz", "", 200}, // the lone authority of its chain, with a peer
+		// Receipts, contracts and assets (api_assets.go).
+		{"GET /v1/receipts/{hash}", "/v1/receipts/" + af.inc.Hash().String(), "", 200},
+		{"GET /v1/receipts/{hash}", "/v1/receipts/" + af.fails.Hash().String(), "", 200},
+		{"GET /v1/receipts/{hash}", "/v1/receipts/" + af.deploy.Hash().String(), "", 200},
+		{"GET /v1/receipts/{hash}", "/v1/receipts/" + af.mint.Hash().String(), "", 200},
+		{"GET /v1/receipts/{hash}", "/v1/receipts/" + rec.Hash().String(), "", 404},
+		{"GET /v1/receipts/{hash}", "/v1/receipts/zz", "", 400},
+		{"GET /v1/txs/{hash}", "/v1/txs/" + af.issue.Hash().String(), "", 200},
+		{"GET /v1/txs/{hash}", "/v1/txs/" + af.deploy.Hash().String(), "", 200},
+		{"GET /v1/txs/{hash}", "/v1/txs/" + af.inc.Hash().String(), "", 200},
+		{"GET /v1/txs/{hash}", "/v1/txs/" + af.fails.Hash().String(), "", 200},
+		{"GET /v1/contracts/{address}", "/v1/contracts/" + addr, "", 200},
+		{"GET /v1/contracts/{address}", "/v1/contracts/0x" + addr, "", 200},
+		{"GET /v1/contracts/{address}", "/v1/contracts/" + zero, "", 404},
+		{"GET /v1/contracts/{address}", "/v1/contracts/0x12", "", 400},
+		{"GET /v1/contracts/{address}/storage", "/v1/contracts/" + addr + "/storage?key=count", "", 200},
+		{"GET /v1/contracts/{address}/storage", "/v1/contracts/" + addr + "/storage?key=absent", "", 200},
+		{"GET /v1/contracts/{address}/storage", "/v1/contracts/" + addr + "/storage?key_hex=636f756e74", "", 200},
+		{"GET /v1/contracts/{address}/storage", "/v1/contracts/" + addr + "/storage", "", 400},
+		{"GET /v1/contracts/{address}/storage", "/v1/contracts/" + zero + "/storage?key=count", "", 404},
+		{"GET /v1/assets/{denom}", "/v1/assets/credit", "", 200},
+		{"GET /v1/assets/{denom}", "/v1/assets/nope", "", 404},
+		{"GET /v1/assets/{denom}", "/v1/assets/Bad", "", 400},
+		{"GET /v1/assets/{denom}/balances/{account}", "/v1/assets/credit/balances/" + issuer, "", 200},
+		{"GET /v1/assets/{denom}/balances/{account}", "/v1/assets/credit/balances/" + af.issuer.Public().PeerID().String(), "", 200},
+		{"GET /v1/assets/{denom}/balances/{account}", "/v1/assets/credit/balances/0x" + addr, "", 200},
+		{"GET /v1/assets/{denom}/balances/{account}", "/v1/assets/credit/balances/nobody", "", 400},
+		{"GET /v1/assets/{denom}/balances/{account}", "/v1/assets/nope/balances/" + issuer, "", 404},
 	}
 	// Samples that need other nodes: one whose API wants tokens, a device
 	// with no peers (not ready, deterministically: nothing dials it), and a

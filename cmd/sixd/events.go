@@ -483,6 +483,15 @@ func formatEvent(e sseEvent) string {
 		if op := st.Tx.DIDOp; op != nil {
 			line += fmt.Sprintf(" (%s %s v%d)", op.Op, op.Subject, op.Version)
 		}
+		if p := payloadSummary(*st.Tx); p != "" && st.Tx.DIDOp == nil && st.Tx.Record == nil {
+			line += " (" + p + ")"
+		}
+		if r := st.Receipt; r != nil {
+			line += " " + r.Status
+			if r.Reason != "" {
+				line += " " + r.Reason
+			}
+		}
 		return line
 	case node.EventRecord:
 		var r node.RecordJSON

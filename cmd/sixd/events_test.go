@@ -278,6 +278,14 @@ func TestWatchHumanFormat(t *testing.T) {
 		{sseEvent{Type: "reset", Data: []byte(`{"reason":"event ID is older than the replay window","oldest_id":"1-5"}`)},
 			`^reset       events were missed: event ID is older than the replay window \(oldest kept: 1-5\)$`},
 		{sseEvent{Type: "tx", Data: []byte(`not json`)}, `^tx          \(undecodable`},
+		{sseEvent{Type: "tx", Data: []byte(`{"hash":"` + strings.Repeat("cd", 32) + `","status":"committed","height":7,"index":2,` +
+			`"tx":{"type":"call","sender":"did:key:z6Mk1","nonce":4,"call":{"address":"` + strings.Repeat("ef", 32) + `","method":"inc","args":[2,"x"],"gas_limit":9}},` +
+			`"receipt":{"status":"failed","reason":"contract_failed"}}`)},
+			`^tx          7/2 cdcd\S+ call from did:key:z6Mk1 nonce 4 \(call 0xefef\S+ inc\(2, "x"\)\) failed contract_failed$`},
+		{sseEvent{Type: "tx", Data: []byte(`{"hash":"` + strings.Repeat("cd", 32) + `","status":"committed","height":7,"index":0,` +
+			`"tx":{"type":"asset","sender":"did:key:z6Mk1","nonce":5,"asset":{"op":"send","denom":"credit","amount":5,"to":"did:key:z6Mk2"}},` +
+			`"receipt":{"status":"ok"}}`)},
+			`^tx          7/0 cdcd\S+ asset from did:key:z6Mk1 nonce 5 \(send credit 5 to did:key:z6Mk2\) ok$`},
 	} {
 		if got := formatEvent(tc.e); !regexp.MustCompile(tc.want).MatchString(got) {
 			t.Errorf("%s: %q, want %s", tc.e.Type, got, tc.want)

@@ -103,10 +103,7 @@ func printBlock(out io.Writer, b *node.BlockJSON) {
 	w = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "  TX HASH\tTYPE\tSENDER\tNONCE\tRECORD")
 	for _, tx := range b.Txs {
-		rec := ""
-		if tx.Record != nil {
-			rec = tx.Record.Stream + "=" + displayValue(*tx.Record)
-		}
+		rec := payloadSummary(tx)
 		fmt.Fprintf(w, "  %s\t%s\t%s\t%d\t%s\n", tx.Hash, tx.Type, tx.Sender, tx.Nonce, rec)
 	}
 	w.Flush()
