@@ -24,11 +24,13 @@ type Params struct {
 	// Admitted is the genesis admission mode "admitted": only authorities
 	// and admitted DIDs may send transactions.
 	Admitted bool
+	// Fees is the genesis fee policy; nil: no fees.
+	Fees *types.FeePolicy
 }
 
 // ParamsFromGenesis returns the parameters fixed by g.
 func ParamsFromGenesis(g *types.Genesis) Params {
-	return Params{ChainID: g.ChainID, Window: g.TimeWindow(), MaxBlockTxs: g.MaxBlockTxs, Admitted: g.Admitted()}
+	return Params{ChainID: g.ChainID, Window: g.TimeWindow(), MaxBlockTxs: g.MaxBlockTxs, Admitted: g.Admitted(), Fees: g.Fees}
 }
 
 func (p Params) maxTxs() int {
@@ -109,6 +111,9 @@ func Apply(st State, r Reader, p Params, b *types.Block) (State, *Changes, error
 	}
 
 	a := newApplier(r, p, h.Height, h.Time, len(b.Txs))
+	if err := a.begin(h.Proposer); err != nil {
+		return State{}, nil, err
+	}
 	for i, tx := range b.Txs {
 		c, err := a.check(tx)
 		if err != nil {
@@ -126,6 +131,9 @@ func Apply(st State, r Reader, p Params, b *types.Block) (State, *Changes, error
 	}
 	if root := types.TxRoot(leaves); root != h.TxRoot {
 		return State{}, nil, fmt.Errorf("%w: %w: transactions give %s, header says %s", types.ErrBadBlock, ErrTxRoot, root, h.TxRoot)
+	}
+	if err := a.endFees(); err != nil {
+		return State{}, nil, err
 	}
 	root, err := a.applyState(st.StateRoot, h)
 	if err != nil {
@@ -166,6 +174,9 @@ func Propose(st State, r Reader, p Params, candidates []*types.Tx, timeMillis in
 	}
 	limit := min(len(candidates), p.maxTxs())
 	a := newApplier(r, p, h.Height, h.Time, limit)
+	if err := a.begin(proposer); err != nil {
+		return nil, State{}, nil, nil, err
+	}
 	var (
 		txs     = make([]*types.Tx, 0, limit)
 		leaves  = make([][]byte, 0, limit)
@@ -198,6 +209,9 @@ func Propose(st State, r Reader, p Params, candidates []*types.Tx, timeMillis in
 	}
 	h.TxCount = uint32(len(txs))
 	h.TxRoot = types.TxRoot(leaves)
+	if err := a.endFees(); err != nil {
+		return nil, State{}, nil, skipped, err
+	}
 	root, err := a.applyState(st.StateRoot, &h)
 	if err != nil {
 		return nil, State{}, nil, skipped, err
@@ -228,6 +242,9 @@ type applier struct {
 	read      map[identity.PublicKey]*types.DIDRecord   // what the Reader said of a key (nil: no DID)
 	kv        map[string][]byte                         // module state written in this block (nil value: deleted)
 	gas       uint64                                    // sum of the accepted contract transactions' gas limits
+	proposer  assets.Account                            // the sealing authority's account (fees, rewards)
+	feeLayer  *txKV                                     // the fee reservation of the transaction being checked
+	err       error                                     // an internal failure (fees), returned by Apply and Propose
 }
 
 func newApplier(r Reader, p Params, height uint64, timeMillis int64, n int) *applier {
@@ -248,6 +265,8 @@ type checked struct {
 	kv       map[string][]byte  // module writes of a registry transaction (a device asset's owner)
 	asset    *assetOutcome      // of an asset transaction
 	contract *contractOutcome   // of a deploy or call
+	grant    *assetOutcome      // of a fee grant
+	fee      *feeState          // the fee reservation, nil if free
 	ioErr    bool               // the error came from the NonceReader, not from the transaction
 }
 
@@ -285,6 +304,16 @@ func (a *applier) check(tx *types.Tx) (checked, error) {
 	if ioErr, err := a.checkSender(tx); err != nil {
 		c.ioErr = ioErr
 		return c, err
+	}
+	fs, ioErr, err := a.reserveFee(tx)
+	if err != nil {
+		c.ioErr = ioErr
+		return c, err
+	}
+	c.fee = fs
+	if fs != nil {
+		a.feeLayer = fs.layer
+		defer func() { a.feeLayer = nil }()
 	}
 	switch tx.Type {
 	case types.TxDataRecord:
@@ -330,6 +359,13 @@ func (a *applier) check(tx *types.Tx) (checked, error) {
 			return c, err
 		}
 		c.asset = out
+	case types.TxFeeGrant:
+		out, ioErr, err := a.checkGrant(tx)
+		if err != nil {
+			c.ioErr = ioErr
+			return c, err
+		}
+		c.grant = out
 	case types.TxDeploy, types.TxCall:
 		check := a.checkDeploy
 		if tx.Type == types.TxCall {
@@ -348,6 +384,9 @@ func (a *applier) check(tx *types.Tx) (checked, error) {
 // accept records the changes of a checked transaction.
 func (a *applier) accept(c checked) {
 	tx := c.tx
+	if c.fee != nil {
+		a.acceptKV(c.fee.layer.w)
+	}
 	a.seen[c.hash] = struct{}{}
 	a.last[tx.Sender] = tx.Nonce
 	a.ch.Nonces[tx.Sender] = tx.Nonce
@@ -360,17 +399,29 @@ func (a *applier) accept(c checked) {
 	case types.TxDID:
 		a.acceptDID(c.did)
 		a.acceptKV(c.kv)
-	case types.TxAsset:
+	case types.TxAsset, types.TxFeeGrant:
+		o := c.asset
+		if tx.Type == types.TxFeeGrant {
+			o = c.grant
+		}
 		r := types.Receipt{TxHash: c.hash, Height: a.height, Index: a.n, Status: types.ReceiptOK}
-		if err := c.asset.err; err != nil {
+		if err := o.err; err != nil {
 			r.Status, r.Reason, r.Error = types.ReceiptFailed, assets.Reason(err), truncateReason(err.Error())
+			if errors.Is(err, errGrantTaken) {
+				r.Reason = "fee_grant_taken"
+			}
 		} else {
-			a.acceptKV(c.asset.writes)
-			if c.asset.did != nil {
-				a.acceptDID(c.asset.did)
+			a.acceptKV(o.writes)
+			if o.did != nil {
+				a.acceptDID(o.did)
 			}
 		}
+		if c.fee != nil {
+			r.Fee = a.settleFee(tx, c.fee, 0)
+		}
 		a.ch.Receipts = append(a.ch.Receipts, r)
+		a.n++
+		return
 	case types.TxDeploy, types.TxCall:
 		o := c.contract
 		r := types.Receipt{TxHash: c.hash, Height: a.height, Index: a.n, Status: types.ReceiptOK,
@@ -382,7 +433,15 @@ func (a *applier) accept(c checked) {
 			a.acceptKV(o.writes)
 		}
 		a.gas += gasLimitOf(tx)
+		if c.fee != nil {
+			r.Fee = a.settleFee(tx, c.fee, o.gas)
+		}
 		a.ch.Receipts = append(a.ch.Receipts, r)
+		a.n++
+		return
+	}
+	if c.fee != nil {
+		a.settleFee(tx, c.fee, 0)
 	}
 	a.n++
 }
@@ -476,4 +535,18 @@ func contractReason(err error) string {
 		return "host_rule:" + assets.Reason(err)
 	}
 	return "other"
+}
+
+// begin sets the sealing authority's account and, at block 1, creates the
+// genesis fee denomination.
+func (a *applier) begin(proposer identity.PublicKey) error {
+	if a.p.Fees == nil {
+		return nil
+	}
+	acct, err := a.accountOf(proposer)
+	if err != nil {
+		return err
+	}
+	a.proposer = acct
+	return a.beginFees()
 }

@@ -161,7 +161,7 @@ func (a *applier) checkDeploy(tx *types.Tx, hash types.Hash) (*contractOutcome, 
 		return nil, false, fmt.Errorf("%w: contract code: %w", types.ErrBadPayload, err)
 	}
 	addr := types.ContractAddress(tx.Sender, tx.Nonce)
-	kv := &txKV{a: a, w: map[string][]byte{}}
+	kv := a.newTxKV()
 	codeHash := types.Hash(prog.CodeHash())
 	if v, err := kv.Get(ContractCodeKey(codeHash)); err != nil {
 		return nil, true, err
@@ -200,7 +200,7 @@ func (a *applier) checkCall(tx *types.Tx, hash types.Hash) (*contractOutcome, bo
 	if err := a.checkGas(c.GasLimit); err != nil {
 		return nil, false, err
 	}
-	kv := &txKV{a: a, w: map[string][]byte{}}
+	kv := a.newTxKV()
 	fail := func(err error) (*contractOutcome, bool, error) { return &contractOutcome{err: err}, false, nil }
 	rawMeta, err := kv.Get(ContractMetaKey(c.Address))
 	if err != nil {

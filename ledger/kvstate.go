@@ -50,7 +50,8 @@ func (s *Store) StateGet(key []byte) ([]byte, error) {
 // isModuleKey reports whether key belongs to a module (its value is kept
 // under /kv/).
 func isModuleKey(key []byte) bool {
-	return bytes.HasPrefix(key, []byte(assets.Prefix)) || bytes.HasPrefix(key, []byte(contractPrefix))
+	return bytes.HasPrefix(key, []byte(assets.Prefix)) || bytes.HasPrefix(key, []byte(contractPrefix)) ||
+		bytes.HasPrefix(key, []byte(feePrefix))
 }
 
 func sha256Of(b []byte) [32]byte { return sha256.Sum256(b) }
@@ -59,14 +60,22 @@ func sha256Of(b []byte) [32]byte { return sha256.Sum256(b) }
 // the block's, over the committed state. Writes stay in w until the
 // transaction is accepted.
 type txKV struct {
-	a   *applier
-	w   map[string][]byte
-	err error // the first read error: the transaction cannot be judged
+	a      *applier
+	parent *txKV // the layer below (the fee reservation), or nil
+	w      map[string][]byte
+	err    error // the first read error: the transaction cannot be judged
+}
+
+// newTxKV returns a layer over the transaction's fee reservation (if any).
+func (a *applier) newTxKV() *txKV {
+	return &txKV{a: a, parent: a.feeLayer, w: map[string][]byte{}}
 }
 
 func (k *txKV) Get(key []byte) ([]byte, error) {
-	if v, ok := k.w[string(key)]; ok {
-		return v, nil
+	for l := k; l != nil; l = l.parent {
+		if v, ok := l.w[string(key)]; ok {
+			return v, nil
+		}
 	}
 	if v, ok := k.a.kv[string(key)]; ok {
 		return v, nil
@@ -126,7 +135,7 @@ func (a *applier) checkAsset(tx *types.Tx, hash types.Hash) (*assetOutcome, bool
 	if err != nil {
 		return nil, true, err
 	}
-	kv := &txKV{a: a, w: map[string][]byte{}}
+	kv := a.newTxKV()
 	eff, err := assets.Apply(kv, registryView{a}, sender, op)
 	if kv.err != nil {
 		return nil, true, fmt.Errorf("ledger: reading asset state: %w", kv.err)
@@ -167,7 +176,7 @@ func (a *applier) didControllersChanged(prev, next *types.DIDRecord) (map[string
 	if prev == nil || (slices.Equal(prev.Controllers, next.Controllers) && prev.Threshold == next.Threshold) {
 		return nil, false, nil
 	}
-	kv := &txKV{a: a, w: map[string][]byte{}}
+	kv := a.newTxKV()
 	err := assets.ControllersChanged(kv, assets.Account(next.ID), next.Controllers, next.Threshold)
 	if kv.err != nil {
 		return nil, true, fmt.Errorf("ledger: reading asset state: %w", kv.err)

@@ -350,6 +350,8 @@ func submitStatus(err error) int {
 		return http.StatusConflict
 	case errors.Is(err, types.ErrDIDNotFound):
 		return http.StatusNotFound
+	case errors.Is(err, types.ErrInsufficientFee):
+		return http.StatusPaymentRequired
 	}
 	return http.StatusBadRequest
 }

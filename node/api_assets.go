@@ -38,6 +38,7 @@ type ReceiptJSON struct {
 	ReturnValue any                `json:"return_value,omitempty"` // Return decoded (absent for None)
 	Events      []ReceiptEventJSON `json:"events,omitempty"`
 	Address     *types.Hash        `json:"address,omitempty"` // a deploy's contract
+	Fee         uint64             `json:"fee,omitempty"`     // what it paid, on a chain with fees
 }
 
 // ReceiptEventJSON is an event a contract emitted.
@@ -55,7 +56,7 @@ const (
 
 // ReceiptToJSON converts a receipt to its API form.
 func ReceiptToJSON(r *types.Receipt) *ReceiptJSON {
-	j := &ReceiptJSON{TxHash: r.TxHash, Height: r.Height, Index: r.Index, Status: ReceiptStatusOK,
+	j := &ReceiptJSON{TxHash: r.TxHash, Height: r.Height, Index: r.Index, Status: ReceiptStatusOK, Fee: r.Fee,
 		Reason: r.Reason, Error: r.Error, GasUsed: r.GasUsed, Return: r.Return, Address: r.Address}
 	if r.Status != types.ReceiptOK {
 		j.Status = ReceiptStatusFailed

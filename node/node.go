@@ -561,7 +561,9 @@ func (n *Node) Submit(ctx context.Context, data []byte) (*types.Tx, error) {
 // hold back the sender's later transactions. (An operation behind pending
 // ones of its sender cannot be judged yet; the block builder does.)
 func (n *Node) checkRegistryOp(tx *types.Tx) error {
-	if tx.Type != types.TxDID {
+	// On a chain with fees, any transaction that pays is judged too: one
+	// whose payer cannot pay would wait in the mempool for nothing.
+	if tx.Type != types.TxDID && (n.genesis.Fees == nil || tx.Type == types.TxDataRecord && n.genesis.Fees.FreeRecords) {
 		return nil
 	}
 	if tx.Nonce != n.chain.HeadNonce(tx.Sender)+1 {

@@ -28,6 +28,7 @@ var reasons = []struct {
 	err  error
 	code string
 }{
+	{ErrInsufficientFee, "insufficient_fee"},
 	{ErrOversize, "oversize"},
 	{ErrUndecodable, "undecodable"},
 	{ErrNonCanonical, "non_canonical"},

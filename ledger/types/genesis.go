@@ -47,6 +47,9 @@ type Genesis struct {
 	// all. 0 (a genesis file without the key) keeps TxPastMillis for data
 	// records too, and the genesis hash that file always had.
 	MaxForwardAgeMillis int64 `toml:"max_forward_age_ms,omitempty"`
+	// Fees, if set, is the chain's fee policy ([fees]): a genesis without
+	// it runs without fees and keeps the hash it always had.
+	Fees *FeePolicy `toml:"fees,omitempty"`
 }
 
 // Admission modes.
@@ -129,6 +132,11 @@ func (g *Genesis) Validate() error {
 		}
 		seen[k] = true
 	}
+	if g.Fees != nil {
+		if err := g.Fees.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %w", ErrBadGenesis, errors.Join(errs...))
 	}
@@ -205,6 +213,17 @@ type genesisWireForward struct {
 	MaxForwardAgeMillis int64
 }
 
+// genesisWireFees is the array with an eleventh element, the fee policy
+// (the ninth and tenth, admission and max_forward_age_ms, are then always
+// present; 0 for the latter when unset).
+type genesisWireFees struct {
+	_ struct{} `cbor:",toarray"`
+	genesisWire
+	Admission           string
+	MaxForwardAgeMillis int64
+	Fees                FeePolicy
+}
+
 // Hash returns SHA-256 of the genesis parameters' canonical encoding. It is
 // the parent hash of block 1, so nodes with different genesis files never
 // accept each other's blocks.
@@ -212,6 +231,13 @@ func (g *Genesis) Hash() Hash {
 	w := genesisWire{ChainID: g.ChainID, GenesisTime: g.GenesisTime.UnixMilli(),
 		SlotMillis: g.SlotMillis, Authorities: g.AuthorityKeys(), TxFutureMillis: g.TxFutureMillis,
 		TxPastMillis: g.TxPastMillis, MaxBlockTxs: g.MaxBlockTxs, Epoch: g.Epoch}
+	if g.Fees != nil {
+		admission := AdmissionOpen
+		if g.Admitted() {
+			admission = AdmissionAdmitted
+		}
+		return sha256.Sum256(marshal(genesisWireFees{genesisWire: w, Admission: admission, MaxForwardAgeMillis: g.MaxForwardAgeMillis, Fees: *g.Fees}))
+	}
 	if g.MaxForwardAgeMillis != 0 {
 		admission := AdmissionOpen
 		if g.Admitted() {
@@ -302,5 +328,15 @@ func (g *Genesis) MarshalTOML() []byte {
 		fmt.Fprintf(&b, "  %q,\n", a)
 	}
 	b.WriteString("]\n")
+	if f := g.Fees; f != nil {
+		b.WriteString("\n# Fees (docs/PROTOCOL.md, Fees): the fee denomination and its first balances, the price of\n")
+		b.WriteString("# 1,000 gas, whether records are free, the gateway's share and the reward per block.\n")
+		b.WriteString("[fees]\n")
+		fmt.Fprintf(&b, "denom = %q\nmax_supply = %d\ngas_price_milli = %d\nfree_records = %t\ngateway_share_bps = %d\nblock_reward = %d\n",
+			f.Denom, f.MaxSupply, f.GasPriceMilli, f.FreeRecords, f.GatewayShareBps, f.BlockReward)
+		for _, a := range f.Allocations {
+			fmt.Fprintf(&b, "[[fees.allocations]]\naccount = %q\namount = %d\n", a.Account, a.Amount)
+		}
+	}
 	return []byte(b.String())
 }

@@ -15,7 +15,7 @@ const (
 // Contract transactions add the gas used, the return value (canonical
 // CBOR), the events and, for a deploy, the contract's address. It encodes
 // as the CBOR array [tx_hash, height, index, status, reason, error,
-// gas_used, return, [[topic, data], ...], address].
+// gas_used, return, [[topic, data], ...], address, fee].
 type Receipt struct {
 	_       struct{}       `cbor:",toarray"`
 	TxHash  Hash           `json:"tx_hash"`
@@ -28,6 +28,8 @@ type Receipt struct {
 	Return  HexBytes       `json:"return,omitempty"`
 	Events  []ReceiptEvent `json:"events,omitempty"`
 	Address *Hash          `json:"address,omitempty"`
+	// Fee is what the transaction paid (chains with fees).
+	Fee uint64 `json:"fee,omitempty"`
 }
 
 // ReceiptEvent is an event a contract emitted: [topic, data (canonical

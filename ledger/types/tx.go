@@ -55,6 +55,8 @@ func (t TxType) String() string {
 		return "deploy"
 	case TxCall:
 		return "call"
+	case TxFeeGrant:
+		return "fee-grant"
 	}
 	return fmt.Sprintf("type(%d)", uint8(t))
 }
@@ -178,6 +180,14 @@ func (tx *Tx) ValidateBasic(chainID string) error {
 	case TxCall:
 		if _, err := DecodeCall(tx.Payload); err != nil {
 			return err
+		}
+	case TxFeeGrant:
+		g, err := DecodeFeeGrant(tx.Payload)
+		if err != nil {
+			return err
+		}
+		if g.Grantee == tx.Sender {
+			return fmt.Errorf("%w: a fee grant to its own sender", ErrBadPayload)
 		}
 	default:
 		return fmt.Errorf("%w: %d", ErrUnknownType, tx.Type)
