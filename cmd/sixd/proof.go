@@ -96,13 +96,7 @@ It exits 0 and prints what the proof shows if it is valid, and exits 1 with
 the reason otherwise. --genesis defaults to the home directory's genesis.`,
 		Args: exactArgs(1, "the proof file (or - for stdin)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if genesisFile == "" {
-				var err error
-				if genesisFile, err = defaultGenesisFile(home); err != nil {
-					return err
-				}
-			}
-			g, err := types.LoadGenesis(genesisFile)
+			g, err := verifierGenesis(genesisFile, home)
 			if err != nil {
 				return err
 			}
@@ -145,6 +139,18 @@ the reason otherwise. --genesis defaults to the home directory's genesis.`,
 	cmd.Flags().BoolVar(&sealOnly, "seal-only", false, "accept a proof without finality, checking only the seal by a genesis authority")
 	addHomeFlag(cmd, &home)
 	return cmd
+}
+
+// verifierGenesis loads the genesis an offline verifier checks against:
+// --genesis, or the home's.
+func verifierGenesis(genesisFile, home string) (*types.Genesis, error) {
+	if genesisFile == "" {
+		var err error
+		if genesisFile, err = defaultGenesisFile(home); err != nil {
+			return nil, err
+		}
+	}
+	return types.LoadGenesis(genesisFile)
 }
 
 // defaultGenesisFile returns the genesis of the home directory: genesis_file

@@ -106,13 +106,7 @@ It exits 0 and prints the value if the proof is valid, and exits 1 with the
 reason otherwise.`,
 		Args: exactArgs(1, "the proof file (or - for stdin)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if genesisFile == "" {
-				var err error
-				if genesisFile, err = defaultGenesisFile(home); err != nil {
-					return err
-				}
-			}
-			g, err := types.LoadGenesis(genesisFile)
+			g, err := verifierGenesis(genesisFile, home)
 			if err != nil {
 				return err
 			}
