@@ -35,6 +35,7 @@ import (
 	"github.com/sixdomain/sixdomain/ledger"
 	"github.com/sixdomain/sixdomain/ledger/types"
 	"github.com/sixdomain/sixdomain/mempool"
+	"github.com/sixdomain/sixdomain/node/light"
 	sixps "github.com/sixdomain/sixdomain/pubsub"
 )
 
@@ -316,6 +317,7 @@ func (n *Node) joinChain() (err error) {
 	}
 
 	n.host.SetStreamHandler(syncProtocol(g.ChainID), n.serveSync)
+	n.startLightServe()
 	return nil
 }
 
@@ -396,6 +398,7 @@ func (n *Node) Close() error {
 		}
 		if n.host != nil {
 			n.host.RemoveStreamHandler(syncProtocol(n.genesis.ChainID))
+			n.host.RemoveStreamHandler(light.ProtocolID(n.genesis.ChainID))
 		}
 		if n.host != nil {
 			n.host.Network().StopNotify(barredNotifee{n})

@@ -1,0 +1,182 @@
+package light_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/sixdomain/sixdomain/identity"
+	"github.com/sixdomain/sixdomain/ledger/types"
+	"github.com/sixdomain/sixdomain/node"
+	"github.com/sixdomain/sixdomain/node/light"
+)
+
+func testLogger() *slog.Logger {
+	if os.Getenv("LIGHT_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+func addrString(info peer.AddrInfo) string {
+	return info.Addrs[0].String() + "/p2p/" + info.ID.String()
+}
+
+// startCluster starts 3 authorities and 2 gateways on loopback.
+func startCluster(t *testing.T, chainID string) *node.Cluster {
+	t.Helper()
+	c, err := node.StartCluster(context.Background(), node.ClusterConfig{ChainID: chainID, Authorities: 3, Devices: 2,
+		Slot: 250 * time.Millisecond, Logger: testLogger(), BaseDir: t.TempDir(),
+		NodeOptions: func(i int) []node.Option {
+			return []node.Option{node.WithRole(node.RoleGateway), node.WithMDNS(false), node.WithDHT(node.DHTOff),
+				node.WithListenAddrs("/ip4/127.0.0.1/tcp/0")}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func newLight(t *testing.T, g *types.Genesis, gateways []string, dir string) *light.Node {
+	t.Helper()
+	key, err := identity.Generate(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newLightWithKey(t, key, g, gateways, dir)
+}
+
+func newLightWithKey(t *testing.T, key *identity.PrivateKey, g *types.Genesis, gateways []string, dir string) *light.Node {
+	t.Helper()
+	l, err := light.New(context.Background(), key, g, light.Config{Gateways: gateways, DataDir: dir, Logger: testLogger(),
+		FollowInterval: 300 * time.Millisecond, PollInterval: 100 * time.Millisecond, RequestTimeout: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// committedOnce checks on a full node that every reading of sender with
+// nonces 1..k is in a final block exactly once, in nonce order, with the
+// timestamp it was signed with, and that the light node's receipt names
+// the same block and its time.
+func committedOnce(t *testing.T, n *node.Node, l *light.Node, txs []*types.Tx) {
+	t.Helper()
+	ctx := context.Background()
+	rs, err := l.Receipts(ctx, 1, len(txs)+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != len(txs) {
+		t.Fatalf("light node holds %d receipts, want %d", len(rs), len(txs))
+	}
+	seen := map[types.Hash]bool{}
+	var lastHeight uint64
+	var lastIndex uint32
+	for i, tx := range txs {
+		got, height, index, err := n.Store().Tx(ctx, tx.Hash())
+		if err != nil {
+			t.Fatalf("reading %d (nonce %d): %v", i, tx.Nonce, err)
+		}
+		if seen[tx.Hash()] {
+			t.Fatalf("reading %d committed twice", i)
+		}
+		seen[tx.Hash()] = true
+		if got.Timestamp != tx.Timestamp || got.Nonce != uint64(i+1) {
+			t.Fatalf("reading %d: committed timestamp %d nonce %d, signed %d nonce %d", i, got.Timestamp, got.Nonce, tx.Timestamp, i+1)
+		}
+		if height < lastHeight || (height == lastHeight && i > 0 && index <= lastIndex) {
+			t.Fatalf("reading %d at %d/%d is not after the previous one at %d/%d", i, height, index, lastHeight, lastIndex)
+		}
+		lastHeight, lastIndex = height, index
+		hd, err := n.Store().Header(ctx, height)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := rs[i]
+		if r.Hash != tx.Hash() || r.Nonce != tx.Nonce || r.Timestamp != tx.Timestamp || r.Height != height || r.BlockTime != hd.Time {
+			t.Fatalf("receipt %d = %+v; want hash %s nonce %d timestamp %d height %d block time %d", i, r, tx.Hash(), tx.Nonce, tx.Timestamp, height, hd.Time)
+		}
+	}
+	// Nothing else of this sender's is on the chain.
+	if nonce, err := n.Store().Nonce(l.Key()); err != nil || nonce != uint64(len(txs)) {
+		t.Fatalf("committed nonce of the light node = %d, %v; want %d", nonce, err, len(txs))
+	}
+}
+
+// TestLightRecordsAndFailsOver: a light node records readings through
+// gateway A, verifying each one's inclusion and finality proof; gateway A
+// is killed, the light node fails over to gateway B, and every reading is
+// committed exactly once.
+func TestLightRecordsAndFailsOver(t *testing.T) {
+	c := startCluster(t, "light-failover")
+	gwA, gwB := 3, 4
+	l := newLight(t, c.Genesis, []string{addrString(c.Nodes[gwA].AddrInfo()), addrString(c.Nodes[gwB].AddrInfo())}, t.TempDir())
+	ctx := context.Background()
+	var txs []*types.Tx
+	record := func(k int) {
+		for i := 0; i < k; i++ {
+			tx, err := l.Record(ctx, types.DataRecord{Stream: "temp", Value: []byte(fmt.Sprintf("%d", len(txs)))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			txs = append(txs, tx)
+		}
+	}
+	record(10)
+	waitFor(t, 30*time.Second, "the first readings recorded through gateway A", func() bool {
+		return l.Status().Recorded == 10
+	})
+	if gw := l.Status().Gateway; gw != c.Nodes[gwA].ID().String() {
+		t.Fatalf("gateway %s, want A %s", gw, c.Nodes[gwA].ID())
+	}
+	if st := l.Status(); st.Finalized == 0 || st.HeadersMissing != 0 {
+		t.Fatalf("light status %+v: want a verified final head and no headers missing", st)
+	}
+	// Kill gateway A with readings in flight.
+	record(10)
+	if err := c.StopNode(gwA); err != nil {
+		t.Fatal(err)
+	}
+	record(10)
+	waitFor(t, 60*time.Second, "every reading recorded after the failover", func() bool {
+		return l.Status().Recorded == 30 && l.Status().Queued == 0
+	})
+	if gw := l.Status().Gateway; gw != c.Nodes[gwB].ID().String() {
+		t.Fatalf("gateway %s after the failover, want B %s", gw, c.Nodes[gwB].ID())
+	}
+	committedOnce(t, c.Nodes[gwB], l, txs)
+	// The headers the light node holds are the chain's final headers.
+	st := l.Status()
+	for h := uint64(1); h <= st.Finalized; h++ {
+		mine, err := l.Header(ctx, h)
+		if err != nil {
+			t.Fatalf("header %d: %v", h, err)
+		}
+		theirs, err := c.Nodes[gwB].Store().Header(ctx, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mine.Hash() != theirs.Hash() {
+			t.Fatalf("header %d differs from the chain's", h)
+		}
+	}
+}
