@@ -180,3 +180,62 @@ func TestLightRecordsAndFailsOver(t *testing.T) {
 		}
 	}
 }
+
+// TestLightOfflineThousand: a light node that reaches no gateway signs
+// 1,000 readings into its queue (restarting halfway: the queue and the
+// nonce survive), then a gateway appears; every reading is committed
+// exactly once, in order, with its original timestamp, and the light node
+// holds the inclusion time of each.
+func TestLightOfflineThousand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("1,000 readings through a cluster")
+	}
+	c := startCluster(t, "light-offline")
+	ctx := context.Background()
+	// Gateway A is down: the light node knows only its address.
+	addrA := addrString(c.Nodes[3].AddrInfo())
+	if err := c.StopNode(3); err != nil {
+		t.Fatal(err)
+	}
+	key, err := identity.Generate(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	l := newLightWithKey(t, key, c.Genesis, []string{addrA}, dir)
+	var txs []*types.Tx
+	record := func(l *light.Node, k int) {
+		for i := 0; i < k; i++ {
+			tx, err := l.Record(ctx, types.DataRecord{Stream: "offline", Value: []byte(fmt.Sprintf("%d", len(txs)))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			txs = append(txs, tx)
+		}
+	}
+	record(l, 500)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = newLightWithKey(t, key, c.Genesis, []string{addrA}, dir)
+	record(l, 500)
+	waitFor(t, 10*time.Second, "the light node to find no gateway", func() bool {
+		st := l.Status()
+		return st.LastError != "" && st.Gateway == ""
+	})
+	if st := l.Status(); st.Queued != 1000 || st.Recorded != 0 || st.Nonce != 1000 {
+		t.Fatalf("offline status %+v: want 1000 queued, none recorded, nonce 1000", st)
+	}
+	for i, tx := range txs {
+		if tx.Nonce != uint64(i+1) {
+			t.Fatalf("reading %d signed with nonce %d", i, tx.Nonce)
+		}
+	}
+	// A gateway appears (as mDNS would report it).
+	l.AddGateway(c.Nodes[4].AddrInfo())
+	waitFor(t, 120*time.Second, "1,000 readings recorded", func() bool {
+		st := l.Status()
+		return st.Recorded == 1000 && st.Queued == 0
+	})
+	committedOnce(t, c.Nodes[4], l, txs)
+}

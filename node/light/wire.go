@@ -104,7 +104,11 @@ var (
 
 func init() {
 	var err error
-	if encMode, err = cbor.CoreDetEncOptions().EncMode(); err != nil {
+	// Empty and absent byte strings and arrays have one encoding: empty
+	// (0x40, 0x80), never null.
+	opts := cbor.CoreDetEncOptions()
+	opts.NilContainers = cbor.NilContainerAsEmpty
+	if encMode, err = opts.EncMode(); err != nil {
 		panic(err) // constant options
 	}
 	if decMode, err = (cbor.DecOptions{
