@@ -40,7 +40,7 @@ func TestParseRole(t *testing.T) {
 			t.Errorf("ParseRole(%q) error %q does not mention role", tt.in, err)
 		}
 	}
-	if got := Roles(); !slices.Equal(got, []Role{RoleDevice, RoleGateway, RoleBootstrap}) {
+	if got := Roles(); !slices.Equal(got, []Role{RoleDevice, RoleGateway, RoleBootstrap, RoleLight}) {
 		t.Errorf("Roles() = %v", got)
 	}
 }
@@ -54,6 +54,7 @@ func TestDefault(t *testing.T) {
 		{RoleDevice, true, 16, 32, 64, 128},
 		{RoleGateway, true, 64, 128, 512, 1024},
 		{RoleBootstrap, false, 256, 512, 1024, 4096},
+		{RoleLight, true, 4, 16, 16, 64},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.role), func(t *testing.T) {
@@ -67,7 +68,8 @@ func TestDefault(t *testing.T) {
 				t.Errorf("Default(%s) = %+v", tt.role, c)
 			}
 			if c.KeyFile != "node.key" || c.GenesisFile != "genesis.toml" ||
-				!slices.Equal(p.Listen, []string{"/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/udp/4001/quic-v1"}) ||
+				!slices.Equal(p.Listen, []string{"/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/udp/4001/quic-v1"}) && tt.role != RoleLight ||
+				!slices.Equal(p.Listen, []string{"/ip4/0.0.0.0/tcp/4001"}) && tt.role == RoleLight ||
 				len(p.Bootstrap) != 0 ||
 				!reflect.DeepEqual(c.API, APIConfig{Listen: "127.0.0.1:8645", MaxBodyBytes: 65536}) ||
 				c.Metrics != (MetricsConfig{}) ||
