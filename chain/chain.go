@@ -17,6 +17,7 @@ import (
 	"github.com/sixdomain/sixdomain/consensus"
 	"github.com/sixdomain/sixdomain/identity"
 	"github.com/sixdomain/sixdomain/ledger"
+	"github.com/sixdomain/sixdomain/ledger/smt"
 	"github.com/sixdomain/sixdomain/ledger/types"
 	"github.com/sixdomain/sixdomain/mempool"
 )
@@ -414,6 +415,26 @@ func (o overlay) DID(k identity.PublicKey) (*types.DIDRecord, error) {
 
 func (o overlay) IsAuthority(k identity.PublicKey) bool { return o.snap.IsSigner(k) }
 
+// Node gives a state-tree node: one an unfinalized ancestor added, or a
+// committed one.
+func (o overlay) Node(h smt.Hash) ([]byte, error) {
+	for e := o.e; e != nil; e = e.parent {
+		if n, ok := e.changes.Tree.Nodes[h]; ok {
+			return n, nil
+		}
+	}
+	return o.c.cfg.Store.Node(h)
+}
+
+// AuthoritiesAfter applies h's EIP-225 fields to the parent's snapshot.
+func (o overlay) AuthoritiesAfter(h *types.Header) ([]identity.PublicKey, error) {
+	next, err := o.snap.Apply([]*types.Header{h})
+	if err != nil {
+		return nil, err
+	}
+	return next.Signers, nil
+}
+
 // didOf returns the latest record of the DID k names as of block e (nil:
 // the finalized tip).
 func (c *Chain) didOf(e *entry, k identity.PublicKey) (*types.DIDRecord, error) {
@@ -735,8 +756,20 @@ func (c *Chain) finalize(cp types.Checkpoint) error {
 		if err != nil {
 			return fmt.Errorf("encoding the total difficulty: %w", err)
 		}
-		if err := c.cfg.Store.Commit(c.ctx, x.block, x.state, x.changes,
-			ledger.Write{DS: c.cfg.Datastore, Key: tdKey, Value: td}); err != nil {
+		writes := []ledger.Write{{DS: c.cfg.Datastore, Key: tdKey, Value: td}}
+		// The certificates that proofs of finality are made of: the one
+		// that justified the block, and, for the block finalized now, the
+		// one that finalized it.
+		xcp := types.Checkpoint{Height: x.block.Header.Height, Hash: x.hash}
+		if cert := c.fin.Certificate(xcp); len(cert) > 0 {
+			writes = append(writes, ledger.Write{DS: c.cfg.Datastore, Key: justifiedCertKey(xcp.Height), Value: types.EncodeCertificates([][]*types.FinalityVote{cert})})
+		}
+		if x == e {
+			if cert := c.fin.FinalizingCertificate(); len(cert) > 0 && cert[0].Source == cp {
+				writes = append(writes, ledger.Write{DS: c.cfg.Datastore, Key: finalizingCertKey(cp.Height), Value: types.EncodeCertificates([][]*types.FinalityVote{cert})})
+			}
+		}
+		if err := c.cfg.Store.Commit(c.ctx, x.block, x.state, x.changes, writes...); err != nil {
 			return err
 		}
 		c.tipState, c.tipHeader, c.tipTD = x.state, &x.block.Header, x.td
@@ -813,11 +846,16 @@ func (c *Chain) Tick() {
 	candidates := c.cfg.Pool.Select(c.cfg.Genesis.MaxBlockTxs, types.MaxBlockBytes-64<<10,
 		func(k identity.PublicKey) uint64 { return c.nonceOf(head, k) })
 	ts := max(now.UnixMilli(), c.sealAt.UnixMilli())
-	b, _, _, skipped := ledger.Propose(st, overlay{c, head, snap}, c.params, candidates, ts, self)
+	proposals := c.proposals()
+	b, _, _, skipped, err := ledger.Propose(st, overlay{c, head, snap}, c.params, candidates, ts, self,
+		func(h *types.Header) { c.poa.Prepare(snap, h, proposals) })
+	if err != nil {
+		c.log.Error("proposing a block", "height", st.Height+1, "err", err)
+		return
+	}
 	for _, s := range skipped {
 		c.log.Debug("left out of block", "tx", s.Tx.Hash(), "err", s.Err)
 	}
-	c.poa.Prepare(snap, &b.Header, c.proposals())
 	b.Seal = c.cfg.Key.Sign(b.Header.SealBytes())
 	if err := c.addBlock(b); err != nil {
 		c.log.Error("own block refused", "height", b.Header.Height, "err", err)

@@ -29,7 +29,10 @@
 // (one synced batch, before the vote leaves), and the finalized tip's total
 // difficulty, which joins each finalized block's commit batch
 // (ledger.Write), so the store's head and it never disagree after a
-// crash. The store I/O of the synchronous steps uses the one context the
+// crash; in the same batch, the certificates of finality proofs
+// (proofs.go: /cert/j/<height>, the votes that justified the block, and
+// /cert/f/<height>, the votes that finalized it), from which FinalityProof
+// builds proofs for light clients (consensus.VerifyFinality). The store I/O of the synchronous steps uses the one context the
 // chain keeps from New (without its cancellation).
 //
 // Thread safety: the mutating methods must be called from one goroutine;

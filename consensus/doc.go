@@ -130,6 +130,37 @@
 // between changes). An authority that left the set can no longer be held
 // to its votes by the chain that removed it.
 //
+// # Proofs of finality (light clients)
+//
+// A verifier that holds a Trust — a finalized checkpoint and the authority
+// set after it; GenesisTrust for one that knows only the genesis — checks
+// that a block is final with VerifyFinality and a types.FinalityProof,
+// offline:
+//
+//   - Final: the votes of a supermajority link f → child of f under the
+//     trusted set (which finalizes f), with f's header; unless f is the
+//     trusted checkpoint, a state-tree proof that f's state records the
+//     trusted set as its voters (the state tree's authorities key, package
+//     ledger), so that a proof that skips an authority-set change fails.
+//     Then the headers from f down to the block, by parent hash.
+//   - Handoffs, one per authority-set change since the trusted checkpoint:
+//     a link signed by the trusted set to a block t at or above the change
+//     (Justify), the set after t with its state-tree proof against t's
+//     state root, and a link that finalizes t or a descendant of it signed
+//     by that new set (Finalize). The trust moves to the new set.
+//
+// The old set can only justify the first block of the new one (the voters
+// of a link are the set at its source), so the handoff rests on the
+// assumption a Tendermint light client makes with its trust level: fewer
+// than 1/3 of the trusted set is byzantine, so more than 2/3 of it signing
+// a link means honest authorities validated its target, whose state holds
+// the set the chain elected; the new set then finalizes it. Sets voted out
+// long ago can sign anything: a verifier should move its trust forward
+// (VerifyFinality returns the trust to keep) rather than start from an
+// old checkpoint. The chain stores the certificates proofs are made of
+// (package chain); VerifyStateProof and VerifyFinalTxProof add a state
+// value or a transaction to the check.
+//
 // # Use
 //
 // Finality is a pure state machine owned by one goroutine (it is not safe
@@ -144,6 +175,6 @@
 // finalized checkpoint and everything above it. Evidence from any Update
 // goes on the chain as a TxEvidence transaction.
 //
-// Imports: identity, ledger/types and go-datastore; never ledger's store,
+// Imports: identity, ledger/types, ledger/smt and go-datastore; never ledger's store,
 // pubsub, chain or node.
 package consensus

@@ -143,6 +143,16 @@ func (f *Finality) Certificate(c types.Checkpoint) []*types.FinalityVote {
 	return ffgCloneVotes(j.votes)
 }
 
+// FinalizingCertificate returns the votes of the link that finalized the
+// finalized checkpoint (a link from it to its child), nil for the
+// checkpoint NewFinality started from.
+func (f *Finality) FinalizingCertificate() []*types.FinalityVote {
+	if len(f.finCert) == 0 {
+		return nil
+	}
+	return ffgCloneVotes(f.finCert)
+}
+
 // Certificates returns what a peer needs to reach this gadget's
 // justified checkpoints from its finalized one: the certificate of the
 // link that finalized it (none for the checkpoint NewFinality started

@@ -1,11 +1,7 @@
 package ledger
 
 import (
-	"bytes"
-	"crypto/sha256"
-	"encoding/binary"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
@@ -128,7 +124,10 @@ func Apply(st State, r Reader, p Params, b *types.Block) (State, *Changes, error
 	if root := types.TxRoot(leaves); root != h.TxRoot {
 		return State{}, nil, fmt.Errorf("%w: %w: transactions give %s, header says %s", types.ErrBadBlock, ErrTxRoot, root, h.TxRoot)
 	}
-	root := stateRoot(st.StateRoot, h.Height, a.ch)
+	root, err := a.applyState(st.StateRoot, h)
+	if err != nil {
+		return State{}, nil, err
+	}
 	if root != h.StateRoot {
 		return State{}, nil, fmt.Errorf("%w: %w: changes give %s, header says %s", types.ErrBadBlock, ErrStateRoot, root, h.StateRoot)
 	}
@@ -146,12 +145,22 @@ func Apply(st State, r Reader, p Params, b *types.Block) (State, *Changes, error
 // they are neither in the block nor skipped. If timeMillis is not after
 // st.LastBlockTime, the block gets st.LastBlockTime+1, the earliest valid
 // time. st.ChainID must be p.ChainID.
-func Propose(st State, r Reader, p Params, candidates []*types.Tx, timeMillis int64, proposer identity.PublicKey) (*types.Block, State, *Changes, []Skipped) {
+//
+// prepare, if not nil, fills the header's consensus fields (difficulty,
+// vote, checkpoint list) before the state root is computed, since the
+// authority set after the block, which the state holds, depends on them;
+// it must not change the height, parent, time or proposer. The only error
+// is the Reader's: the block is then nil.
+func Propose(st State, r Reader, p Params, candidates []*types.Tx, timeMillis int64, proposer identity.PublicKey, prepare func(*types.Header)) (*types.Block, State, *Changes, []Skipped, error) {
 	if timeMillis <= st.LastBlockTime {
 		timeMillis = st.LastBlockTime + 1
 	}
 	h := types.Header{Version: types.BlockVersion, ChainID: p.ChainID, Height: st.Height + 1,
 		Parent: st.LastBlockHash, Time: timeMillis, Proposer: proposer, Difficulty: types.DiffInTurn}
+	if prepare != nil {
+		prepare(&h)
+		h.Version, h.ChainID, h.Height, h.Parent, h.Time, h.Proposer = types.BlockVersion, p.ChainID, st.Height+1, st.LastBlockHash, timeMillis, proposer
+	}
 	limit := min(len(candidates), p.maxTxs())
 	a := newApplier(r, p, h.Height, h.Time, limit)
 	var (
@@ -186,9 +195,13 @@ func Propose(st State, r Reader, p Params, candidates []*types.Tx, timeMillis in
 	}
 	h.TxCount = uint32(len(txs))
 	h.TxRoot = types.TxRoot(leaves)
-	h.StateRoot = stateRoot(st.StateRoot, h.Height, a.ch)
+	root, err := a.applyState(st.StateRoot, &h)
+	if err != nil {
+		return nil, State{}, nil, skipped, err
+	}
+	h.StateRoot = root
 	b := &types.Block{Header: h, Txs: txs}
-	return b, nextState(st, b, h.StateRoot), a.ch, skipped
+	return b, nextState(st, b, h.StateRoot), a.ch, skipped, nil
 }
 
 func nextState(st State, b *types.Block, root types.Hash) State {
@@ -318,84 +331,6 @@ func (a *applier) accept(c checked) {
 // maxCheckpointAuthorities is the most authorities a checkpoint header can
 // list (types enforces it when decoding).
 const maxCheckpointAuthorities = 1024
-
-// stateRootDomain opens every state root preimage (see the package doc).
-const stateRootDomain = "SIXDOMAIN-STATE-V1"
-
-// nonceUpdate and changeSet are the CBOR form of Changes that the state
-// root commits to.
-type nonceUpdate struct {
-	_      struct{} `cbor:",toarray"`
-	Sender identity.PublicKey
-	Nonce  uint64
-}
-
-type changeSet struct {
-	_       struct{} `cbor:",toarray"`
-	Nonces  []nonceUpdate
-	Records []types.Hash
-}
-
-// changeSetWithEvidence is the change set of a block that holds evidence
-// transactions: the same two lists and a third.
-type changeSetWithEvidence struct {
-	_        struct{} `cbor:",toarray"`
-	Nonces   []nonceUpdate
-	Records  []types.Hash
-	Evidence []types.Hash
-}
-
-// changeSetWithDIDs is the change set of a block that changes the DID
-// registry: the three lists and the hashes of the new DID records.
-type changeSetWithDIDs struct {
-	_        struct{} `cbor:",toarray"`
-	Nonces   []nonceUpdate
-	Records  []types.Hash
-	Evidence []types.Hash
-	DIDs     []types.Hash
-}
-
-// encodeChangeSet returns the canonical encoding of ch: a two-element
-// array, a three-element one when the block holds evidence, a four-element
-// one when it changes the DID registry (so that blocks without evidence or
-// registry changes keep the roots they always had).
-func encodeChangeSet(ch *Changes) []byte {
-	cs := changeSet{Nonces: make([]nonceUpdate, 0, len(ch.Nonces)), Records: make([]types.Hash, 0, len(ch.Records))}
-	for s, n := range ch.Nonces {
-		cs.Nonces = append(cs.Nonces, nonceUpdate{Sender: s, Nonce: n})
-	}
-	slices.SortFunc(cs.Nonces, func(x, y nonceUpdate) int { return bytes.Compare(x.Sender[:], y.Sender[:]) })
-	for _, r := range ch.Records {
-		cs.Records = append(cs.Records, r.TxHash)
-	}
-	if len(ch.Evidence) == 0 && len(ch.DIDs) == 0 {
-		return mustMarshal(cs)
-	}
-	ev := changeSetWithEvidence{Nonces: cs.Nonces, Records: cs.Records, Evidence: make([]types.Hash, 0, len(ch.Evidence))}
-	for _, e := range ch.Evidence {
-		ev.Evidence = append(ev.Evidence, e.TxHash)
-	}
-	if len(ch.DIDs) == 0 {
-		return mustMarshal(ev)
-	}
-	dids := make([]types.Hash, 0, len(ch.DIDs))
-	for _, d := range ch.DIDs {
-		dids = append(dids, sha256.Sum256(d.Record.Encode()))
-	}
-	return mustMarshal(changeSetWithDIDs{Nonces: ev.Nonces, Records: ev.Records, Evidence: ev.Evidence, DIDs: dids})
-}
-
-// stateRoot is SHA-256(domain || prev || height || CBOR(change set)).
-func stateRoot(prev types.Hash, height uint64, ch *Changes) types.Hash {
-	hh := sha256.New()
-	hh.Write([]byte(stateRootDomain))
-	hh.Write(prev[:])
-	hh.Write(binary.BigEndian.AppendUint64(nil, height))
-	hh.Write(encodeChangeSet(ch))
-	var out types.Hash
-	hh.Sum(out[:0])
-	return out
-}
 
 // blockSize returns the length of the block's encoding
 // [header, [tx bytes...], seal] with a 64-byte seal, from the header and

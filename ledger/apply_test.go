@@ -1,9 +1,6 @@
 package ledger
 
 import (
-	"bytes"
-	"crypto/sha256"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"reflect"
@@ -11,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/sixdomain/sixdomain/identity"
+	"github.com/sixdomain/sixdomain/ledger/smt"
 	"github.com/sixdomain/sixdomain/ledger/types"
 )
 
@@ -75,7 +73,7 @@ func TestApplyRejects(t *testing.T) {
 	// State after block 1, in which k0 used nonces 1 and 2.
 	gen := GenesisState(f.g)
 	at1 := gen.LastBlockTime + 1000
-	b1, st, ch1, sk := Propose(gen, memNonces{}, f.p, []*types.Tx{f.tx(t, k0, 1, at1, "temp"), f.tx(t, k0, 2, at1, "temp")}, at1, f.auth.Public())
+	b1, st, ch1, sk := propose(gen, memNonces{}, f.p, []*types.Tx{f.tx(t, k0, 1, at1, "temp"), f.tx(t, k0, 2, at1, "temp")}, at1, f.auth.Public())
 	if len(sk) != 0 || len(b1.Txs) != 2 {
 		t.Fatalf("block 1: %v", sk)
 	}
@@ -84,7 +82,7 @@ func TestApplyRejects(t *testing.T) {
 	w := f.p.Window
 
 	valid := func() *types.Block {
-		b, _, _, sk := Propose(st, nonces, f.p, []*types.Tx{f.tx(t, k0, 3, at, "temp"), f.tx(t, k1, 1, at, "hum")}, at, f.auth.Public())
+		b, _, _, sk := propose(st, nonces, f.p, []*types.Tx{f.tx(t, k0, 3, at, "temp"), f.tx(t, k1, 1, at, "hum")}, at, f.auth.Public())
 		if len(sk) != 0 {
 			t.Fatal(sk)
 		}
@@ -198,7 +196,7 @@ func TestApplyDoesNotVerifySignatures(t *testing.T) {
 	at := st.LastBlockTime + 1000
 	tx := f.tx(t, f.keys[0], 1, at, "temp")
 	tx.Signature[0] ^= 1
-	b, _, _, sk := Propose(st, memNonces{}, f.p, []*types.Tx{tx}, at, f.auth.Public())
+	b, _, _, sk := propose(st, memNonces{}, f.p, []*types.Tx{tx}, at, f.auth.Public())
 	if len(sk) != 0 {
 		t.Fatal(sk)
 	}
@@ -212,18 +210,22 @@ type failingReader struct{ err error }
 func (r failingReader) Nonce(identity.PublicKey) (uint64, error)         { return 0, r.err }
 func (r failingReader) DID(identity.PublicKey) (*types.DIDRecord, error) { return nil, r.err }
 func (r failingReader) IsAuthority(identity.PublicKey) bool              { return false }
+func (r failingReader) Node(h smt.Hash) ([]byte, error)                  { return testNode(h) }
+func (r failingReader) AuthoritiesAfter(*types.Header) ([]identity.PublicKey, error) {
+	return testAuthorities, nil
+}
 
 func TestApplyReaderError(t *testing.T) {
 	f := newFixture(t, 1)
 	st := GenesisState(f.g)
 	at := st.LastBlockTime + 1000
-	b, _, _, _ := Propose(st, memNonces{}, f.p, []*types.Tx{f.tx(t, f.keys[0], 1, at, "temp")}, at, f.auth.Public())
+	b, _, _, _ := propose(st, memNonces{}, f.p, []*types.Tx{f.tx(t, f.keys[0], 1, at, "temp")}, at, f.auth.Public())
 	boom := errors.New("disk on fire")
 	_, _, err := Apply(st, failingReader{boom}, f.p, b)
 	if !errors.Is(err, boom) || errors.Is(err, types.ErrBadBlock) {
 		t.Fatalf("error %v", err)
 	}
-	_, _, _, sk := Propose(st, failingReader{boom}, f.p, b.Txs, at, f.auth.Public())
+	_, _, _, sk := propose(st, failingReader{boom}, f.p, b.Txs, at, f.auth.Public())
 	if len(sk) != 1 || !errors.Is(sk[0].Err, boom) {
 		t.Fatalf("skipped %v", sk)
 	}
@@ -259,7 +261,7 @@ func TestProposeSkips(t *testing.T) {
 		types.ErrTimeInFuture, types.ErrWrongChain, types.ErrUndecodable, types.ErrBadSignature}
 	wantSkipped := []*types.Tx{candidates[1], candidates[2], candidates[3], candidates[4], candidates[5], candidates[6], nil, badSig}
 
-	b, next, ch, skipped := Propose(st, nonces, f.p, candidates, at, f.auth.Public())
+	b, next, ch, skipped := propose(st, nonces, f.p, candidates, at, f.auth.Public())
 	if !reflect.DeepEqual(b.Txs, []*types.Tx{ok1, ok2, ok3}) {
 		t.Fatalf("block holds %d txs", len(b.Txs))
 	}
@@ -299,7 +301,7 @@ func TestProposeFull(t *testing.T) {
 		for n := uint64(1); n <= 5; n++ {
 			txs = append(txs, f.tx(t, k, n, at, "temp"))
 		}
-		b, _, _, skipped := Propose(st, memNonces{}, p, txs, at, f.auth.Public())
+		b, _, _, skipped := propose(st, memNonces{}, p, txs, at, f.auth.Public())
 		if len(b.Txs) != 3 || len(skipped) != 0 {
 			t.Fatalf("%d txs, skipped %v", len(b.Txs), skipped)
 		}
@@ -314,7 +316,7 @@ func TestProposeFull(t *testing.T) {
 		for n := uint64(1); n <= types.MaxBlockBytes/types.MaxRecordValue+10; n++ {
 			txs = append(txs, signedTx(t, f.p.ChainID, k, n, at, "blob", big))
 		}
-		b, _, _, skipped := Propose(st, memNonces{}, f.p, txs, at, f.auth.Public())
+		b, _, _, skipped := propose(st, memNonces{}, f.p, txs, at, f.auth.Public())
 		if len(skipped) != 0 || len(b.Txs) == len(txs) {
 			t.Fatalf("%d of %d txs, skipped %v", len(b.Txs), len(txs), skipped)
 		}
@@ -345,7 +347,7 @@ func TestProposeFull(t *testing.T) {
 func TestProposeClampsTime(t *testing.T) {
 	f := newFixture(t, 1)
 	st := GenesisState(f.g)
-	b, next, _, _ := Propose(st, memNonces{}, f.p, nil, st.LastBlockTime-5, f.auth.Public())
+	b, next, _, _ := propose(st, memNonces{}, f.p, nil, st.LastBlockTime-5, f.auth.Public())
 	if b.Header.Time != st.LastBlockTime+1 || next.LastBlockTime != b.Header.Time {
 		t.Fatalf("time %d after %d", b.Header.Time, st.LastBlockTime)
 	}
@@ -354,43 +356,55 @@ func TestProposeClampsTime(t *testing.T) {
 	}
 }
 
-// TestStateRootEncoding pins the state root preimage documented in doc.go.
-func TestStateRootEncoding(t *testing.T) {
-	var a, b identity.PublicKey
-	a[0], b[0] = 2, 1 // b sorts first
-	h1, h2 := types.Hash{0xaa}, types.Hash{0xbb}
-	ch := &Changes{
-		Nonces:  map[identity.PublicKey]uint64{a: 300, b: 1},
-		Records: []RecordEntry{{TxHash: h2}, {TxHash: h1}},
+// TestStateRootIsTreeRoot checks that a block's state root is the root of
+// the state tree holding exactly the documented keys: each sender's last
+// nonce and the authority set after the block, rebuilt here from scratch.
+func TestStateRootIsTreeRoot(t *testing.T) {
+	f := newFixture(t, 2)
+	k0, k1 := f.keys[0], f.keys[1]
+	st := GenesisState(f.g)
+	at := st.LastBlockTime + 1000
+	b1, st1, ch1, sk := propose(st, memNonces{}, f.p, []*types.Tx{f.tx(t, k0, 1, at, "temp"), f.tx(t, k0, 2, at, "temp"), f.tx(t, k1, 1, at, "hum")}, at, f.auth.Public())
+	if len(sk) != 0 {
+		t.Fatal(sk)
 	}
-	var want bytes.Buffer
-	want.Write([]byte{0x82, 0x82}) // [ [ 2 nonce updates
-	want.Write([]byte{0x82, 0x58, 0x20})
-	want.Write(b[:])
-	want.Write([]byte{0x01})
-	want.Write([]byte{0x82, 0x58, 0x20})
-	want.Write(a[:])
-	want.Write([]byte{0x19, 0x01, 0x2c}) // 300
-	want.Write([]byte{0x82, 0x58, 0x20}) // [ 2 tx hashes, block order
-	want.Write(h2[:])
-	want.Write([]byte{0x58, 0x20})
-	want.Write(h1[:])
-	if got := encodeChangeSet(ch); !bytes.Equal(got, want.Bytes()) {
-		t.Fatalf("change set\n got %x\nwant %x", got, want.Bytes())
+	if ch1.Authorities == nil {
+		t.Fatal("block 1 must record the authority set")
 	}
-	empty := encodeChangeSet(&Changes{})
-	if !bytes.Equal(empty, []byte{0x82, 0x80, 0x80}) {
-		t.Fatalf("empty change set %x", empty)
+	want, _, _, err := smt.Update(smt.MapNodes{}, smt.Empty, []smt.Op{
+		{Key: NonceStateKey(k0.Public()), Value: EncodeNonce(2)},
+		{Key: NonceStateKey(k1.Public()), Value: EncodeNonce(1)},
+		{Key: AuthoritiesStateKey(), Value: EncodeAuthorities(testAuthorities)},
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-
-	prev := types.Hash{1, 2, 3}
-	pre := append([]byte("SIXDOMAIN-STATE-V1"), prev[:]...)
-	pre = binary.BigEndian.AppendUint64(pre, 7)
-	pre = append(pre, want.Bytes()...)
-	if got := stateRoot(prev, 7, ch); got != sha256.Sum256(pre) {
-		t.Fatalf("state root %s", got)
+	if b1.Header.StateRoot != types.Hash(want) || st1.StateRoot != types.Hash(want) {
+		t.Fatalf("state root %s, tree of the documented keys %s", b1.Header.StateRoot, want)
 	}
-	if stateRoot(prev, 7, ch) == stateRoot(prev, 8, ch) || stateRoot(prev, 7, ch) == stateRoot(types.Hash{}, 7, ch) {
-		t.Fatal("state root ignores height or predecessor")
+	// Block 2 changes one nonce; the authority set is unchanged and not
+	// rewritten.
+	nonces := memNonces{k0.Public(): 2, k1.Public(): 1}
+	at2 := at + 1000
+	b2, _, ch2, _ := propose(st1, nonces, f.p, []*types.Tx{f.tx(t, k1, 2, at2, "hum")}, at2, f.auth.Public())
+	if ch2.Authorities != nil {
+		t.Fatalf("block 2 rewrote an unchanged authority set: %v", ch2.Authorities)
+	}
+	want2, _, _, err := smt.Update(smt.MapNodes{}, smt.Empty, []smt.Op{
+		{Key: NonceStateKey(k0.Public()), Value: EncodeNonce(2)},
+		{Key: NonceStateKey(k1.Public()), Value: EncodeNonce(2)},
+		{Key: AuthoritiesStateKey(), Value: EncodeAuthorities(testAuthorities)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b2.Header.StateRoot != types.Hash(want2) {
+		t.Fatalf("block 2 state root %s, want %s", b2.Header.StateRoot, want2)
+	}
+	// A block whose header claims another root is refused.
+	bad := *b2
+	bad.Header.StateRoot = b1.Header.StateRoot
+	if _, _, err := Apply(st1, nonces, f.p, &bad); !errors.Is(err, ErrStateRoot) {
+		t.Fatalf("wrong state root: %v", err)
 	}
 }

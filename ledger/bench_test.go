@@ -37,7 +37,7 @@ func BenchmarkApply(b *testing.B) {
 	f := newFixture(b, benchSenders)
 	st := GenesisState(f.g)
 	at := st.LastBlockTime + 1000
-	blk, _, _, sk := Propose(st, memNonces{}, f.p, benchBlockTxs(b, f, 0, at), at, f.auth.Public())
+	blk, _, _, sk := propose(st, memNonces{}, f.p, benchBlockTxs(b, f, 0, at), at, f.auth.Public())
 	if len(sk) != 0 || len(blk.Txs) != benchTxs {
 		b.Fatal(sk)
 	}
@@ -58,7 +58,7 @@ func BenchmarkPropose(b *testing.B) {
 	txs := benchBlockTxs(b, f, 0, at)
 	b.ReportAllocs()
 	for b.Loop() {
-		if blk, _, _, sk := Propose(st, memNonces{}, f.p, txs, at, f.auth.Public()); len(sk) != 0 || len(blk.Txs) != benchTxs {
+		if blk, _, _, sk := propose(st, memNonces{}, f.p, txs, at, f.auth.Public()); len(sk) != 0 || len(blk.Txs) != benchTxs {
 			b.Fatal(sk)
 		}
 	}
@@ -94,7 +94,7 @@ func benchCommit(b *testing.B, d datastore.Batching) {
 		b.StopTimer()
 		st := s.State()
 		at := st.LastBlockTime + 1000
-		blk, next, ch, sk := Propose(st, View(s, nil), f.p, benchBlockTxs(b, f, uint64(i), at), at, f.auth.Public())
+		blk, next, ch, sk := propose(st, View(s, testAuthorities), f.p, benchBlockTxs(b, f, uint64(i), at), at, f.auth.Public())
 		if len(sk) != 0 {
 			b.Fatal(sk)
 		}

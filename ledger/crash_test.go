@@ -62,7 +62,7 @@ func TestCrashChild(t *testing.T) {
 		for i := range txs {
 			txs[i] = signedTx(t, g.ChainID, sender, st.Height*crashTxs+uint64(i)+1, at, "temp", "21.5")
 		}
-		b, next, ch, sk := Propose(st, View(s, nil), p, txs, at, auth.Public())
+		b, next, ch, sk := propose(st, View(s, testAuthorities), p, txs, at, auth.Public())
 		if len(sk) != 0 {
 			t.Fatal(sk)
 		}
@@ -160,7 +160,7 @@ func TestCommitSurvivesKill(t *testing.T) {
 
 	// And the chain goes on from there.
 	at := st.LastBlockTime + g.SlotMillis
-	b, next, ch, sk := Propose(st, View(s, nil), ParamsFromGenesis(g), []*types.Tx{signedTx(t, g.ChainID, sender, last+1, at, "temp", "1")}, at, auth.Public())
+	b, next, ch, sk := propose(st, View(s, testAuthorities), ParamsFromGenesis(g), []*types.Tx{signedTx(t, g.ChainID, sender, last+1, at, "temp", "1")}, at, auth.Public())
 	if len(sk) != 0 {
 		t.Fatal(sk)
 	}

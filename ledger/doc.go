@@ -18,33 +18,33 @@
 //
 // # State root
 //
-// The state root is an accumulator over state changes, not a Merkle tree
-// of the current state:
+// The state root is the root of an authenticated key-value tree of the
+// current state (package ledger/smt: a compact sparse Merkle tree over
+// SHA-256 key paths, whose leaves commit to SHA-256 of the values; its
+// package doc defines the node encodings). After each block the tree holds
+// exactly these keys (ASCII prefix, then raw bytes):
 //
-//	StateRoot(h) = SHA-256( "SIXDOMAIN-STATE-V1"   (18 ASCII bytes, no terminator)
-//	                     || StateRoot(h-1)         (32 bytes; all zero at genesis)
-//	                     || h                      (8 bytes, big-endian)
-//	                     || CBOR(change set of block h) )
+//	nonce/<sender, 32 bytes>    the sender's last committed nonce, 8 bytes big-endian
+//	did/<DID ID, 32 bytes>      the DID's latest registry record (types.DIDRecord.Encode),
+//	                            which carries its controllers, keys, services, domain,
+//	                            admission and revocation
+//	didkey/<key, 32 bytes>      the ID of the DID that key belongs or belonged to
+//	authorities                 the authority set in force after the block (the voters
+//	                            of finality links whose source is the block): the CBOR
+//	                            array of the 32-byte keys, sorted by key bytes
 //
-// where the change set is the CBOR array (core deterministic profile)
-//
-//	[ [[sender, nonce], ...],   nonce updates: one per sender of the block,
-//	                            the sender's new last nonce, sorted by the
-//	                            sender's 32 key bytes (byte strings, uints)
-//	  [tx_hash, ...],           the data records' transaction hashes (32-byte
-//	                            byte strings), in block order
-//	  [tx_hash, ...] ]          the evidence transactions' hashes (32-byte
-//	                            byte strings), in block order — present only
-//	                            if the block holds at least one
-//
-// A block without evidence transactions has the two-element change set
-// [nonces, records], exactly as before evidence existed, so its root is
-// unchanged; a block with any has the three-element one. Empty nonce and
-// record lists are encoded as empty arrays, never null. Because every root
-// hashes its predecessor, the root at height h commits to the whole history
-// of changes: two nodes with equal roots at a height have applied identical
-// changes in identical order. It cannot prove a single nonce or record to a
-// light client; a sparse Merkle tree of the current state is future work.
+// Apply and Propose compute the root by applying the block's changes to
+// the tree at the parent's root (smt.Update over the Reader's nodes), so
+// the header's StateRoot commits to the whole state, and anyone can prove
+// one key's value, or its absence, against it (Store.StateProof). The
+// authority set comes from the Reader (AuthoritiesAfter: the consensus
+// engine's EIP-225 fold over the header); the tree is written at block 1
+// with the genesis set, and again when the set changes (Changes.Authorities).
+// Data records and evidence are proven by the transaction root
+// (types.TxProof), not by the state. The genesis state root is zero (the
+// empty tree). Stores written when the state root was a hash chain of
+// changes (before the tree) have no /meta/state-tree and are refused
+// (ErrPreStateTree).
 //
 // # Store layout
 //
@@ -88,6 +88,12 @@
 //	/e/<offender hex>/<height>/<index hex>  evidence entry: the evidence transaction's
 //	                                   hash, 32 bytes; height 16 hex digits, index in
 //	                                   block 8 hex digits
+//	/st/<node hash hex>                a state-tree node (smt encoding, 65 bytes); nodes of
+//	                                   replaced versions are kept (no pruning yet), so
+//	                                   proofs at any height can be built
+//	/auth/<height>                     the authority set after the block at height, at each
+//	                                   block that changed it (block 1 always), as in the tree
+//	/meta/state-tree                   1: the state roots are tree roots
 //	/d/k/<key hex>                     DID ID (32 bytes): every key a DID has had
 //	/d/h/<id hex>                      the DID's latest record
 //	/d/v/<id hex>/<version>            every version of the record
@@ -118,7 +124,7 @@
 //
 // # Imports
 //
-// The standard library, identity, ledger/types, ledger/merkle,
+// The standard library, identity, ledger/types, ledger/merkle, ledger/smt,
 // go-datastore, go-ds-pebble, pebble and fxamacker/cbor. Never consensus,
 // pubsub, node or anything above them: they depend on this package.
 package ledger

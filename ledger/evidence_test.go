@@ -3,8 +3,6 @@ package ledger
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/binary"
 	"errors"
 	"maps"
 	"reflect"
@@ -76,7 +74,7 @@ func evidenceChain(tb testing.TB, f *fixture, x, y *identity.PrivateKey) []step 
 		for _, m := range mk {
 			txs = append(txs, m(at))
 		}
-		b, next, ch, skipped := Propose(st, nonces, f.p, txs, at, f.auth.Public())
+		b, next, ch, skipped := propose(st, nonces, f.p, txs, at, f.auth.Public())
 		if len(skipped) > 0 || len(b.Txs) != len(txs) {
 			tb.Fatalf("block %d: skipped %v", b.Header.Height, skipped)
 		}
@@ -176,66 +174,12 @@ func TestApplyRejectsBadEvidence(t *testing.T) {
 				t.Fatalf("Apply: %v, want %v", err, tc.want)
 			}
 			// Propose skips the transaction with the same reason.
-			b, _, ch, skipped := Propose(st, memNonces{}, f.p, tc.block.Txs, at, f.auth.Public())
+			b, _, ch, skipped := propose(st, memNonces{}, f.p, tc.block.Txs, at, f.auth.Public())
 			last := tc.block.Txs[len(tc.block.Txs)-1]
 			if len(skipped) != 1 || skipped[0].Tx != last || !errors.Is(skipped[0].Err, tc.want) || len(ch.Evidence) != 0 {
 				t.Fatalf("Propose: block of %d, skipped %v", len(b.Txs), skipped)
 			}
 		})
-	}
-}
-
-// TestStateRootEvidenceEncoding pins the change set of a block with
-// evidence, documented in doc.go, and checks that a block without keeps
-// the two-element form.
-func TestStateRootEvidenceEncoding(t *testing.T) {
-	var a identity.PublicKey
-	a[0] = 7
-	r1, e1, e2 := types.Hash{0x11}, types.Hash{0xe1}, types.Hash{0xe2}
-	ch := &Changes{
-		Nonces:   map[identity.PublicKey]uint64{a: 2},
-		Records:  []RecordEntry{{TxHash: r1}},
-		Evidence: []EvidenceEntry{{TxHash: e2, Offender: a}, {TxHash: e1}},
-	}
-	var want bytes.Buffer
-	want.Write([]byte{0x83, 0x81}) // [ [ 1 nonce update
-	want.Write([]byte{0x82, 0x58, 0x20})
-	want.Write(a[:])
-	want.Write([]byte{0x02})
-	want.Write([]byte{0x81, 0x58, 0x20}) // [ 1 record hash
-	want.Write(r1[:])
-	want.Write([]byte{0x82, 0x58, 0x20}) // [ 2 evidence hashes, block order
-	want.Write(e2[:])
-	want.Write([]byte{0x58, 0x20})
-	want.Write(e1[:])
-	if got := encodeChangeSet(ch); !bytes.Equal(got, want.Bytes()) {
-		t.Fatalf("change set\n got %x\nwant %x", got, want.Bytes())
-	}
-	onlyEvidence := encodeChangeSet(&Changes{Evidence: []EvidenceEntry{{TxHash: e1}}})
-	if !bytes.Equal(onlyEvidence, append([]byte{0x83, 0x80, 0x80, 0x81, 0x58, 0x20}, e1[:]...)) {
-		t.Fatalf("evidence-only change set %x", onlyEvidence)
-	}
-	noEvidence := *ch
-	noEvidence.Evidence = nil
-	two := encodeChangeSet(&noEvidence)
-	if two[0] != 0x82 || !bytes.Equal(encodeChangeSet(&Changes{Evidence: []EvidenceEntry{}}), []byte{0x82, 0x80, 0x80}) {
-		t.Fatalf("change set without evidence %x", two)
-	}
-
-	prev := types.Hash{9}
-	pre := append([]byte("SIXDOMAIN-STATE-V1"), prev[:]...)
-	pre = binary.BigEndian.AppendUint64(pre, 3)
-	pre = append(pre, want.Bytes()...)
-	if got := stateRoot(prev, 3, ch); got != sha256.Sum256(pre) {
-		t.Fatalf("state root %s", got)
-	}
-	if stateRoot(prev, 3, ch) == stateRoot(prev, 3, &noEvidence) {
-		t.Fatal("state root ignores evidence")
-	}
-	swapped := *ch
-	swapped.Evidence = []EvidenceEntry{ch.Evidence[1], ch.Evidence[0]}
-	if stateRoot(prev, 3, ch) == stateRoot(prev, 3, &swapped) {
-		t.Fatal("state root ignores evidence order")
 	}
 }
 

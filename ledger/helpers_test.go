@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"maps"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/ipfs/go-datastore"
 
 	"github.com/sixdomain/sixdomain/identity"
+	"github.com/sixdomain/sixdomain/ledger/smt"
 	"github.com/sixdomain/sixdomain/ledger/types"
 )
 
@@ -80,6 +82,50 @@ func (m memNonces) Nonce(s identity.PublicKey) (uint64, error) { return m[s], ni
 func (m memNonces) DID(identity.PublicKey) (*types.DIDRecord, error) { return nil, nil }
 func (m memNonces) IsAuthority(identity.PublicKey) bool              { return false }
 
+// Node reads the state-tree nodes that propose and apply collected.
+func (m memNonces) Node(h smt.Hash) ([]byte, error) { return testNode(h) }
+
+// AuthoritiesAfter is the tests' fixed authority set.
+func (m memNonces) AuthoritiesAfter(*types.Header) ([]identity.PublicKey, error) {
+	return testAuthorities, nil
+}
+
+// testAuthorities is the authority set the tests' blocks record in the
+// state (the readers of tests without consensus give it).
+var testAuthorities = []identity.PublicKey{{1}}
+
+// testNodes holds every state-tree node the tests' blocks created. Nodes
+// are content-addressed and immutable, so tests can share them.
+var testNodes sync.Map
+
+func testNode(h smt.Hash) ([]byte, error) {
+	if v, ok := testNodes.Load(h); ok {
+		return v.([]byte), nil
+	}
+	return nil, fmt.Errorf("%w: %s", smt.ErrMissingNode, h)
+}
+
+func keepNodes(ch *Changes) {
+	if ch == nil {
+		return
+	}
+	for h, n := range ch.Tree.Nodes {
+		testNodes.Store(h, n)
+	}
+}
+
+// propose is Propose without a prepare hook that keeps the state-tree
+// nodes it made for the readers of later blocks; a Reader error fails
+// with a panic (tests that want it call Propose).
+func propose(st State, r Reader, p Params, candidates []*types.Tx, at int64, proposer identity.PublicKey) (*types.Block, State, *Changes, []Skipped) {
+	b, next, ch, sk, err := Propose(st, r, p, candidates, at, proposer, nil)
+	if err != nil {
+		panic(fmt.Sprintf("propose: %v", err))
+	}
+	keepNodes(ch)
+	return b, next, ch, sk
+}
+
 // step is one block of a test chain with what Propose returned for it.
 type step struct {
 	b    *types.Block
@@ -108,7 +154,7 @@ func buildChain(tb testing.TB, f *fixture, n int) []step {
 				txs = append(txs, f.tx(tb, k, next, at-int64(j), streams[int(next)%len(streams)]))
 			}
 		}
-		b, next, ch, skipped := Propose(st, nonces, f.p, txs, at, f.auth.Public())
+		b, next, ch, skipped := propose(st, nonces, f.p, txs, at, f.auth.Public())
 		if len(skipped) > 0 || len(b.Txs) != len(txs) {
 			tb.Fatalf("block %d: skipped %v", h, skipped)
 		}
@@ -168,7 +214,7 @@ func commitAll(t *testing.T, s *Store, p Params, steps []step) {
 	t.Helper()
 	ctx := context.Background()
 	for _, x := range steps {
-		next, ch, err := Apply(s.State(), View(s, nil), p, x.b)
+		next, ch, err := Apply(s.State(), View(s, testAuthorities), p, x.b)
 		if err != nil {
 			t.Fatalf("Apply block %d: %v", x.b.Header.Height, err)
 		}

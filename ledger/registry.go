@@ -1,11 +1,13 @@
 package ledger
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"time"
 
 	"github.com/sixdomain/sixdomain/identity"
+	"github.com/sixdomain/sixdomain/ledger/smt"
 	"github.com/sixdomain/sixdomain/ledger/types"
 )
 
@@ -22,31 +24,48 @@ type DIDReader interface {
 type Reader interface {
 	NonceReader
 	DIDReader
+	// Node gives the nodes of the state tree whose root is the state's
+	// (smt.NodeReader).
+	smt.NodeReader
 	// IsAuthority reports whether k is an authority for the block.
 	IsAuthority(k identity.PublicKey) bool
+	// AuthoritiesAfter returns the authority set in force after the block
+	// whose (prepared) header is h: the set the consensus engine derives
+	// from the headers (EIP-225 votes), which the state tree records.
+	AuthoritiesAfter(h *types.Header) ([]identity.PublicKey, error)
 }
 
 // StateReader is a Reader without the authority set: what a Store reads.
 type StateReader interface {
 	NonceReader
 	DIDReader
+	smt.NodeReader
 }
 
-// View returns the Reader of r under the given authority set.
+// View returns the Reader of r under a fixed authority set: the set for
+// the block, and the set after it.
 func View(r StateReader, authorities []identity.PublicKey) Reader {
 	set := make(map[identity.PublicKey]struct{}, len(authorities))
 	for _, a := range authorities {
 		set[a] = struct{}{}
 	}
-	return view{r, set}
+	return view{r, set, sortedAuthorities(authorities)}
 }
 
 type view struct {
 	StateReader
-	auth map[identity.PublicKey]struct{}
+	auth   map[identity.PublicKey]struct{}
+	sorted []identity.PublicKey
 }
 
 func (v view) IsAuthority(k identity.PublicKey) bool { _, ok := v.auth[k]; return ok }
+
+func (v view) AuthoritiesAfter(*types.Header) ([]identity.PublicKey, error) {
+	if len(v.sorted) == 0 {
+		return nil, errors.New("ledger: View without authorities")
+	}
+	return v.sorted, nil
+}
 
 // CheckSender decides whether tx's sender may send transactions given its
 // DID record rec (nil if it has none), the authority set (asked only in

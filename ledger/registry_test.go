@@ -76,7 +76,7 @@ func (c *regChain) run(txs ...*types.Tx) error {
 	r := View(c.s, c.auths)
 	st := c.s.State()
 	at := c.now()
-	b, next, ch, skipped := Propose(st, r, c.f.p, txs, at, c.f.auth.Public())
+	b, next, ch, skipped := propose(st, r, c.f.p, txs, at, c.f.auth.Public())
 	if len(skipped) > 0 {
 		// The block with the refused transaction in must not apply either.
 		bad := &types.Block{Header: b.Header, Txs: txs}

@@ -50,7 +50,7 @@ func Split(ctx context.Context, root datastore.Batching) (*Spaces, error) {
 // flatRoots are the top-level key prefixes of the ledger in the flat
 // layout, where its keys sat at the root of the node's datastore next to
 // /chain and /consensus (whose keys are unchanged by the split).
-var flatRoots = []string{"/meta", "/b", "/h", "/t", "/n", "/r", "/s", "/q", "/e", "/d"}
+var flatRoots = []string{"/meta", "/b", "/h", "/t", "/n", "/r", "/s", "/q", "/e", "/d", "/st", "/auth"}
 
 // MigrateFlat moves a ledger written in the flat layout (/meta/genesis at
 // the root of the datastore) under /ledger. It reports whether it moved

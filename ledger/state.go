@@ -35,6 +35,11 @@ type Changes struct {
 	Records  []RecordEntry                 // data records in block order
 	Evidence []EvidenceEntry               // evidence transactions in block order; nil if none
 	DIDs     []DIDChange                   // registry changes in block order; nil if none
+	// Tree holds the state tree's new nodes (and the replaced ones).
+	Tree TreeChanges
+	// Authorities is the authority set after the block when the block
+	// changed it (always at block 1), sorted; nil otherwise.
+	Authorities []identity.PublicKey
 }
 
 // RecordEntry locates one data record: who sent it, on which stream, with

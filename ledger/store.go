@@ -101,7 +101,8 @@ func Open(ctx context.Context, d datastore.Batching, g *types.Genesis) (*Store, 
 			return nil, fmt.Errorf("ledger: initialising the datastore: %w", err)
 		}
 		if err := errors.Join(batch.Put(ctx, keyGenesis, s.genesis[:]), batch.Put(ctx, keyHead, encodeHead(st)),
-			batch.Put(ctx, keyStreamIndex, []byte{streamIndexVersion}), batch.Commit(ctx)); err != nil {
+			batch.Put(ctx, keyStreamIndex, []byte{streamIndexVersion}), batch.Put(ctx, keyStateTree, []byte{1}),
+			batch.Commit(ctx)); err != nil {
 			return nil, fmt.Errorf("ledger: initialising the datastore: %w", err)
 		}
 		s.st = st
@@ -122,6 +123,16 @@ func Open(ctx context.Context, d datastore.Batching, g *types.Genesis) (*Store, 
 	}
 	if st.ChainID != g.ChainID {
 		return nil, fmt.Errorf("%w: head is of chain %q, genesis of %q", ErrGenesisMismatch, st.ChainID, g.ChainID)
+	}
+	switch ok, err := d.Has(ctx, keyStateTree); {
+	case err != nil:
+		return nil, fmt.Errorf("ledger: reading the state-tree marker: %w", err)
+	case !ok && st.Height > 0:
+		return nil, fmt.Errorf("%w (head at height %d)", ErrPreStateTree, st.Height)
+	case !ok:
+		if err := d.Put(ctx, keyStateTree, []byte{1}); err != nil {
+			return nil, fmt.Errorf("ledger: writing the state-tree marker: %w", err)
+		}
 	}
 	s.st = st
 	if err := s.buildStreamIndex(ctx); err != nil {
@@ -256,6 +267,12 @@ func (s *Store) Commit(ctx context.Context, b *types.Block, next State, ch *Chan
 		}
 	}
 	putDIDs(put, ch.DIDs)
+	for nh, n := range ch.Tree.Nodes {
+		put(stateNodeKey(nh), n)
+	}
+	if ch.Authorities != nil {
+		put(authorityKey(h.Height), EncodeAuthorities(ch.Authorities))
+	}
 	put(keyHead, encodeHead(next))
 	for i, w := range extra {
 		putRoot(extraKeys[i], w.Value)
@@ -517,6 +534,7 @@ var (
 	keyGenesis     = datastore.RawKey("/meta/genesis")
 	keyHead        = datastore.RawKey("/meta/head")
 	keyStreamIndex = datastore.RawKey("/meta/stream-index") // present once /q holds every record
+	keyStateTree   = datastore.RawKey(keyStateTreeV1)       // present in every store whose state roots are tree roots
 )
 
 func appendNonce(b []byte, n uint64) []byte {

@@ -147,7 +147,7 @@ func buildChainFrom(t *testing.T, f *fixture, steps []step, n int) []step {
 		for _, k := range f.keys {
 			txs = append(txs, f.tx(t, k, nonces[k.Public()]+1, at, "temp"))
 		}
-		b, next, ch, sk := Propose(st, nonces, f.p, txs, at, f.auth.Public())
+		b, next, ch, sk := propose(st, nonces, f.p, txs, at, f.auth.Public())
 		if len(sk) != 0 {
 			t.Fatal(sk)
 		}
@@ -265,7 +265,7 @@ func TestStoreRecordsLimitCap(t *testing.T) {
 	for n := uint64(1); n <= MaxRecordsLimit+50; n++ {
 		txs = append(txs, f.tx(t, k, n, at, "temp"))
 	}
-	b, next, ch, sk := Propose(st, memNonces{}, f.p, txs, at, f.auth.Public())
+	b, next, ch, sk := propose(st, memNonces{}, f.p, txs, at, f.auth.Public())
 	if len(sk) != 0 || len(b.Txs) != len(txs) {
 		t.Fatal(sk)
 	}
@@ -534,7 +534,7 @@ func TestStoreConcurrentReads(t *testing.T) {
 				})
 			}
 			for _, x := range steps {
-				next, ch, err := Apply(s.State(), View(s, nil), f.p, x.b)
+				next, ch, err := Apply(s.State(), View(s, testAuthorities), f.p, x.b)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -236,6 +236,8 @@ func (n *Node) Routes() []Route {
 		f("GET", "/v1/peers", n.handlePeers),
 		f("GET", "/v1/authorities", n.handleAuthorities),
 		f("POST", "/v1/proofs/verify", n.handleProofVerify),
+		// Provable state (api_state.go).
+		f("GET", "/v1/state/proof", n.handleStateProof),
 		// OpenAPI: the description of this table (node/openapi.json).
 		f("GET", "/v1/openapi.json", n.handleOpenAPI),
 		// Event stream (server-sent events; node/events.go).
@@ -583,7 +585,15 @@ func (n *Node) handleProof(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err, "bad_hash")
 		return
 	}
+	trust, err := n.trustParam(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err, "bad_trust")
+		return
+	}
 	p, err := n.store.Proof(r.Context(), h)
+	if err == nil {
+		err = n.withFinality(r.Context(), p, trust)
+	}
 	if errors.Is(err, ledger.ErrNotFound) {
 		status := "not committed"
 		if n.pool.Has(h) {

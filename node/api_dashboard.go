@@ -25,7 +25,7 @@ import (
 // maxProofBody bounds the body of POST /v1/proofs/verify: a proof holds
 // one transaction (at most types.MaxTxBytes), one header and a Merkle path,
 // all hex encoded.
-const maxProofBody = 256 << 10
+const maxProofBody = 2 << 20
 
 // maxPeersListed bounds the peers GET /v1/peers lists, and maxPeerAddrs the
 // addresses and protocols it shows of each.
@@ -189,6 +189,7 @@ func (n *Node) handleAuthorities(w http.ResponseWriter, _ *http.Request) {
 // when Valid is false; the other fields only when it is true.
 type ProofVerifyResponse struct {
 	Valid     bool        `json:"valid"`
+	Final     bool        `json:"final,omitempty"` // the proof showed the block final, not only sealed
 	Reason    string      `json:"reason,omitempty"`
 	Height    uint64      `json:"height,omitempty"`
 	TxHash    *types.Hash `json:"tx_hash,omitempty"`
@@ -217,7 +218,20 @@ func DecodeProofJSON(data []byte) (*types.TxProof, error) {
 
 // VerifyProof checks a proof against this node's genesis and its
 // authorities, as `sixd proof verify` does with the genesis file.
+//
+// A proof with a finality proof is checked for finality from the genesis
+// (consensus.VerifyFinalTxProof) and answers final: true; one without is
+// checked as before (seal by a genesis authority) and answers final:
+// false.
 func (n *Node) VerifyProof(p *types.TxProof) ProofVerifyResponse {
+	if p.Finality != nil {
+		h, tx, _, err := consensus.VerifyFinalTxProof(consensus.GenesisTrust(n.genesis), p)
+		if err != nil {
+			return ProofVerifyResponse{Reason: err.Error()}
+		}
+		th, bh := tx.Hash(), h.Hash()
+		return ProofVerifyResponse{Valid: true, Final: true, Height: h.Height, TxHash: &th, BlockHash: &bh, Signer: h.Proposer.DID()}
+	}
 	h, tx, err := consensus.VerifyProof(n.genesis, nil, p)
 	if err != nil {
 		return ProofVerifyResponse{Reason: err.Error()}

@@ -223,7 +223,7 @@ func TestDashboardAPI(t *testing.T) {
 			{"unknown field", []byte(`{"foo":1}`), 400},
 			{"trailing data", append(bytes.Clone(proofJSON), []byte(" {}")...), 400},
 			{"array", []byte("[]"), 400},
-			{"oversize", []byte(`{"tx":"` + strings.Repeat("ab", 200_000) + `"}`), 413},
+			{"oversize", []byte(`{"tx":"` + strings.Repeat("ab", maxProofBody) + `"}`), 413},
 		} {
 			code, body := postJSON(t, apiURL(device, "/v1/proofs/verify"), tc.body)
 			var e ErrorResponse

@@ -115,7 +115,7 @@ func TestEndToEnd(t *testing.T) {
 	proofFile := filepath.Join(t.TempDir(), "proof.json")
 	mustRun(t, "proof", "get", hash.String(), "--api", api, "--out", proofFile)
 	out = mustRun(t, "proof", "verify", proofFile, "--genesis", filepath.Join(home, "genesis.toml"))
-	want := regexp.MustCompile(`^valid: tx ` + hash.String() + ` in block ` + height + ` \([0-9a-f]{64}\) sealed by ` +
+	want := regexp.MustCompile(`^valid: tx ` + hash.String() + ` in block ` + height + ` \([0-9a-f]{64}\), final \(certificate of 1 votes\), sealed by ` +
 		regexp.QuoteMeta(did) + ` at \S+; sender ` + regexp.QuoteMeta(did) + ` nonce 1; record stream=temp value=21\.5\n$`)
 	if !want.MatchString(out) {
 		t.Errorf("proof verify output:\n%s", out)
@@ -159,6 +159,53 @@ func TestEndToEnd(t *testing.T) {
 	// A proof checked against another chain's genesis fails.
 	other := initHome(t, "device")
 	wantFail(t, []string{"proof", "verify", proofFile, "--genesis", filepath.Join(other, "genesis.toml")}, "invalid proof")
+	// Without its finality proof a proof is refused, unless --seal-only.
+	delete(doc, "finality")
+	doc["tx"] = txHex
+	noFin, _ := json.MarshalIndent(doc, "", "  ")
+	noFinFile := filepath.Join(t.TempDir(), "nofinality.json")
+	if err := os.WriteFile(noFinFile, noFin, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wantFail(t, []string{"proof", "verify", noFinFile}, "no finality proof")
+	if out := mustRun(t, "proof", "verify", noFinFile, "--seal-only"); !strings.Contains(out, "sealed (finality not checked") {
+		t.Errorf("proof verify --seal-only:\n%s", out)
+	}
+
+	// State proofs: the sender's nonce (2), the authority set, and a key
+	// that is absent, each verified offline with only the genesis.
+	stateDir := t.TempDir()
+	for _, c := range []struct{ key, want string }{
+		{"nonce/" + did, "nonce/" + did + " = 2 after block "},
+		{"authorities", "authorities = 1 authorities: " + did},
+		{"nonce/did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK", " = absent after block "},
+	} {
+		f := filepath.Join(stateDir, "state.json")
+		mustRun(t, "state", "proof", c.key, "--api", api, "--out", f)
+		if out := mustRun(t, "state", "verify", f, "--genesis", filepath.Join(home, "genesis.toml")); !strings.Contains(out, c.want) || !strings.HasPrefix(out, "valid: ") {
+			t.Errorf("state verify of %s:\n%s", c.key, out)
+		}
+	}
+	// A forged value, and a stale proof, are refused with the reason.
+	mustRun(t, "state", "proof", "nonce/"+did, "--api", api, "--out", filepath.Join(stateDir, "nonce.json"))
+	raw, err := os.ReadFile(filepath.Join(stateDir, "nonce.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sdoc map[string]any
+	if err := json.Unmarshal(raw, &sdoc); err != nil {
+		t.Fatal(err)
+	}
+	sdoc["value"] = "0000000000000009"
+	forged, _ := json.MarshalIndent(sdoc, "", "  ")
+	forgedFile := filepath.Join(stateDir, "forged.json")
+	if err := os.WriteFile(forgedFile, forged, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wantFail(t, []string{"state", "verify", forgedFile, "--genesis", filepath.Join(home, "genesis.toml")}, "invalid proof")
+	wantFail(t, []string{"state", "verify", filepath.Join(stateDir, "nonce.json"), "--min-height", "999999"}, "stale")
+	wantFail(t, []string{"state", "verify", filepath.Join(stateDir, "nonce.json"), "--genesis", filepath.Join(other, "genesis.toml")}, "invalid proof")
+	wantFail(t, []string{"state", "proof", "bogus", "--api", api}, "state key")
 
 	// Errors of the node come back as "error (reason, HTTP code)".
 	wantFail(t, []string{"proof", "get", strings.Repeat("ab", 32), "--api", api}, "not_found, HTTP 404")

@@ -14,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sixdomain/sixdomain/consensus"
-	"github.com/sixdomain/sixdomain/identity"
 	"github.com/sixdomain/sixdomain/ledger/types"
 	"github.com/sixdomain/sixdomain/node"
 )
@@ -77,16 +76,21 @@ writes it as JSON to --out FILE, or to stdout. Check it offline with
 
 func newProofVerifyCmd() *cobra.Command {
 	var genesisFile, home string
-	var authorities []string
+	var sealOnly bool
 	cmd := &cobra.Command{
 		Use:   "verify FILE [--genesis GENESIS.toml]",
-		Short: "Verify a transaction inclusion proof offline",
+		Short: "Verify a transaction inclusion proof and its block's finality offline",
 		Long: `verify checks a proof written by 'sixd proof get' against a genesis file,
 with no network: the transaction's signature, its Merkle path to the block's
-transaction root, the block's seal, and that the sealer is an authority:
-one of the genesis authorities, or of the set given with --authority (repeat
-it; needed for blocks sealed by authorities voted in later). FILE "-"
-reads stdin.
+transaction root, and that the block is final — the finality certificate
+(votes of more than 2/3 of the authorities) of the block or of a descendant
+linked to it by headers, and, across every authority-set change since the
+genesis, the handoff that certifies the new set (docs/PROTOCOL.md, Proofs
+of finality). FILE "-" reads stdin.
+
+--seal-only accepts a proof without a finality proof and checks only that a
+genesis authority sealed the block (the check of earlier versions; it shows
+that one authority signed the block, not that it is final).
 
 It exits 0 and prints what the proof shows if it is valid, and exits 1 with
 the reason otherwise. --genesis defaults to the home directory's genesis.`,
@@ -106,29 +110,39 @@ the reason otherwise. --genesis defaults to the home directory's genesis.`,
 			if err != nil {
 				return err
 			}
-			var auths []identity.PublicKey
-			for _, a := range authorities {
-				k, err := node.ParseSender(a)
-				if err != nil {
-					return fmt.Errorf("--authority %q: %w", a, err)
+			var (
+				h     *types.Header
+				tx    *types.Tx
+				final string
+			)
+			switch {
+			case p.Finality != nil:
+				h, tx, _, err = consensus.VerifyFinalTxProof(consensus.GenesisTrust(g), p)
+				final = fmt.Sprintf("final (certificate of %d votes", len(p.Finality.Final.Votes))
+				if n := len(p.Finality.Handoffs); n > 0 {
+					final += fmt.Sprintf(", %d authority-set handoffs", n)
 				}
-				auths = append(auths, k)
+				final += ")"
+			case sealOnly:
+				h, tx, err = consensus.VerifyProof(g, nil, p)
+				final = "sealed (finality not checked: --seal-only)"
+			default:
+				err = fmt.Errorf("%w: the proof carries no finality proof; fetch it again with 'sixd proof get' (or pass --seal-only to check the seal alone)", consensus.ErrNotProvenFinal)
 			}
-			h, tx, err := consensus.VerifyProof(g, auths, p)
 			if err != nil {
 				if !errors.Is(err, types.ErrBadProof) {
 					err = fmt.Errorf("%w: %w", types.ErrBadProof, err)
 				}
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "valid: tx %s in block %d (%s) sealed by %s at %s; sender %s nonce %d; %s\n",
-				tx.Hash(), h.Height, h.Hash(), h.Proposer.DID(), h.BlockTime().UTC().Format(timeLayout),
+			fmt.Fprintf(cmd.OutOrStdout(), "valid: tx %s in block %d (%s), %s, sealed by %s at %s; sender %s nonce %d; %s\n",
+				tx.Hash(), h.Height, h.Hash(), final, h.Proposer.DID(), h.BlockTime().UTC().Format(timeLayout),
 				tx.Sender.DID(), tx.Nonce, describePayload(tx))
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&genesisFile, "genesis", "", "genesis file of the chain (default <home>/genesis.toml)")
-	cmd.Flags().StringArrayVar(&authorities, "authority", nil, "an authority (did:key or peer ID) the sealer may be; repeat; default: the genesis authorities")
+	cmd.Flags().BoolVar(&sealOnly, "seal-only", false, "accept a proof without finality, checking only the seal by a genesis authority")
 	addHomeFlag(cmd, &home)
 	return cmd
 }

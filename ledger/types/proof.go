@@ -21,6 +21,9 @@ type TxProof struct {
 	Path     []Hash   `json:"path"`
 	Header   HexBytes `json:"header"`
 	Seal     HexBytes `json:"seal"`
+	// Finality, when present, proves the block final
+	// (consensus.VerifyFinality).
+	Finality *FinalityProof `json:"finality,omitempty"`
 }
 
 // NewTxProof builds the proof for transaction index of a block.
