@@ -10,6 +10,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/sixdomain/sixdomain/chain"
+	"github.com/sixdomain/sixdomain/consensus"
 	"github.com/sixdomain/sixdomain/ledger"
 	"github.com/sixdomain/sixdomain/ledger/types"
 	"github.com/sixdomain/sixdomain/mempool"
@@ -106,9 +108,9 @@ func (n *Node) LightAnswer(ctx context.Context, req *light.Request) light.Respon
 	case light.OpSubmit:
 		return n.lightSubmit(ctx, req.Tx)
 	case light.OpStatus:
-		return n.lightStatus(ctx, types.Hash(req.Hash), req.Trust)
+		return n.lightStatus(ctx, types.Hash(req.Hash), req.TrustHeight)
 	case light.OpLatest:
-		return n.lightLatest(ctx, req.Trust)
+		return n.lightLatest(ctx, req.TrustHeight)
 	case light.OpHeaders:
 		return n.lightHeaders(ctx, req.From, req.To)
 	}
@@ -160,9 +162,12 @@ func (n *Node) lightSubmit(ctx context.Context, data []byte) light.Response {
 	return light.Response{Status: light.StatusRefused, Reason: reasonOf(err), Text: truncateString(err.Error(), light.MaxTextLen)}
 }
 
-// lightStatus answers a transaction's status, with its inclusion and
-// finality proofs once it is in a final block.
-func (n *Node) lightStatus(ctx context.Context, h types.Hash, trust []byte) light.Response {
+// lightStatus answers a transaction's status, with its inclusion proof
+// once it is in a final block, and the block's finality proof for a client
+// trusting the checkpoint at trustHeight when the block is above it (one
+// at or below it the client proves by the headers it holds). A block this
+// node cannot prove final yet (the newest final block) counts as pending.
+func (n *Node) lightStatus(ctx context.Context, h types.Hash, trustHeight uint64) light.Response {
 	if n.pool.Has(h) {
 		return light.Response{Status: light.StatusPending}
 	}
@@ -176,24 +181,57 @@ func (n *Node) lightStatus(ctx context.Context, h types.Hash, trust []byte) ligh
 	if err != nil {
 		return lightError("internal", err)
 	}
-	fin, err := n.lightFinalityProof(ctx, p.Height, trust)
-	if err != nil {
-		return lightError("no_finality_proof", err)
+	resp := light.Response{Status: light.StatusCommitted, Proof: light.EncodeTxProof(p)}
+	if p.Height > trustHeight {
+		trust, err := n.lightTrust(ctx, trustHeight)
+		if err != nil {
+			return lightError("bad_trust", err)
+		}
+		fp, err := n.FinalityProof(ctx, p.Height, trust)
+		if errors.Is(err, chain.ErrNoFinalityProof) {
+			return light.Response{Status: light.StatusPending}
+		}
+		if err != nil {
+			return lightError("internal", err)
+		}
+		resp.Finality = fp.Encode()
 	}
-	return light.Response{Status: light.StatusCommitted, Proof: light.EncodeTxProof(p), Finality: fin}
+	return lightSized(resp)
 }
 
-// lightLatest answers the latest finalized header and its finality proof.
-func (n *Node) lightLatest(ctx context.Context, trust []byte) light.Response {
-	h, err := n.lightLatestFinal(ctx)
-	if err != nil {
-		return lightError("no_final_block", err)
+// lightTrust is the trust of a client at trustHeight, as this node's
+// chain has it (the client checks proofs against its own).
+func (n *Node) lightTrust(ctx context.Context, trustHeight uint64) (consensus.Trust, error) {
+	if fin := n.store.State().Height; trustHeight > fin {
+		return consensus.Trust{}, fmt.Errorf("trust height %d is above this node's finalized height %d", trustHeight, fin)
 	}
-	fin, err := n.lightFinalityProof(ctx, h.Height, trust)
-	if err != nil {
-		return lightError("no_finality_proof", err)
+	return n.TrustAt(ctx, trustHeight)
+}
+
+// lightSized refuses to send a response over the protocol's limit.
+func lightSized(r light.Response) light.Response {
+	if size := len(r.Encode()); size > light.MaxResponseBytes {
+		return lightError("oversize", fmt.Errorf("answer of %d bytes exceeds %d", size, light.MaxResponseBytes))
 	}
-	return light.Response{Status: light.StatusOK, Header: h.Encode(), Finality: fin}
+	return r
+}
+
+// lightLatest answers the latest final header this node can prove final
+// to a client trusting the checkpoint at trustHeight, with the proof, or
+// StatusUnknown when there is none above it yet.
+func (n *Node) lightLatest(ctx context.Context, trustHeight uint64) light.Response {
+	trust, err := n.lightTrust(ctx, trustHeight)
+	if err != nil {
+		return lightError("bad_trust", err)
+	}
+	h, fp, err := n.LatestFinal(ctx, trust)
+	if errors.Is(err, chain.ErrNoFinalityProof) {
+		return light.Response{Status: light.StatusUnknown}
+	}
+	if err != nil {
+		return lightError("internal", err)
+	}
+	return lightSized(light.Response{Status: light.StatusOK, Header: h.Encode(), Finality: fp.Encode()})
 }
 
 // lightHeaders answers the final headers from..to (those that exist),
@@ -215,27 +253,4 @@ func (n *Node) lightHeaders(ctx context.Context, from, to uint64) light.Response
 		resp.Headers = append(resp.Headers, enc)
 	}
 	return resp
-}
-
-// lightLatestFinal returns the header of the last final block.
-func (n *Node) lightLatestFinal(ctx context.Context) (*types.Header, error) {
-	st := n.store.State()
-	if st.Height == 0 {
-		return nil, errors.New("no block is final yet")
-	}
-	return n.store.Header(ctx, st.Height)
-}
-
-// lightFinalityProof returns the encoded proof that the final block at
-// height is final, for a verifier holding trust (light.EncodeTrust).
-// PENDING: the finality proof API (Node.FinalityProof) is being written on
-// another branch; until it is merged the proof is empty.
-func (n *Node) lightFinalityProof(_ context.Context, height uint64, trust []byte) ([]byte, error) {
-	if _, err := light.DecodeTrust(trust); err != nil {
-		return nil, fmt.Errorf("trust: %w", err)
-	}
-	if height > n.store.State().Height {
-		return nil, fmt.Errorf("block %d is not final", height)
-	}
-	return nil, nil
 }

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"testing"
 	"time"
 
@@ -58,7 +59,6 @@ func TestLightServe(t *testing.T) {
 	if err := h.Connect(context.Background(), n.AddrInfo()); err != nil {
 		t.Fatal(err)
 	}
-	trust := light.EncodeTrust(light.GenesisTrust(n.Genesis()))
 
 	// A length over the limit: the stream is reset, nothing is read.
 	huge := binary.BigEndian.AppendUint32(nil, light.MaxRequestBytes+1)
@@ -98,7 +98,7 @@ func TestLightServe(t *testing.T) {
 	hash := tx.Hash()
 	var resp *light.Response
 	waitFor(t, 20*time.Second, "the transaction final", func() bool {
-		resp = lightAsk(t, h, n, &light.Request{Op: light.OpStatus, Hash: hash[:], Trust: trust})
+		resp = lightAsk(t, h, n, &light.Request{Op: light.OpStatus, Hash: hash[:]})
 		return resp.Status == light.StatusCommitted
 	})
 	p, err := light.DecodeTxProof(resp.Proof)
@@ -109,6 +109,27 @@ func TestLightServe(t *testing.T) {
 		t.Fatalf("proof: %v (hash %s)", err, p.TxHash)
 	} else if _, err := light.VerifyFinality(light.GenesisTrust(n.Genesis()), hd, resp.Finality); err != nil {
 		t.Fatalf("finality proof: %v", err)
+	}
+	// A forged proof is refused: a vote's signature altered, or another
+	// block's header.
+	fp, err := types.DecodeFinalityProof(resp.Finality)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vote := fp.Final.Votes[0]
+	vote[len(vote)-1] ^= 1
+	hd, _, _ := p.Verify()
+	if _, err := light.VerifyFinality(light.GenesisTrust(n.Genesis()), hd, fp.Encode()); !errors.Is(err, types.ErrBadProof) {
+		t.Fatalf("a proof with a forged vote: %v, want ErrBadProof", err)
+	}
+	vote[len(vote)-1] ^= 1
+	other := *hd
+	other.Time++
+	if _, err := light.VerifyFinality(light.GenesisTrust(n.Genesis()), &other, fp.Encode()); !errors.Is(err, types.ErrBadProof) {
+		t.Fatalf("a proof for another header: %v, want ErrBadProof", err)
+	}
+	if _, err := light.VerifyFinality(light.GenesisTrust(n.Genesis()), hd, []byte{0x80}); err == nil {
+		t.Fatal("garbage accepted as a finality proof")
 	}
 	// Committed now: a resubmission says so.
 	if resp := lightAsk(t, h, n, &light.Request{Op: light.OpSubmit, Tx: tx.Encode()}); resp.Status != light.StatusCommitted {
@@ -121,11 +142,11 @@ func TestLightServe(t *testing.T) {
 	}
 	// Unknown hash; a status without a trust.
 	var zero types.Hash
-	if resp := lightAsk(t, h, n, &light.Request{Op: light.OpStatus, Hash: zero[:], Trust: trust}); resp.Status != light.StatusUnknown {
+	if resp := lightAsk(t, h, n, &light.Request{Op: light.OpStatus, Hash: zero[:]}); resp.Status != light.StatusUnknown {
 		t.Fatalf("unknown hash answered %+v", resp)
 	}
 	// Latest and headers.
-	resp = lightAsk(t, h, n, &light.Request{Op: light.OpLatest, Trust: trust})
+	resp = lightAsk(t, h, n, &light.Request{Op: light.OpLatest})
 	latest, err := types.DecodeHeader(resp.Header)
 	if err != nil || resp.Status != light.StatusOK {
 		t.Fatalf("latest: %+v, %v", resp, err)

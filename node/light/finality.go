@@ -1,66 +1,47 @@
 package light
 
 import (
-	"errors"
+	"encoding/json"
 	"fmt"
 
-	"github.com/sixdomain/sixdomain/identity"
+	"github.com/sixdomain/sixdomain/consensus"
 	"github.com/sixdomain/sixdomain/ledger/types"
 )
 
-// This file is the one place the light node meets finality verification.
-//
-// PENDING: the finality verification API (consensus.Trust,
-// consensus.VerifyFinality, the FinalityProof encoding) is being written
-// on another branch. Until it is merged, Trust is a stand-in of the same
-// shape and VerifyFinality below does NOT verify finality: it only checks
-// that the header belongs to the trusted chain ID and does not go back.
-// Merging replaces Trust by consensus.Trust and the body of
-// VerifyFinality by consensus.VerifyFinality.
+// This file is the one place the light node meets finality verification:
+// consensus.VerifyFinality does all of it.
 
-// ErrNotFinal: a finality proof that does not show the header final.
-var ErrNotFinal = errors.New("light: header not proven final")
+// Trust is what a light node trusts: a finalized checkpoint of its chain
+// and the authority set after it.
+type Trust = consensus.Trust
 
-// Trust is what a light node trusts: the chain, a finalized checkpoint
-// and the authority set that votes after it.
-type Trust struct {
-	_           struct{} `cbor:",toarray"`
-	ChainID     string
-	Checkpoint  types.Checkpoint
-	Authorities []identity.PublicKey
-}
+// GenesisTrust is the trust of a light node that knows only the genesis.
+func GenesisTrust(g *types.Genesis) Trust { return consensus.GenesisTrust(g) }
 
-// GenesisTrust is the trust of a verifier that knows only the genesis.
-func GenesisTrust(g *types.Genesis) Trust {
-	return Trust{ChainID: g.ChainID, Checkpoint: types.Checkpoint{Height: 0, Hash: g.Hash()}, Authorities: g.AuthorityKeys()}
-}
-
-// EncodeTrust returns the trust's canonical encoding (the Trust field of
-// a request).
-func EncodeTrust(t Trust) []byte { return marshal(t) }
-
-// DecodeTrust decodes a trust.
-func DecodeTrust(data []byte) (Trust, error) {
-	var t Trust
-	if len(data) > MaxRequestBytes {
-		return t, fmt.Errorf("%w: trust of %d bytes", ErrMessage, len(data))
-	}
-	err := unmarshalCanonical(data, &t)
-	return t, err
-}
-
-// VerifyFinality checks that header is final given trust and proof, and
-// returns the trust to keep next. See the PENDING note above.
+// VerifyFinality checks, with consensus.VerifyFinality, that header is
+// final given trust and the encoded finality proof (types.FinalityProof),
+// and returns the trust to keep next.
 func VerifyFinality(t Trust, header *types.Header, proof []byte) (Trust, error) {
-	if header == nil {
-		return t, fmt.Errorf("%w: no header", ErrNotFinal)
+	p, err := types.DecodeFinalityProof(proof)
+	if err != nil {
+		return t, fmt.Errorf("finality proof: %w", err)
 	}
-	if header.ChainID != t.ChainID {
-		return t, fmt.Errorf("%w: header of chain %q, trust is for %q", ErrNotFinal, header.ChainID, t.ChainID)
+	return consensus.VerifyFinality(t, header, p)
+}
+
+// encodeTrust and decodeTrust keep the trust in the light node's store.
+func encodeTrust(t Trust) []byte {
+	b, err := json.Marshal(t)
+	if err != nil {
+		panic(fmt.Sprintf("light: encoding a trust: %v", err)) // fixed struct of strings, hashes and keys
 	}
-	_ = proof
-	if header.Height > t.Checkpoint.Height {
-		t.Checkpoint = types.Checkpoint{Height: header.Height, Hash: header.Hash()}
+	return b
+}
+
+func decodeTrust(b []byte) (Trust, error) {
+	var t Trust
+	if err := json.Unmarshal(b, &t); err != nil {
+		return t, fmt.Errorf("light: stored trust: %w", err)
 	}
 	return t, nil
 }

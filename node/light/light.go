@@ -134,6 +134,7 @@ type Node struct {
 	failed    map[peer.ID]time.Time
 	recorded  uint64
 	refused   uint64
+	finality  uint64 // finality proofs verified
 	lastError string
 	window    []*item // the queue's head, as the forwarder tracks it
 
@@ -229,9 +230,9 @@ func (n *Node) load(ctx context.Context) error {
 	if v, err := getOpt(ctx, n.ds, keyTrust); err != nil {
 		return fmt.Errorf("light: %w", err)
 	} else if v != nil {
-		t, err := DecodeTrust(v)
+		t, err := decodeTrust(v)
 		if err != nil {
-			return fmt.Errorf("light: stored trust: %w", err)
+			return err
 		}
 		if t.ChainID != n.genesis.ChainID {
 			return fmt.Errorf("light: the store belongs to chain %q, not %q", t.ChainID, n.genesis.ChainID)
@@ -425,8 +426,11 @@ type Status struct {
 	Queued         int        `json:"queued"`
 	Recorded       uint64     `json:"recorded"`
 	Refused        uint64     `json:"refused"`
-	Nonce          uint64     `json:"nonce"`
-	LastError      string     `json:"last_error,omitempty"`
+	// FinalityProofs counts the finality proofs verified (of final heads
+	// and of readings' blocks above the trusted checkpoint).
+	FinalityProofs uint64 `json:"finality_proofs"`
+	Nonce          uint64 `json:"nonce"`
+	LastError      string `json:"last_error,omitempty"`
 }
 
 // Status returns the node's status.
@@ -438,7 +442,7 @@ func (n *Node) Status() Status {
 	defer n.mu.Unlock()
 	s := Status{ChainID: n.genesis.ChainID, DID: n.key.Public().DID(), PeerID: n.host.ID().String(),
 		TrustHeight: n.trust.Checkpoint.Height, Queued: n.queue.Len(), Recorded: n.recorded, Refused: n.refused,
-		Nonce: nonce, LastError: n.lastError}
+		FinalityProofs: n.finality, Nonce: nonce, LastError: n.lastError}
 	if n.head != nil {
 		s.Finalized, s.FinalizedHash = n.head.Height, n.head.Hash()
 	}
@@ -653,9 +657,15 @@ func (n *Node) follow(gw peer.ID) error {
 	if g.High >= g.Low {
 		return n.backfill(gw)
 	}
-	resp, err := n.ask(gw, &Request{Op: OpLatest, Trust: EncodeTrust(trust)})
+	resp, err := n.ask(gw, &Request{Op: OpLatest, TrustHeight: trust.Checkpoint.Height})
 	if err != nil {
 		return err
+	}
+	if resp.Status == StatusUnknown {
+		return nil // nothing final above our trust yet
+	}
+	if resp.Status != StatusOK {
+		return fmt.Errorf("%w: latest answered status %d", ErrBadGateway, resp.Status)
 	}
 	h, err := types.DecodeHeader(resp.Header)
 	if err != nil {
@@ -665,7 +675,7 @@ func (n *Node) follow(gw peer.ID) error {
 		if h.Height == head.Height && h.Hash() != head.Hash() {
 			return fmt.Errorf("%w: two final headers at height %d", ErrForked, h.Height)
 		}
-		return nil // nothing new (or a gateway behind us)
+		return nil // nothing new
 	}
 	next, err := VerifyFinality(trust, h, resp.Finality)
 	if err != nil {
@@ -683,7 +693,7 @@ func (n *Node) follow(gw peer.ID) error {
 	}
 	enc := h.Encode()
 	errs := errors.Join(b.Put(ctx, heightKey("/h", h.Height), enc), b.Put(ctx, keyHead, enc),
-		b.Put(ctx, keyTrust, EncodeTrust(next)), b.Put(ctx, keyGap, marshal(ng)))
+		b.Put(ctx, keyTrust, encodeTrust(next)), b.Put(ctx, keyGap, marshal(ng)))
 	if errs != nil {
 		return errs
 	}
@@ -691,9 +701,13 @@ func (n *Node) follow(gw peer.ID) error {
 		return fmt.Errorf("light: storing the head: %w", err)
 	}
 	n.mu.Lock()
-	n.trust, n.head, n.gap = next, h, ng
+	n.head, n.gap = h, ng
+	n.finality++
+	if next.Checkpoint.Height > n.trust.Checkpoint.Height {
+		n.trust = next
+	}
 	n.mu.Unlock()
-	n.log.Debug("final head verified", "height", h.Height, "hash", h.Hash())
+	n.log.Debug("final head verified", "height", h.Height, "hash", h.Hash(), "trust", next.Checkpoint.Height)
 	if ng.High < ng.Low {
 		return n.checkLink(h)
 	}
@@ -823,7 +837,7 @@ func (n *Node) forward(gw peer.ID) error {
 		if it.sent == "" {
 			break
 		}
-		resp, err := n.ask(gw, &Request{Op: OpStatus, Hash: it.hash[:], Trust: EncodeTrust(n.currentTrust())})
+		resp, err := n.ask(gw, &Request{Op: OpStatus, Hash: it.hash[:], TrustHeight: n.currentTrust().Checkpoint.Height})
 		if err != nil {
 			return err
 		}
@@ -834,7 +848,9 @@ func (n *Node) forward(gw peer.ID) error {
 		if resp.Status != StatusCommitted {
 			break
 		}
-		if err := n.prove(it, resp); err != nil {
+		if err := n.prove(it, resp); errors.Is(err, errNotYet) {
+			break
+		} else if err != nil {
 			return err
 		}
 	}
@@ -894,8 +910,15 @@ func (n *Node) setSent(it *item, gw peer.ID) {
 	n.mu.Unlock()
 }
 
+// errNotYet: a reading's block is below the trusted checkpoint and its
+// header is not fetched yet; prove it after the backfill.
+var errNotYet = errors.New("light: header not held yet")
+
 // prove verifies a committed reading's inclusion proof and the finality
-// of its block, then writes its receipt.
+// of its block, then writes its receipt. A block above the trusted
+// checkpoint is proven final by the gateway's finality proof
+// (VerifyFinality); one at or below it by the header this node holds
+// there, which is hash-linked down from a header proven final.
 func (n *Node) prove(it *item, resp *Response) error {
 	p, err := DecodeTxProof(resp.Proof)
 	if err != nil {
@@ -909,13 +932,27 @@ func (n *Node) prove(it *item, resp *Response) error {
 		return fmt.Errorf("%w: proof of %s proves another transaction", ErrBadGateway, it.hash)
 	}
 	trust := n.currentTrust()
-	next, err := VerifyFinality(trust, h, resp.Finality)
-	if err != nil {
-		return fmt.Errorf("%w: finality of block %d: %w", ErrBadGateway, h.Height, err)
-	}
-	// A header this node already holds must be the same.
-	if held, err := n.Header(n.ctx, h.Height); err == nil && held.Hash() != h.Hash() {
-		return fmt.Errorf("%w: proof's header %d differs from the final header held", ErrForked, h.Height)
+	next := trust
+	held, herr := n.Header(n.ctx, h.Height)
+	switch {
+	case h.Height > trust.Checkpoint.Height:
+		if next, err = VerifyFinality(trust, h, resp.Finality); err != nil {
+			return fmt.Errorf("%w: finality of block %d: %w", ErrBadGateway, h.Height, err)
+		}
+		n.mu.Lock()
+		n.finality++
+		n.mu.Unlock()
+		if herr == nil && held.Hash() != h.Hash() {
+			return fmt.Errorf("%w: proof's header %d differs from the final header held", ErrForked, h.Height)
+		}
+	case herr == nil:
+		if held.Hash() != h.Hash() {
+			return fmt.Errorf("%w: proof's header %d is not the final header held", ErrBadGateway, h.Height)
+		}
+	case errors.Is(herr, datastore.ErrNotFound):
+		return errNotYet
+	default:
+		return herr
 	}
 	r := Receipt{Hash: it.hash, Nonce: tx.Nonce, Timestamp: tx.Timestamp, Height: h.Height, BlockTime: h.Time}
 	if err := n.ds.Put(n.ctx, heightKey("/r", tx.Nonce), marshal(r)); err != nil {

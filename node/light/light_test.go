@@ -148,8 +148,8 @@ func TestLightRecordsAndFailsOver(t *testing.T) {
 	if gw := l.Status().Gateway; gw != c.Nodes[gwA].ID().String() {
 		t.Fatalf("gateway %s, want A %s", gw, c.Nodes[gwA].ID())
 	}
-	if st := l.Status(); st.Finalized == 0 || st.HeadersMissing != 0 {
-		t.Fatalf("light status %+v: want a verified final head and no headers missing", st)
+	if st := l.Status(); st.Finalized == 0 || st.HeadersMissing != 0 || st.FinalityProofs == 0 || st.TrustHeight == 0 {
+		t.Fatalf("light status %+v: want a verified final head, finality proofs verified, a trust above the genesis and no headers missing", st)
 	}
 	// Kill gateway A with readings in flight.
 	record(10)

@@ -18,7 +18,7 @@ import (
 
 // The light node's store keys (one go-datastore, pebble without fsync):
 //
-//	/trust            the trust (EncodeTrust)
+//	/trust            the trust (JSON of consensus.Trust)
 //	/head             the latest verified final header
 //	/gap              [low, high]: the heights whose headers are still to fetch
 //	/h/<height>       a header (8-byte big-endian height)

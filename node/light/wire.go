@@ -27,10 +27,10 @@ func ProtocolID(chainID string) protocol.ID {
 
 // Request operations.
 const (
-	OpSubmit  uint8 = 1 // [1, tx, h'', h'', 0, 0]
-	OpStatus  uint8 = 2 // [2, h'', tx_hash, trust, 0, 0]
-	OpLatest  uint8 = 3 // [3, h'', h'', trust, 0, 0]
-	OpHeaders uint8 = 4 // [4, h'', h'', h'', from, to]
+	OpSubmit  uint8 = 1 // [1, tx, h'', 0, 0, 0]
+	OpStatus  uint8 = 2 // [2, h'', tx_hash, trust_height, 0, 0]
+	OpLatest  uint8 = 3 // [3, h'', h'', trust_height, 0, 0]
+	OpHeaders uint8 = 4 // [4, h'', h'', 0, from, to]
 )
 
 // Response statuses.
@@ -39,7 +39,7 @@ const (
 	StatusAccepted  uint8 = 1 // submit: new, admitted to the mempool
 	StatusPending   uint8 = 2 // submit, status: known, not in a final block yet
 	StatusCommitted uint8 = 3 // submit, status: in a final block
-	StatusUnknown   uint8 = 4 // status: neither pending nor committed
+	StatusUnknown   uint8 = 4 // status: neither pending nor committed; latest: nothing final above the trust yet
 	StatusRefused   uint8 = 5 // submit: refused (reason, text)
 	StatusError     uint8 = 6 // any: the request could not be served (reason, text)
 )
@@ -47,10 +47,11 @@ const (
 // Limits of the protocol.
 const (
 	// MaxRequestBytes bounds a request frame: a transaction (at most
-	// types.MaxTxBytes) or a trust with its authority set, plus framing.
-	MaxRequestBytes = 64 << 10
-	// MaxResponseBytes bounds a response frame.
-	MaxResponseBytes = 2 << 20
+	// types.MaxTxBytes) and the rest of the request.
+	MaxRequestBytes = 24 << 10
+	// MaxResponseBytes bounds a response frame (a server answers a
+	// larger one with an error).
+	MaxResponseBytes = 4 << 20
 	// MaxHeaders bounds the headers one response carries; MaxHeaderBytes
 	// their total size (a server stops before either is passed).
 	MaxHeaders     = 1024
@@ -72,16 +73,19 @@ var (
 )
 
 // Request is one light-protocol request: the CBOR array
-// [op, tx, tx_hash, trust, from, to]; fields the operation does not use
-// are empty (byte strings) or 0.
+// [op, tx, tx_hash, trust_height, from, to]; fields the operation does not
+// use are empty (byte strings) or 0.
 type Request struct {
-	_     struct{} `cbor:",toarray"`
-	Op    uint8
-	Tx    []byte // OpSubmit: the signed transaction
-	Hash  []byte // OpStatus: the transaction hash (32 bytes)
-	Trust []byte // OpStatus, OpLatest: the client's trust (EncodeTrust)
-	From  uint64 // OpHeaders: first height
-	To    uint64 // OpHeaders: last height (inclusive)
+	_    struct{} `cbor:",toarray"`
+	Op   uint8
+	Tx   []byte // OpSubmit: the signed transaction
+	Hash []byte // OpStatus: the transaction hash (32 bytes)
+	// TrustHeight (OpStatus, OpLatest) is the height of the finalized
+	// checkpoint the client trusts (0: the genesis); finality proofs are
+	// built for it.
+	TrustHeight uint64
+	From        uint64 // OpHeaders: first height
+	To          uint64 // OpHeaders: last height (inclusive)
 }
 
 // Response answers a Request: the CBOR array
@@ -93,7 +97,7 @@ type Response struct {
 	Text     string   // StatusRefused, StatusError: human-readable detail
 	Proof    []byte   // OpStatus committed: the inclusion proof (EncodeTxProof)
 	Header   []byte   // OpLatest: the latest finalized header
-	Finality []byte   // OpStatus committed, OpLatest: the finality proof
+	Finality []byte   // OpStatus committed above the trust height, OpLatest: the finality proof (types.FinalityProof)
 	Headers  [][]byte // OpHeaders: encoded headers from..to, ascending
 }
 
@@ -160,19 +164,19 @@ func DecodeRequest(data []byte) (*Request, error) {
 	}
 	switch r.Op {
 	case OpSubmit:
-		if len(r.Tx) == 0 || len(r.Tx) > types.MaxTxBytes || len(r.Hash)+len(r.Trust) > 0 || r.From != 0 || r.To != 0 {
+		if len(r.Tx) == 0 || len(r.Tx) > types.MaxTxBytes || len(r.Hash) > 0 || r.TrustHeight != 0 || r.From != 0 || r.To != 0 {
 			return bad("want only a transaction of 1 to 20480 bytes")
 		}
 	case OpStatus:
 		if len(r.Hash) != 32 || len(r.Tx) > 0 || r.From != 0 || r.To != 0 {
-			return bad("want a 32-byte hash and a trust")
+			return bad("want a 32-byte hash and a trust height")
 		}
 	case OpLatest:
 		if len(r.Tx)+len(r.Hash) > 0 || r.From != 0 || r.To != 0 {
-			return bad("want only a trust")
+			return bad("want only a trust height")
 		}
 	case OpHeaders:
-		if len(r.Tx)+len(r.Hash)+len(r.Trust) > 0 || r.From == 0 || r.To < r.From || r.To-r.From >= MaxHeaders {
+		if len(r.Tx)+len(r.Hash) > 0 || r.TrustHeight != 0 || r.From == 0 || r.To < r.From || r.To-r.From >= MaxHeaders {
 			return bad(fmt.Sprintf("want 1 <= from <= to < from+%d", MaxHeaders))
 		}
 	default:

@@ -20,10 +20,12 @@ func TestRequestValidation(t *testing.T) {
 		{"submit without tx", Request{Op: OpSubmit}, false},
 		{"submit with hash", Request{Op: OpSubmit, Tx: []byte{1}, Hash: hash}, false},
 		{"submit oversize", Request{Op: OpSubmit, Tx: make([]byte, 20*1024+1)}, false},
-		{"status", Request{Op: OpStatus, Hash: hash, Trust: []byte{1}}, true},
+		{"status", Request{Op: OpStatus, Hash: hash, TrustHeight: 7}, true},
 		{"status short hash", Request{Op: OpStatus, Hash: hash[:31]}, false},
 		{"status with range", Request{Op: OpStatus, Hash: hash, From: 1}, false},
-		{"latest", Request{Op: OpLatest, Trust: []byte{1}}, true},
+		{"latest", Request{Op: OpLatest, TrustHeight: 1}, true},
+		{"submit with trust", Request{Op: OpSubmit, Tx: []byte{1}, TrustHeight: 1}, false},
+		{"headers with trust", Request{Op: OpHeaders, From: 1, To: 2, TrustHeight: 1}, false},
 		{"latest with tx", Request{Op: OpLatest, Tx: []byte{1}}, false},
 		{"headers", Request{Op: OpHeaders, From: 1, To: 1024}, true},
 		{"headers too many", Request{Op: OpHeaders, From: 1, To: 1025}, false},
@@ -49,9 +51,10 @@ func TestGoldenRequest(t *testing.T) {
 		req  Request
 		want string
 	}{
-		{Request{Op: OpHeaders, From: 1, To: 2}, "86044040400102"},
-		{Request{Op: OpSubmit, Tx: []byte{0xab}}, "860141ab40400000"},
-		{Request{Op: OpLatest, Trust: []byte{0x01}}, "8603404041010000"},
+		{Request{Op: OpHeaders, From: 1, To: 2}, "86044040000102"},
+		{Request{Op: OpSubmit, Tx: []byte{0xab}}, "860141ab40000000"},
+		{Request{Op: OpLatest, TrustHeight: 1}, "860340400100" + "00"},
+		{Request{Op: OpStatus, Hash: bytes.Repeat([]byte{0xee}, 32), TrustHeight: 24}, "860240" + "5820" + strings.Repeat("ee", 32) + "18180000"},
 	} {
 		if got := hex.EncodeToString(tc.req.Encode()); got != tc.want {
 			t.Errorf("%+v encodes as %s, want %s", tc.req, got, tc.want)
@@ -64,8 +67,8 @@ func TestGoldenRequest(t *testing.T) {
 }
 
 func TestNonCanonicalRefused(t *testing.T) {
-	// [4, h'', h'', h'', 1, 2] with the 1 spelled in two bytes.
-	raw, _ := hex.DecodeString("8604404040180102")
+	// [4, h'', h'', 0, 1, 2] with the 1 spelled in two bytes.
+	raw, _ := hex.DecodeString("860440400018010" + "2")
 	if _, err := DecodeRequest(raw); !errors.Is(err, ErrMessage) {
 		t.Fatalf("non-canonical request: %v, want ErrMessage", err)
 	}
@@ -99,7 +102,7 @@ func TestFrames(t *testing.T) {
 func FuzzDecodeRequest(f *testing.F) {
 	f.Add((&Request{Op: OpHeaders, From: 1, To: 2}).Encode())
 	f.Add((&Request{Op: OpSubmit, Tx: []byte{1, 2, 3}}).Encode())
-	f.Add((&Request{Op: OpStatus, Hash: make([]byte, 32), Trust: []byte{1}}).Encode())
+	f.Add((&Request{Op: OpStatus, Hash: make([]byte, 32), TrustHeight: 3}).Encode())
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := DecodeRequest(data)
 		if err != nil {
