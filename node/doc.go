@@ -43,8 +43,16 @@
 // The network, clock and store reach the node through options (WithHost,
 // WithClock, WithDatastore), so simulations run this same code.
 //
+// Light clients (lightserve.go): every node that keeps the chain serves
+// the light protocol (/sixdomain/<chain-id>/light/1, package node/light
+// owns its wire format): submit through the same admission as POST
+// /v1/txs, status with inclusion and finality proofs, the latest final
+// header with its finality proof, and final headers by height; bounded
+// frames, a deadline per stream and at most 4 requests per peer at once.
+//
 // Imports: everything below it (identity, ledger, ledger/types, consensus,
-// chain, mempool, pubsub, clock) and node/web, the dashboard's embedded
-// assets, which imports only the standard library. Only cmd and
+// chain, mempool, pubsub, clock), node/web, the dashboard's embedded
+// assets, which imports only the standard library, and node/light for the
+// light protocol's messages (node/light never imports node). Only cmd and
 // simulations import node.
 package node
