@@ -1,6 +1,7 @@
 // Package devnet runs a local mesh of real sixdomain nodes on loopback and
-// drives it with devices publishing simulated sensor readings: the engine
-// behind `sixd devnet` and `make devnet`.
+// drives it with devices publishing simulated sensor readings, and
+// optionally light nodes (node/light) recording readings through the
+// devices: the engine behind `sixd devnet` and `make devnet`.
 package devnet
 
 import (
