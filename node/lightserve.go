@@ -132,7 +132,8 @@ func (n *Node) lightKnown(ctx context.Context, h types.Hash) (uint8, bool) {
 	return 0, false
 }
 
-// lightSubmit admits a transaction as POST /v1/txs does (Node.Submit),
+// lightSubmit admits a transaction as POST /v1/txs does (Node.Submit, but
+// without waiting for a gossip peer),
 // and answers a transaction it already holds with its status instead of
 // an error, so that a light node may resubmit freely.
 func (n *Node) lightSubmit(ctx context.Context, data []byte) light.Response {
@@ -147,7 +148,7 @@ func (n *Node) lightSubmit(ctx context.Context, data []byte) light.Response {
 	}
 	// Submit returns the transaction once admitted, with an error if only
 	// its first gossip failed (the rebroadcast loop sends it again).
-	if admitted, err2 := n.Submit(ctx, data); admitted != nil {
+	if admitted, err2 := n.submit(ctx, data, false); admitted != nil {
 		return light.Response{Status: light.StatusAccepted}
 	} else {
 		err = err2

@@ -516,6 +516,13 @@ func (n *Node) knownTx(h types.Hash) bool {
 // Submit validates a signed transaction, adds it to the mempool and
 // gossips it. The error wraps the reason (types.Reason gives its code).
 func (n *Node) Submit(ctx context.Context, data []byte) (*types.Tx, error) {
+	return n.submit(ctx, data, true)
+}
+
+// submit is Submit; wait lets it wait briefly for a gossip peer when none
+// shares the topic yet (the light protocol does not: its client has its own
+// deadline, and the rebroadcast loop sends the transaction later).
+func (n *Node) submit(ctx context.Context, data []byte, wait bool) (*types.Tx, error) {
 	if n.ctx.Err() != nil {
 		return nil, ErrClosed
 	}
@@ -541,7 +548,7 @@ func (n *Node) Submit(ctx context.Context, data []byte) (*types.Tx, error) {
 	// the topic yet, wait briefly for one (if connected at all), and
 	// otherwise leave the transaction to the rebroadcast loop, which sends
 	// it as soon as a peer joins.
-	if n.chainPeers(n.txTopic) == 0 && len(n.host.Network().Peers()) > 0 {
+	if wait && n.chainPeers(n.txTopic) == 0 && len(n.host.Network().Peers()) > 0 {
 		wctx, cancel := context.WithTimeout(ctx, n.wall(5*time.Second))
 		for n.chainPeers(n.txTopic) == 0 && wctx.Err() == nil {
 			select {

@@ -3,6 +3,7 @@ package light
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -153,7 +154,17 @@ type item struct {
 	hash types.Hash
 	sent peer.ID // the gateway that holds it ("" for none)
 	done bool    // proven final
+	// replaced is the hash of the reading this item's filler replaced
+	// (zero for a reading).
+	replaced types.Hash
 }
+
+// FillerStream is the stream of the record a light node signs in place of
+// a reading the chain refused for good (its time outside the window, say):
+// it takes the refused reading's nonce, so that the readings after it are
+// not held back by a nonce gap. Its value is the JSON
+// {"refused": "<hash>", "reason": "<code>"}.
+const FillerStream = "sixd/refused"
 
 // failBackoff is how long a gateway that failed is passed over.
 const failBackoff = 10 * time.Second
@@ -879,14 +890,41 @@ func (n *Node) forward(gw peer.ID) error {
 			}
 			n.log.Warn("reading refused", "nonce", it.tx.Nonce, "reason", resp.Reason, "text", resp.Text)
 			n.mu.Lock()
-			it.done = true
 			n.refused++
 			n.mu.Unlock()
+			if err := n.fill(it, resp.Reason); err != nil {
+				return err
+			}
 		default:
 			return fmt.Errorf("%w: submit answered status %d", ErrBadGateway, resp.Status)
 		}
 	}
 	return n.trim()
+}
+
+// fill replaces a reading refused for good by a filler record with its
+// nonce (FillerStream), submitted next. A filler refused in turn, and a
+// reading whose nonce is taken (replayed_nonce: by an earlier filler, or
+// by another user of the key), is dropped.
+func (n *Node) fill(it *item, reason string) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if reason == "replayed_nonce" || !it.replaced.IsZero() {
+		it.done = true
+		return nil
+	}
+	val, err := json.Marshal(map[string]string{"refused": it.hash.String(), "reason": reason})
+	if err != nil {
+		return err
+	}
+	tx, err := types.NewDataRecordTx(n.genesis.ChainID, it.tx.Nonce, n.cfg.Clock().UnixMilli(),
+		types.DataRecord{Stream: FillerStream, ContentType: "application/json", Value: val})
+	if err != nil {
+		return err
+	}
+	tx.Sign(n.key)
+	it.replaced, it.raw, it.tx, it.hash, it.sent = it.hash, tx.Encode(), tx, tx.Hash(), ""
+	return nil
 }
 
 // retryable reports whether a refusal may pass later or elsewhere.
@@ -954,13 +992,15 @@ func (n *Node) prove(it *item, resp *Response) error {
 	default:
 		return herr
 	}
-	r := Receipt{Hash: it.hash, Nonce: tx.Nonce, Timestamp: tx.Timestamp, Height: h.Height, BlockTime: h.Time}
+	r := Receipt{Hash: it.hash, Nonce: tx.Nonce, Timestamp: tx.Timestamp, Height: h.Height, BlockTime: h.Time, Replaced: it.replaced}
 	if err := n.ds.Put(n.ctx, heightKey("/r", tx.Nonce), marshal(r)); err != nil {
 		return fmt.Errorf("light: receipt: %w", err)
 	}
 	n.mu.Lock()
 	it.done = true
-	n.recorded++
+	if it.replaced.IsZero() {
+		n.recorded++
+	}
 	if next.Checkpoint.Height > n.trust.Checkpoint.Height {
 		n.trust = next
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -238,4 +240,60 @@ func TestLightOfflineThousand(t *testing.T) {
 		return st.Recorded == 1000 && st.Queued == 0
 	})
 	committedOnce(t, c.Nodes[4], l, txs)
+}
+
+// TestLightFillsRefusedNonce: a reading the chain refuses for good (its
+// timestamp far outside the window) is replaced by a filler record with its
+// nonce, and the readings after it commit.
+func TestLightFillsRefusedNonce(t *testing.T) {
+	c, err := node.StartCluster(context.Background(), node.ClusterConfig{ChainID: "light-fill", Authorities: 1,
+		Slot: 250 * time.Millisecond, Logger: testLogger(), BaseDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	gw := c.Nodes[0]
+	var skew atomic.Int64 // how far the light node's clock runs behind
+	skew.Store(int64(time.Hour))
+	key, _ := identity.Generate(nil)
+	l, err := light.New(context.Background(), key, c.Genesis, light.Config{Gateways: []string{addrString(gw.AddrInfo())},
+		Clock: func() time.Time { return time.Now().Add(-time.Duration(skew.Load())) }, Logger: testLogger(),
+		FollowInterval: 300 * time.Millisecond, PollInterval: 100 * time.Millisecond, RequestTimeout: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ctx := context.Background()
+	old, err := l.Record(ctx, types.DataRecord{Stream: "temp", Value: []byte("stale")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	skew.Store(0)
+	fresh, err := l.Record(ctx, types.DataRecord{Stream: "temp", Value: []byte("fresh")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "the fresh reading recorded", func() bool {
+		st := l.Status()
+		return st.Recorded == 1 && st.Refused == 1 && st.Queued == 0
+	})
+	rs, err := l.Receipts(ctx, 1, 10)
+	if err != nil || len(rs) != 2 {
+		t.Fatalf("receipts %+v, %v", rs, err)
+	}
+	if rs[0].Replaced != old.Hash() || rs[0].Nonce != 1 || rs[1].Hash != fresh.Hash() || rs[1].Nonce != 2 {
+		t.Fatalf("receipts %+v: want the filler of %s at nonce 1, then %s", rs, old.Hash(), fresh.Hash())
+	}
+	filler, _, _, err := gw.Store().Tx(ctx, rs[0].Hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := types.DecodeDataRecord(filler.Payload)
+	if err != nil || rec.Stream != light.FillerStream || !strings.Contains(string(rec.Value), old.Hash().String()) ||
+		!strings.Contains(string(rec.Value), "time_in_past") {
+		t.Fatalf("filler record %+v, %v", rec, err)
+	}
+	if _, _, _, err := gw.Store().Tx(ctx, old.Hash()); err == nil {
+		t.Fatal("the stale reading is on the chain")
+	}
 }

@@ -174,6 +174,9 @@ type Receipt struct {
 	Timestamp int64      `json:"timestamp_ms"`  // the device's time of the reading
 	Height    uint64     `json:"height"`        // the final block that holds it
 	BlockTime int64      `json:"block_time_ms"` // the inclusion time: that block's time
+	// Replaced, if not zero, is the hash of a reading the chain refused for
+	// good; this receipt is of the filler record that took its nonce.
+	Replaced types.Hash `json:"replaced,omitempty"`
 }
 
 // gap is a range of heights whose headers are still to be fetched; the
