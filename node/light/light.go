@@ -3,6 +3,7 @@ package light
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -747,8 +748,13 @@ func (n *Node) checkLink(h *types.Header) error {
 	return nil
 }
 
-// backfill fetches the top batch of the gap, checks the hash links down
-// from the header above the gap, and stores it.
+// backfillParallel is how many header batches backfill asks for at once
+// (the server serves 4 requests of one peer at a time).
+const backfillParallel = 3
+
+// backfill fetches the top batches of the gap (up to backfillParallel at
+// once), checks the hash links down from the header above the gap, and
+// stores them, top batch first; the gap shrinks by what verified.
 func (n *Node) backfill(gw peer.ID) error {
 	n.mu.Lock()
 	g := n.gap
@@ -760,73 +766,115 @@ func (n *Node) backfill(gw peer.ID) error {
 	if err != nil {
 		return fmt.Errorf("light: header above the gap: %w", err)
 	}
-	from := g.Low
-	if g.High-g.Low >= MaxHeaders {
-		from = g.High - MaxHeaders + 1
+	type batch struct {
+		from, to uint64
+		headers  [][]byte
+		err      error
 	}
-	resp, err := n.ask(gw, &Request{Op: OpHeaders, From: from, To: g.High})
-	if err != nil {
-		return err
+	var batches []*batch
+	for to := g.High; len(batches) < backfillParallel && to >= g.Low; {
+		from := g.Low
+		if to-g.Low >= MaxHeaders {
+			from = to - MaxHeaders + 1
+		}
+		batches = append(batches, &batch{from: from, to: to})
+		if from == g.Low {
+			break
+		}
+		to = from - 1
 	}
-	if len(resp.Headers) == 0 {
-		return fmt.Errorf("%w: no headers for %d..%d", ErrBadGateway, from, g.High)
+	var wg sync.WaitGroup
+	for _, b := range batches {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b.headers, b.err = n.fetchHeaders(gw, b.from, b.to)
+		}()
 	}
-	// A server may answer fewer than asked (its byte limit): they are the
-	// lowest ones, so check that the last one is the one asked for.
-	last := from + uint64(len(resp.Headers)) - 1
-	if last != g.High {
-		// Ask for the top ones only next time.
-		from = g.High - uint64(len(resp.Headers)) + 1
-		resp, err = n.ask(gw, &Request{Op: OpHeaders, From: from, To: g.High})
-		if err != nil {
+	wg.Wait()
+	for _, b := range batches {
+		if b.err != nil {
+			return b.err
+		}
+		if above, err = n.storeHeaders(above, b.from, b.headers); err != nil {
 			return err
 		}
-		if uint64(len(resp.Headers)) != g.High-from+1 {
-			return fmt.Errorf("%w: asked %d..%d, got %d headers", ErrBadGateway, from, g.High, len(resp.Headers))
-		}
 	}
+	return nil
+}
+
+// fetchHeaders asks gw for the headers from..to and returns the top ones
+// it got: a server may stop early at its byte limit, and then the rest is
+// asked for again.
+func (n *Node) fetchHeaders(gw peer.ID, from, to uint64) ([][]byte, error) {
+	var out [][]byte
+	for top := to; ; {
+		resp, err := n.ask(gw, &Request{Op: OpHeaders, From: from, To: top})
+		if err != nil {
+			return nil, err
+		}
+		if resp.Status != StatusOK || len(resp.Headers) == 0 || uint64(len(resp.Headers)) > top-from+1 {
+			return nil, fmt.Errorf("%w: %d headers for %d..%d", ErrBadGateway, len(resp.Headers), from, top)
+		}
+		out = append(out, resp.Headers...)
+		if got := from + uint64(len(resp.Headers)) - 1; got < top {
+			// The lowest ones came; the rest above them next.
+			from = got + 1
+			continue
+		}
+		return out, nil
+	}
+}
+
+// storeHeaders checks that raws (the headers from..from+len-1) link down
+// from above, stores them and lowers the gap below them. It returns the
+// lowest header.
+func (n *Node) storeHeaders(above *types.Header, from uint64, raws [][]byte) (*types.Header, error) {
 	ctx := n.ctx
 	b, err := n.ds.Batch(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	want := above.Parent
-	for i := len(resp.Headers) - 1; i >= 0; i-- {
-		raw := resp.Headers[i]
-		h, err := types.DecodeHeader(raw)
-		if err != nil {
-			return fmt.Errorf("%w: header %d: %w", ErrBadGateway, from+uint64(i), err)
+	var h *types.Header
+	for i := len(raws) - 1; i >= 0; i-- {
+		raw := raws[i]
+		if h, err = types.DecodeHeader(raw); err != nil {
+			return nil, fmt.Errorf("%w: header %d: %w", ErrBadGateway, from+uint64(i), err)
 		}
 		if h.Height != from+uint64(i) || h.ChainID != n.genesis.ChainID {
-			return fmt.Errorf("%w: asked for header %d, got chain %q height %d", ErrBadGateway, from+uint64(i), h.ChainID, h.Height)
+			return nil, fmt.Errorf("%w: asked for header %d, got chain %q height %d", ErrBadGateway, from+uint64(i), h.ChainID, h.Height)
 		}
-		if h.Hash() != want {
-			return fmt.Errorf("%w: header %d does not hash to its child's parent", ErrBadGateway, h.Height)
+		// DecodeHeader checked that raw is the header's canonical
+		// encoding, so its hash is the hash of raw.
+		if types.Hash(sha256.Sum256(raw)) != want {
+			return nil, fmt.Errorf("%w: header %d does not hash to its child's parent", ErrBadGateway, h.Height)
 		}
 		want = h.Parent
 		if err := b.Put(ctx, heightKey("/h", h.Height), raw); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	ng := gap{Low: g.Low, High: from - 1}
+	n.mu.Lock()
+	ng := gap{Low: n.gap.Low, High: from - 1}
+	n.mu.Unlock()
 	if err := b.Put(ctx, keyGap, marshal(ng)); err != nil {
-		return err
+		return nil, err
 	}
 	if ng.High < ng.Low {
-		// The gap closed: the lowest fetched header must link to the one
-		// held below it (or the genesis).
-		lowest, _ := types.DecodeHeader(resp.Headers[0])
-		if err := n.checkLink(lowest); err != nil {
-			return err
+		// The gap closed: the lowest header must link to the one held
+		// below it (or the genesis).
+		if err := n.checkLink(h); err != nil {
+			return nil, err
 		}
 	}
 	if err := b.Commit(ctx); err != nil {
-		return fmt.Errorf("light: storing headers: %w", err)
+		return nil, fmt.Errorf("light: storing headers: %w", err)
 	}
 	n.mu.Lock()
 	n.gap = ng
 	n.mu.Unlock()
-	return nil
+	return h, nil
 }
 
 // forward moves the queue: it asks the status of the readings submitted
