@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"runtime/debug"
 
 	"github.com/sixdomain/sixdomain/configs"
 	"github.com/sixdomain/sixdomain/ledger/types"
@@ -26,8 +28,17 @@ func lightConfig(cfg configs.Config) (light.Config, error) {
 	return lc, nil
 }
 
-// runLight runs the light node of cfg until ctx is done.
+// runLight runs the light node of cfg until ctx is done. Unless GOGC and
+// GOMEMLIMIT say otherwise, the runtime collects at 50 % growth with a
+// soft limit of 10 MiB, as sixd-light does: a light node's live heap is a
+// few megabytes.
 func runLight(ctx context.Context, cfg configs.Config, logw io.Writer) error {
+	if os.Getenv("GOGC") == "" {
+		defer debug.SetGCPercent(debug.SetGCPercent(50))
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(10 << 20))
+	}
 	log, err := newLogger(logw, cfg.Log)
 	if err != nil {
 		return err
