@@ -14,6 +14,12 @@ SIM_FLAGS ?=
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0-dev)
 COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS    = -X github.com/sixdomain/sixdomain/node.Version=$(VERSION) -X github.com/sixdomain/sixdomain/node.Commit=$(COMMIT)
+# The device binary (README: Device build): build tag `device` leaves out
+# `sixd sim` (the simulator, gonum/plot, the progress bar); static, stripped.
+DEVICE_BIN     ?= bin/sixd-device
+DEVICE_FLAGS    = -tags device -trimpath -ldflags "-s -w $(LDFLAGS)"
+# make cross: the device binary for each of these GOOS/GOARCH[/GOARM].
+CROSS_TARGETS  ?= linux/amd64 linux/arm64 linux/arm/7
 
 # Containers (Dockerfile, deploy/compose.yml): the image and the testnet homes
 # the compose network mounts.
@@ -26,7 +32,7 @@ MANIFEST  ?= e2e/manifests/ci.toml
 E2E_MODE  ?= auto
 E2E_OUT   ?= e2e-out/$(basename $(notdir $(MANIFEST)))-$(shell date +%Y%m%d-%H%M%S)
 
-.PHONY: all build build-static test test-docker devnet devnet-admitted sim lint bench bench-devnet fuzz fuzz-consensus clean docker compose-up compose-down e2e e2e-ci
+.PHONY: all build build-static build-device cross test test-docker devnet devnet-admitted sim lint bench bench-devnet fuzz fuzz-consensus clean docker compose-up compose-down e2e e2e-ci
 
 all: lint test build
 
@@ -37,6 +43,23 @@ build:
 # FROM scratch and for the e2e runner.
 build-static:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" -o bin/sixd-static ./cmd/sixd
+
+# The binary a device runs: no simulator or plotting code (build tag
+# device; cmd/sixd/device_build_test.go checks the dependency list), no cgo.
+build-device:
+	CGO_ENABLED=0 $(GO) build $(DEVICE_FLAGS) -o $(DEVICE_BIN) ./cmd/sixd
+
+# The device binary cross-compiled for CROSS_TARGETS, as
+# bin/sixd-device-<os>-<arch>[v<arm>]; CI runs it. `ls -l bin/` shows the
+# sizes (docs/BENCHMARKS.md, Device binary).
+cross:
+	@set -e; for t in $(CROSS_TARGETS); do \
+	  os=$${t%%/*}; rest=$${t#*/}; arch=$${rest%%/*}; arm=""; \
+	  if [ "$$rest" != "$$arch" ]; then arm=$${rest#*/}; fi; \
+	  out=bin/sixd-device-$$os-$$arch$${arm:+v$$arm}; \
+	  echo "== $$out"; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch GOARM=$$arm $(GO) build $(DEVICE_FLAGS) -o $$out ./cmd/sixd; \
+	done
 
 # The test command CI runs (README). Real libp2p hosts on loopback and real
 # pebble stores in temporary directories; under ten minutes on two cores.

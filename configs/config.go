@@ -197,13 +197,22 @@ type LedgerConfig struct {
 	Path string `toml:"path"`
 }
 
-// MempoolConfig bounds the pool of pending transactions.
+// MempoolConfig bounds the pool of pending transactions and the cache of
+// verified signatures. The defaults follow the role: a device holds little,
+// gateways (authorities run as gateways) and bootstrap nodes more.
 type MempoolConfig struct {
-	// MaxTxs is the maximum number of pending transactions. Default 50000.
+	// MaxTxs is the maximum number of pending transactions, 1 to
+	// MaxMempoolTxs. Defaults: device 10000, gateway and bootstrap 50000.
 	MaxTxs int `toml:"max_txs"`
-	// MaxBytes is the maximum total size of pending transactions, in bytes.
-	// Default 64 MiB.
+	// MaxBytes is the maximum total size of pending transactions, in bytes,
+	// MinMempoolBytes to MaxMempoolBytes. Defaults: device 16 MiB, gateway
+	// and bootstrap 64 MiB.
 	MaxBytes int `toml:"max_bytes"`
+	// SigCacheSize is how many verified transaction signatures the node
+	// remembers, so that a transaction checked at gossip is not verified
+	// again in its block; 1 to MaxSigCacheSize. Defaults: device 20000,
+	// gateway and bootstrap 200000.
+	SigCacheSize int `toml:"sig_cache_size"`
 }
 
 // ConsensusConfig holds the votes an authority puts in the blocks it seals
@@ -234,6 +243,12 @@ const (
 const (
 	MinMaxBodyBytes = 1 << 10  // 1 KiB
 	MaxMaxBodyBytes = 64 << 20 // 64 MiB
+	MaxMempoolTxs   = 10_000_000
+	// MinMempoolBytes is the largest transaction (20 KiB), so that one
+	// always fits.
+	MinMempoolBytes = 20 << 10
+	MaxMempoolBytes = 1 << 30
+	MaxSigCacheSize = 10_000_000
 )
 
 // Default values shared by all roles.
@@ -243,8 +258,12 @@ const (
 	DefaultAPIListen    = "127.0.0.1:8645"
 	DefaultMaxBodyBytes = 65536
 	DefaultLedgerPath   = "data"
-	DefaultMempoolTxs   = 50000
-	DefaultMempoolBytes = 64 << 20
+	DefaultMempoolTxs   = 50000    // gateway and bootstrap
+	DefaultMempoolBytes = 64 << 20 // gateway and bootstrap
+	DefaultSigCache     = 200000   // gateway and bootstrap
+	DeviceMempoolTxs    = 10000
+	DeviceMempoolBytes  = 16 << 20
+	DeviceSigCache      = 20000
 	DefaultLogLevel     = "info"
 	DefaultLogFormat    = "text"
 )
@@ -255,7 +274,8 @@ func DefaultListen() []string {
 }
 
 // Default returns the default configuration for role. The per-role values
-// are mDNS and the connection and resource limits; everything else is shared.
+// are mDNS, the connection and resource limits and the mempool and
+// signature-cache sizes; everything else is shared.
 // For an unknown role the device values are used and Role is kept as given,
 // so that Validate reports it.
 func Default(role Role) Config {
@@ -277,7 +297,7 @@ func Default(role Role) Config {
 		},
 		API:     APIConfig{Listen: DefaultAPIListen, MaxBodyBytes: DefaultMaxBodyBytes},
 		Ledger:  LedgerConfig{Store: StorePebble, Path: DefaultLedgerPath},
-		Mempool: MempoolConfig{MaxTxs: DefaultMempoolTxs, MaxBytes: DefaultMempoolBytes},
+		Mempool: MempoolConfig{MaxTxs: DeviceMempoolTxs, MaxBytes: DeviceMempoolBytes, SigCacheSize: DeviceSigCache},
 		Log:     LogConfig{Level: DefaultLogLevel, Format: DefaultLogFormat},
 	}
 	switch role {
@@ -285,12 +305,14 @@ func Default(role Role) Config {
 		c.P2P.ConnLow, c.P2P.ConnHigh = 64, 128
 		c.P2P.MaxMemoryMB, c.P2P.MaxFDs = 512, 1024
 		c.P2P.DHT = DHTAuto
+		c.Mempool = MempoolConfig{MaxTxs: DefaultMempoolTxs, MaxBytes: DefaultMempoolBytes, SigCacheSize: DefaultSigCache}
 	case RoleBootstrap:
 		c.P2P.MDNS = false
 		c.P2P.ConnLow, c.P2P.ConnHigh = 256, 512
 		c.P2P.MaxMemoryMB, c.P2P.MaxFDs = 1024, 4096
 		c.P2P.DHT = DHTServer
 		c.P2P.RelayService, c.P2P.AutoRelay, c.P2P.HolePunching = true, false, false
+		c.Mempool = MempoolConfig{MaxTxs: DefaultMempoolTxs, MaxBytes: DefaultMempoolBytes, SigCacheSize: DefaultSigCache}
 	case RoleLight:
 		c.P2P.Listen = []string{"/ip4/0.0.0.0/tcp/4001"}
 		c.P2P.ConnLow, c.P2P.ConnHigh = 4, 16
@@ -467,11 +489,14 @@ func (c Config) Validate() error {
 	}
 
 	// mempool
-	if c.Mempool.MaxTxs <= 0 {
-		add(invalid("mempool.max_txs", "must be positive, got %d", c.Mempool.MaxTxs))
+	if c.Mempool.MaxTxs <= 0 || c.Mempool.MaxTxs > MaxMempoolTxs {
+		add(invalid("mempool.max_txs", "must be positive and at most %d, got %d", MaxMempoolTxs, c.Mempool.MaxTxs))
 	}
-	if c.Mempool.MaxBytes <= 0 {
-		add(invalid("mempool.max_bytes", "must be positive, got %d", c.Mempool.MaxBytes))
+	if c.Mempool.MaxBytes < MinMempoolBytes || c.Mempool.MaxBytes > MaxMempoolBytes {
+		add(invalid("mempool.max_bytes", "must be between %d (one largest transaction) and %d, got %d", MinMempoolBytes, MaxMempoolBytes, c.Mempool.MaxBytes))
+	}
+	if c.Mempool.SigCacheSize <= 0 || c.Mempool.SigCacheSize > MaxSigCacheSize {
+		add(invalid("mempool.sig_cache_size", "must be positive and at most %d, got %d", MaxSigCacheSize, c.Mempool.SigCacheSize))
 	}
 
 	// log

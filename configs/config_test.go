@@ -50,11 +50,12 @@ func TestDefault(t *testing.T) {
 		role                  Role
 		mdns                  bool
 		low, high, memMB, fds int
+		mempool               MempoolConfig
 	}{
-		{RoleDevice, true, 16, 32, 64, 128},
-		{RoleGateway, true, 64, 128, 512, 1024},
-		{RoleBootstrap, false, 256, 512, 1024, 4096},
-		{RoleLight, true, 4, 16, 16, 64},
+		{RoleDevice, true, 16, 32, 64, 128, MempoolConfig{MaxTxs: 10000, MaxBytes: 16 << 20, SigCacheSize: 20000}},
+		{RoleGateway, true, 64, 128, 512, 1024, MempoolConfig{MaxTxs: 50000, MaxBytes: 64 << 20, SigCacheSize: 200000}},
+		{RoleBootstrap, false, 256, 512, 1024, 4096, MempoolConfig{MaxTxs: 50000, MaxBytes: 64 << 20, SigCacheSize: 200000}},
+		{RoleLight, true, 4, 16, 16, 64, MempoolConfig{MaxTxs: 10000, MaxBytes: 16 << 20, SigCacheSize: 20000}},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.role), func(t *testing.T) {
@@ -64,7 +65,7 @@ func TestDefault(t *testing.T) {
 			}
 			p := c.P2P
 			if c.Role != tt.role || p.MDNS != tt.mdns || p.ConnLow != tt.low || p.ConnHigh != tt.high ||
-				p.MaxMemoryMB != tt.memMB || p.MaxFDs != tt.fds {
+				p.MaxMemoryMB != tt.memMB || p.MaxFDs != tt.fds || c.Mempool != tt.mempool {
 				t.Errorf("Default(%s) = %+v", tt.role, c)
 			}
 			if c.KeyFile != "node.key" || c.GenesisFile != "genesis.toml" ||
@@ -74,7 +75,6 @@ func TestDefault(t *testing.T) {
 				!reflect.DeepEqual(c.API, APIConfig{Listen: "127.0.0.1:8645", MaxBodyBytes: 65536}) ||
 				c.Metrics != (MetricsConfig{}) ||
 				c.Ledger != (LedgerConfig{Store: "pebble", Path: "data"}) ||
-				c.Mempool != (MempoolConfig{MaxTxs: 50000, MaxBytes: 64 << 20}) ||
 				c.Log != (LogConfig{Level: "info", Format: "text"}) {
 				t.Errorf("Default(%s) shared values wrong: %+v", tt.role, c)
 			}
@@ -311,6 +311,11 @@ func TestValidateFields(t *testing.T) {
 		{"ledger.path", func(c *Config) { c.Ledger.Path = "" }},
 		{"mempool.max_txs", func(c *Config) { c.Mempool.MaxTxs = 0 }},
 		{"mempool.max_bytes", func(c *Config) { c.Mempool.MaxBytes = -1 }},
+		{"mempool.max_txs", func(c *Config) { c.Mempool.MaxTxs = MaxMempoolTxs + 1 }},
+		{"mempool.max_bytes", func(c *Config) { c.Mempool.MaxBytes = MinMempoolBytes - 1 }},
+		{"mempool.max_bytes", func(c *Config) { c.Mempool.MaxBytes = MaxMempoolBytes + 1 }},
+		{"mempool.sig_cache_size", func(c *Config) { c.Mempool.SigCacheSize = 0 }},
+		{"mempool.sig_cache_size", func(c *Config) { c.Mempool.SigCacheSize = MaxSigCacheSize + 1 }},
 		{"log.level", func(c *Config) { c.Log.Level = "trace" }},
 		{"log.format", func(c *Config) { c.Log.Format = "logfmt" }},
 	}

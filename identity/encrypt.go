@@ -136,7 +136,7 @@ func Encrypt(rand io.Reader, recipients []PublicKey, plaintext, aad []byte) (*En
 		}
 	}
 	if uint64(len(plaintext)) > maxPlaintextSize {
-		return nil, fmt.Errorf("%w: %d-byte plaintext, more than %d", ErrBadEnvelope, len(plaintext), maxPlaintextSize)
+		return nil, fmt.Errorf("%w: %d-byte plaintext, more than %d", ErrBadEnvelope, len(plaintext), uint64(maxPlaintextSize))
 	}
 
 	kem, kdf, aead := hpkeSuite()

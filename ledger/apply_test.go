@@ -137,7 +137,7 @@ func TestApplyRejects(t *testing.T) {
 		{name: "zero nonce", txIndex: 0, want: []error{types.ErrBadBlock, types.ErrZeroNonce},
 			block: withTxs(f.tx(t, k1, 0, at, "hum"))},
 		{name: "tx timestamp before window", txIndex: 0, want: []error{types.ErrBadBlock, types.ErrTimeInPast},
-			block: withTxs(f.tx(t, k1, 1, at-w.Past.Milliseconds()-1, "hum"))},
+			block: withTxs(f.tx(t, k1, 1, at-w.PastFor(types.TxDataRecord).Milliseconds()-1, "hum"))},
 		{name: "tx timestamp after window", txIndex: 0, want: []error{types.ErrBadBlock, types.ErrTimeInFuture},
 			block: withTxs(f.tx(t, k1, 1, at+w.Future.Milliseconds()+1, "hum"))},
 		{name: "tx of another chain", txIndex: 0, want: []error{types.ErrBadBlock, types.ErrWrongChain},
@@ -249,7 +249,7 @@ func TestProposeSkips(t *testing.T) {
 		f.tx(t, k1, 5, at, "hum"), // replayed: k1 is at 5
 		gapLater,
 		ok1, // duplicate
-		f.tx(t, k0, 2, at-w.Past.Milliseconds()-1, "temp"),
+		f.tx(t, k0, 2, at-w.PastFor(types.TxDataRecord).Milliseconds()-1, "temp"),
 		f.tx(t, k0, 2, at+w.Future.Milliseconds()+1, "temp"),
 		signedTx(t, "other-chain", k0, 2, at, "temp", "x"),
 		nil,

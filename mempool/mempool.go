@@ -72,7 +72,8 @@ type entry struct {
 	seq  uint64 // arrival order, unique within the pool
 	acct *account
 
-	heapIdx    int    // index in Pool.byTime
+	class      int    // which of Pool.byTime holds it (timeClass)
+	heapIdx    int    // index in Pool.byTime[class]
 	prev, next *entry // the account's arrival list
 }
 
@@ -97,9 +98,12 @@ type Pool struct {
 	mu      sync.RWMutex
 	byHash  map[types.Hash]*entry
 	senders map[identity.PublicKey]*account
-	byTime  timeHeap // oldest timestamp first, for Expire
-	bytes   int
-	seq     uint64
+	// byTime holds data records (0) and every other type (1), oldest
+	// timestamp first, for Expire: the two may have different past
+	// bounds (types.TimeWindow.PastFor).
+	byTime [2]timeHeap
+	bytes  int
+	seq    uint64
 }
 
 // New returns an empty pool with cfg's limits; zero fields take defaults.
@@ -177,7 +181,7 @@ func (p *Pool) Add(tx *types.Tx, size int, committed uint64) error {
 		p.senders[tx.Sender] = a
 	}
 	p.seq++
-	e := &entry{tx: tx, hash: h, size: size, seq: p.seq, acct: a, prev: a.tail}
+	e := &entry{tx: tx, hash: h, size: size, seq: p.seq, acct: a, prev: a.tail, class: timeClass(tx.Type)}
 	if a.tail != nil {
 		a.tail.next = e
 	} else {
@@ -186,7 +190,7 @@ func (p *Pool) Add(tx *types.Tx, size int, committed uint64) error {
 	a.tail = e
 	a.txs[tx.Nonce] = e
 	p.byHash[h] = e
-	heap.Push(&p.byTime, e)
+	heap.Push(&p.byTime[e.class], e)
 	p.bytes += size
 	return nil
 }
@@ -323,22 +327,34 @@ func (p *Pool) Rewind(sender identity.PublicKey, n uint64) {
 }
 
 // Expire removes the transactions whose timestamp is now too far in the
-// past for w (CheckTime(now, w) fails with types.ErrTimeInPast) and
-// returns how many it removed. It costs O(removed·log n).
+// past for w (CheckTime(now, w) fails with types.ErrTimeInPast: a data
+// record is kept for w.PastFor(types.TxDataRecord), the genesis
+// forwarding window, every other type for w.Past) and returns how many it
+// removed. It costs O(removed·log n).
 func (p *Pool) Expire(now time.Time, w types.TimeWindow) int {
-	cutoff := now.Add(-w.Past)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	n := 0
-	for len(p.byTime) > 0 {
-		e := p.byTime[0]
-		if !e.tx.Time().Before(cutoff) { // CheckTime's ErrTimeInPast test
-			break
+	for class, typ := range [2]types.TxType{types.TxDataRecord, types.TxDID} {
+		cutoff := now.Add(-w.PastFor(typ))
+		for len(p.byTime[class]) > 0 {
+			e := p.byTime[class][0]
+			if !e.tx.Time().Before(cutoff) { // CheckTime's ErrTimeInPast test
+				break
+			}
+			p.remove(e)
+			n++
 		}
-		p.remove(e)
-		n++
 	}
 	return n
+}
+
+// timeClass is the index in Pool.byTime of a transaction of type t.
+func timeClass(t types.TxType) int {
+	if t == types.TxDataRecord {
+		return 0
+	}
+	return 1
 }
 
 // Len returns the number of pending transactions.
@@ -395,7 +411,7 @@ func (p *Pool) remove(e *entry) {
 	}
 	e.prev, e.next = nil, nil
 	delete(p.byHash, e.hash)
-	heap.Remove(&p.byTime, e.heapIdx)
+	heap.Remove(&p.byTime[e.class], e.heapIdx)
 	p.bytes -= e.size
 	if len(a.txs) == 0 {
 		delete(p.senders, a.key)

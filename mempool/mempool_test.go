@@ -93,15 +93,15 @@ func checkInvariants(t testing.TB, p *Pool) {
 			if p.byHash[e.hash] != e {
 				t.Errorf("entry for nonce %d missing from hash index", nonce)
 			}
-			if p.byTime[e.heapIdx] != e {
+			if p.byTime[e.class][e.heapIdx] != e {
 				t.Errorf("entry for nonce %d misplaced in time heap", nonce)
 			}
 			n++
 			bytes += e.size
 		}
 	}
-	if n != len(p.byHash) || n != len(p.byTime) {
-		t.Errorf("accounts hold %d, hash index %d, time heap %d", n, len(p.byHash), len(p.byTime))
+	if n != len(p.byHash) || n != len(p.byTime[0])+len(p.byTime[1]) {
+		t.Errorf("accounts hold %d, hash index %d, time heaps %d+%d", n, len(p.byHash), len(p.byTime[0]), len(p.byTime[1]))
 	}
 	if bytes != p.bytes {
 		t.Errorf("entries sum to %d bytes, pool counts %d", bytes, p.bytes)
@@ -856,4 +856,54 @@ func TestRewindAcceptsTransactionsOfAbandonedBlocks(t *testing.T) {
 	if got := p.PendingNonce(k.Public(), 0); got != 4 {
 		t.Fatalf("pending nonce %d, want 4", got)
 	}
+}
+
+// TestExpireForwardWindow: with a genesis forwarding window
+// (TimeWindow.RecordPast), a data record is kept for that long and every
+// other type for Past, each exactly as CheckTime decides.
+func TestExpireForwardWindow(t *testing.T) {
+	w := types.TimeWindow{Future: 30 * time.Second, Past: 10 * time.Minute, RecordPast: 24 * time.Hour}
+	now := t0.Add(48 * time.Hour)
+	k1, k2 := newKey(t), newKey(t)
+	p := New(Config{})
+	other := func(key *identity.PrivateKey, nonce uint64, ts time.Time) *types.Tx {
+		tx := &types.Tx{Version: types.TxVersion, ChainID: chainID, Type: types.TxDID, Nonce: nonce, Timestamp: ts.UnixMilli(), Payload: []byte{0xa0}}
+		tx.Sign(key)
+		return tx
+	}
+	var all []*types.Tx
+	for i, age := range []time.Duration{25 * time.Hour, 24*time.Hour + time.Millisecond, 24 * time.Hour, 11 * time.Minute, time.Minute} {
+		tx, size := newTx(t, k1, uint64(i+1), now.Add(-age), "")
+		mustAdd(t, p, tx, size, 0)
+		all = append(all, tx)
+	}
+	for i, age := range []time.Duration{12 * time.Hour, 10*time.Minute + time.Millisecond, 10 * time.Minute, time.Minute} {
+		tx := other(k2, uint64(i+1), now.Add(-age))
+		mustAdd(t, p, tx, 0, 0)
+		all = append(all, tx)
+	}
+	want := 0
+	for _, tx := range all {
+		if errors.Is(tx.CheckTime(now, w), types.ErrTimeInPast) {
+			want++
+		}
+	}
+	if want != 4 {
+		t.Fatalf("test setup: %d expire by CheckTime, want 4", want)
+	}
+	if n := p.Expire(now, w); n != want {
+		t.Fatalf("Expire = %d, want %d", n, want)
+	}
+	for _, tx := range all {
+		expired := errors.Is(tx.CheckTime(now, w), types.ErrTimeInPast)
+		if p.Has(tx.Hash()) == expired {
+			t.Errorf("%v nonce %d aged %s: pending %v", tx.Type, tx.Nonce, now.Sub(tx.Time()), !expired)
+		}
+	}
+	checkInvariants(t, p)
+	// Without the forwarding window, records expire after Past too.
+	if n := p.Expire(now, types.TimeWindow{Future: w.Future, Past: w.Past}); n != 2 {
+		t.Fatalf("Expire without forwarding = %d, want 2", n)
+	}
+	checkInvariants(t, p)
 }

@@ -50,7 +50,10 @@ type TxStatus struct {
 	Status string     `json:"status"` // "pending", "included" (in the head chain, not final) or "committed" (final)
 	Height uint64     `json:"height,omitempty"`
 	Index  uint32     `json:"index,omitempty"`
-	Tx     *TxJSON    `json:"tx,omitempty"`
+	// BlockTime is the inclusion time (the block's time, Unix ms) of a
+	// committed transaction; Tx.Timestamp is the sender's own.
+	BlockTime int64   `json:"block_time_ms,omitempty"`
+	Tx        *TxJSON `json:"tx,omitempty"`
 }
 
 // TxJSON is a transaction as the API shows it.
@@ -116,11 +119,13 @@ type FinalityResponse struct {
 	Authorities   []string   `json:"authorities"`
 }
 
-// RecordJSON is one entry of GET /v1/records.
+// RecordJSON is one entry of GET /v1/records. Timestamp is the device's
+// (when it signed the reading), BlockTime the inclusion time (its block's).
 type RecordJSON struct {
 	Sender    string     `json:"sender"`
 	Nonce     uint64     `json:"nonce"`
 	Timestamp int64      `json:"timestamp_ms"`
+	BlockTime int64      `json:"block_time_ms"`
 	TxHash    types.Hash `json:"tx_hash"`
 	Height    uint64     `json:"height"`
 	Index     uint32     `json:"index"`
@@ -363,7 +368,11 @@ func (n *Node) handleTx(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	j := txJSON(tx)
-	writeJSON(w, http.StatusOK, TxStatus{Hash: h, Status: "committed", Height: height, Index: index, Tx: &j})
+	st := TxStatus{Hash: h, Status: "committed", Height: height, Index: index, Tx: &j}
+	if hd, err := n.store.Header(r.Context(), height); err == nil {
+		st.BlockTime = hd.Time
+	}
+	writeJSON(w, http.StatusOK, st)
 }
 
 func txJSON(tx *types.Tx) TxJSON {
@@ -567,8 +576,14 @@ func truncateString(s string, n int) string {
 // recordsJSON converts record entries, with each record's payload.
 func (n *Node) recordsJSON(r *http.Request, entries []ledger.RecordEntry) []RecordJSON {
 	out := make([]RecordJSON, 0, len(entries))
+	blockTimes := map[uint64]int64{} // a page's records share few blocks
 	for _, e := range entries {
 		rj := RecordJSON{Sender: e.Sender.DID(), Nonce: e.Nonce, Timestamp: e.Timestamp, TxHash: e.TxHash, Height: e.Height, Index: e.Index}
+		if bt, ok := blockTimes[e.Height]; ok {
+			rj.BlockTime = bt
+		} else if hd, err := n.store.Header(r.Context(), e.Height); err == nil {
+			rj.BlockTime, blockTimes[e.Height] = hd.Time, hd.Time
+		}
 		if tx, _, _, err := n.store.Tx(r.Context(), e.TxHash); err == nil {
 			if rec, err := types.DecodeDataRecord(tx.Payload); err == nil {
 				rj.RecordPayload = recordPayload(rec)

@@ -159,7 +159,7 @@ func (e *event) encode() ([]byte, error) {
 		case EventTx:
 			tx := e.tx()
 			j := txJSON(tx)
-			v = TxStatus{Hash: tx.Hash(), Status: "committed", Height: h.Height, Index: uint32(e.index), Tx: &j}
+			v = TxStatus{Hash: tx.Hash(), Status: "committed", Height: h.Height, Index: uint32(e.index), BlockTime: h.Time, Tx: &j}
 		case EventRecord:
 			tx := e.tx()
 			rec, err := types.DecodeDataRecord(tx.Payload)
@@ -167,7 +167,7 @@ func (e *event) encode() ([]byte, error) {
 				e.dataErr = fmt.Errorf("record of %s: %w", tx.Hash(), err)
 				return
 			}
-			v = recordJSON(tx, rec, h.Height, uint32(e.index))
+			v = recordJSON(tx, rec, h.Height, h.Time, uint32(e.index))
 		case EventAuthorities:
 			v = e.auth
 		default:
@@ -181,8 +181,8 @@ func (e *event) encode() ([]byte, error) {
 
 // recordJSON is a committed record as GET /v1/records and the event stream
 // show it.
-func recordJSON(tx *types.Tx, rec *types.DataRecord, height uint64, index uint32) RecordJSON {
-	return RecordJSON{Sender: tx.Sender.DID(), Nonce: tx.Nonce, Timestamp: tx.Timestamp, TxHash: tx.Hash(),
+func recordJSON(tx *types.Tx, rec *types.DataRecord, height uint64, blockTime int64, index uint32) RecordJSON {
+	return RecordJSON{Sender: tx.Sender.DID(), Nonce: tx.Nonce, Timestamp: tx.Timestamp, BlockTime: blockTime, TxHash: tx.Hash(),
 		Height: height, Index: index, RecordPayload: recordPayload(rec)}
 }
 

@@ -70,8 +70,8 @@ type Config struct {
 	// timeouts) and reads; WithTimeSource sets it and Clock together.
 	// Nil is the wall clock.
 	Time clock.Clock
-	// SigCacheSize bounds the verified-signature cache (entries); 0 is
-	// 200,000.
+	// SigCacheSize bounds the verified-signature cache (entries); the role
+	// sets it (RoleLimits), 0 is 200,000.
 	SigCacheSize int
 	// PubSubOptions are added after the node's own GossipSub options (a
 	// tracer, say).
@@ -142,6 +142,7 @@ func defaults(role Role) Config {
 		Clock: time.Now, Logger: slog.New(slog.DiscardHandler), CertsFromAuthoritiesOnly: true,
 		EventWindow: DefaultEventWindow, EventClientBuffer: DefaultEventClientBuffer,
 		DiscoveryInterval: 30 * time.Second}
+	c.Mempool, c.SigCacheSize = RoleLimits(role)
 	switch role {
 	case RoleGateway:
 		c.ConnLow, c.ConnHigh, c.MaxMemory, c.MaxFDs = 64, 128, 512<<20, 1024
@@ -193,13 +194,15 @@ func (c *Config) validate() error {
 	return errors.Join(errs...)
 }
 
-// WithRole sets the role (default device) and its default limits, DHT
+// WithRole sets the role (default device) and its default limits
+// (connections, resources, mempool and signature cache: RoleLimits), DHT
 // mode and relay settings. Apply it before options that change those.
 func WithRole(r Role) Option {
 	return func(c *Config) error {
 		d := defaults(r)
 		c.Role, c.MDNS, c.ConnLow, c.ConnHigh, c.MaxMemory, c.MaxFDs = d.Role, d.MDNS, d.ConnLow, d.ConnHigh, d.MaxMemory, d.MaxFDs
 		c.DHT, c.RelayService, c.AutoRelay, c.HolePunching = d.DHT, d.RelayService, d.AutoRelay, d.HolePunching
+		c.Mempool, c.SigCacheSize = d.Mempool, d.SigCacheSize
 		return nil
 	}
 }
@@ -277,8 +280,29 @@ func WithAPI(addr string, maxBodyBytes int64) Option {
 	}
 }
 
-// WithMempool sets the mempool's limits.
-func WithMempool(m mempool.Config) Option { return func(c *Config) error { c.Mempool = m; return nil } }
+// WithMempool sets the mempool's limits; zero fields keep the role's
+// (RoleLimits), negative ones are an error. WithMempoolLimits sets the two
+// that config.toml does, with bounds.
+func WithMempool(m mempool.Config) Option {
+	return func(c *Config) error {
+		if m.MaxTxs < 0 || m.MaxBytes < 0 || m.MaxPerSender < 0 {
+			return fmt.Errorf("mempool limits %+v: none may be negative", m)
+		}
+		if m.MaxTxs > 0 {
+			c.Mempool.MaxTxs = m.MaxTxs
+		}
+		if m.MaxBytes > 0 {
+			c.Mempool.MaxBytes = m.MaxBytes
+		}
+		if m.MaxPerSender > 0 {
+			c.Mempool.MaxPerSender = m.MaxPerSender
+		}
+		if m.MaxNonceAhead > 0 {
+			c.Mempool.MaxNonceAhead = m.MaxNonceAhead
+		}
+		return nil
+	}
+}
 
 // WithClock injects the clock.
 func WithClock(now func() time.Time) Option {

@@ -16,7 +16,6 @@ import (
 	"github.com/sixdomain/sixdomain/identity"
 	"github.com/sixdomain/sixdomain/ledger"
 	"github.com/sixdomain/sixdomain/ledger/types"
-	"github.com/sixdomain/sixdomain/mempool"
 	"github.com/sixdomain/sixdomain/node"
 )
 
@@ -86,7 +85,8 @@ func nodeOptions(cfg configs.Config, log *slog.Logger) ([]node.Option, io.Closer
 		node.WithConnLimits(cfg.P2P.ConnLow, cfg.P2P.ConnHigh),
 		node.WithResourceLimits(int64(cfg.P2P.MaxMemoryMB)<<20, cfg.P2P.MaxFDs),
 		node.WithAPI(cfg.API.Listen, cfg.API.MaxBodyBytes),
-		node.WithMempool(mempool.Config{MaxTxs: cfg.Mempool.MaxTxs, MaxBytes: cfg.Mempool.MaxBytes}),
+		node.WithMempoolLimits(cfg.Mempool.MaxTxs, cfg.Mempool.MaxBytes),
+		node.WithSigCacheSize(cfg.Mempool.SigCacheSize),
 		node.WithLogger(log),
 		node.WithAnnounce(cfg.P2P.Announce...),
 		node.WithNoAnnounce(cfg.P2P.NoAnnounce...),

@@ -56,8 +56,10 @@
 // left with a single leaf into that leaf, up to the shallowest depth where
 // it is alone. Update returns the new root, the nodes it created (to
 // persist) and the old nodes the new tree no longer references (stale).
-// Every node Update reads is checked against the hash it was read under
-// (ErrCorruptNode).
+// Every node that Update, Get and Prove read is checked against the hash
+// it was read under, and an internal node at depth 256 is refused
+// (ErrCorruptNode), so a damaged store yields an error, not a panic or
+// a walk past the end of a path.
 //
 // Pruning: stale lists what left the tree in one version. A node can come
 // back in a later version (a key deleted and later written again with the

@@ -48,7 +48,7 @@ func Update(r NodeReader, root Hash, ops []Op) (newRoot Hash, created map[Hash][
 			return Empty, nil, nil, fmt.Errorf("%w: key path %s", ErrDuplicateKey, pops[i].path)
 		}
 	}
-	u := &updater{r: r, created: make(map[Hash][]byte)}
+	u := &updater{r: r, created: make(map[Hash][]byte, 2*len(ops))}
 	res, err := u.update(subOf(root), 0, pops)
 	if err != nil {
 		return Empty, nil, nil, err

@@ -39,6 +39,14 @@ type Genesis struct {
 	// "admitted": only authorities and entities whose DID an authority, or
 	// a gateway an authority empowered, admitted on the registry.
 	Admission string `toml:"admission,omitempty"`
+	// MaxForwardAgeMillis, if not 0, is how far a data record's timestamp
+	// may lie behind its block's time (and a node's clock at gossip): a
+	// device offline for up to this long forwards the readings it signed
+	// meanwhile. It must be 0 or at least TxPastMillis; other transaction
+	// types keep TxPastMillis, and the future bound is TxFutureMillis for
+	// all. 0 (a genesis file without the key) keeps TxPastMillis for data
+	// records too, and the genesis hash that file always had.
+	MaxForwardAgeMillis int64 `toml:"max_forward_age_ms,omitempty"`
 }
 
 // Admission modes.
@@ -57,15 +65,20 @@ const (
 	DefaultTxPastMillis   = 600_000
 	DefaultMaxBlockTxs    = 10_000
 	DefaultEpoch          = 30_000
-	maxGenesisBytes       = 1 << 20
-	maxAuthorities        = 1024
+	// DefaultMaxForwardAgeMillis (24 h) is the forwarding window of a new
+	// genesis: a device offline for a day forwards its readings.
+	DefaultMaxForwardAgeMillis = 24 * 3600 * 1000
+	// MaxMaxForwardAgeMillis (366 days) bounds max_forward_age_ms.
+	MaxMaxForwardAgeMillis = 366 * 24 * 3600 * 1000
+	maxGenesisBytes        = 1 << 20
+	maxAuthorities         = 1024
 )
 
 // NewGenesis returns a genesis with default parameters.
 func NewGenesis(chainID string, at time.Time, authorities ...identity.PublicKey) *Genesis {
 	g := &Genesis{ChainID: chainID, GenesisTime: at.UTC().Truncate(time.Millisecond), SlotMillis: DefaultSlotMillis,
 		TxFutureMillis: DefaultTxFutureMillis, TxPastMillis: DefaultTxPastMillis, MaxBlockTxs: DefaultMaxBlockTxs,
-		Epoch: DefaultEpoch}
+		Epoch: DefaultEpoch, MaxForwardAgeMillis: DefaultMaxForwardAgeMillis}
 	for _, a := range authorities {
 		g.Authorities = append(g.Authorities, a.DID())
 	}
@@ -86,6 +99,11 @@ func (g *Genesis) Validate() error {
 	}
 	if g.TxFutureMillis < 0 || g.TxPastMillis <= 0 {
 		errs = append(errs, fmt.Errorf("tx windows must be non-negative (future %d ms) and positive (past %d ms)", g.TxFutureMillis, g.TxPastMillis))
+	}
+	if g.MaxForwardAgeMillis < 0 || g.MaxForwardAgeMillis > MaxMaxForwardAgeMillis ||
+		(g.MaxForwardAgeMillis > 0 && g.MaxForwardAgeMillis < g.TxPastMillis) {
+		errs = append(errs, fmt.Errorf("max_forward_age_ms %d: want 0 (off) or from tx_past_window_ms (%d) to %d",
+			g.MaxForwardAgeMillis, g.TxPastMillis, int64(MaxMaxForwardAgeMillis)))
 	}
 	if g.MaxBlockTxs < 1 || g.MaxBlockTxs > MaxBlockTxs {
 		errs = append(errs, fmt.Errorf("max_block_txs %d is outside [1, %d]", g.MaxBlockTxs, MaxBlockTxs))
@@ -146,9 +164,11 @@ func (g *Genesis) AuthorityKeys() []identity.PublicKey {
 // Slot returns the block interval.
 func (g *Genesis) Slot() time.Duration { return time.Duration(g.SlotMillis) * time.Millisecond }
 
-// TimeWindow returns the transaction timestamp window.
+// TimeWindow returns the transaction timestamp window; its RecordPast is
+// max_forward_age_ms.
 func (g *Genesis) TimeWindow() TimeWindow {
-	return TimeWindow{Future: time.Duration(g.TxFutureMillis) * time.Millisecond, Past: time.Duration(g.TxPastMillis) * time.Millisecond}
+	return TimeWindow{Future: time.Duration(g.TxFutureMillis) * time.Millisecond, Past: time.Duration(g.TxPastMillis) * time.Millisecond,
+		RecordPast: time.Duration(g.MaxForwardAgeMillis) * time.Millisecond}
 }
 
 // genesisWire is what the genesis hash covers:
@@ -174,6 +194,17 @@ type genesisWireAdmitted struct {
 	Admission string
 }
 
+// genesisWireForward is the array with a tenth element, max_forward_age_ms,
+// for chains that set it (the ninth, the admission mode, is then "open" or
+// "admitted"). A genesis without it keeps the eight- or nine-element form
+// and its hash.
+type genesisWireForward struct {
+	_ struct{} `cbor:",toarray"`
+	genesisWire
+	Admission           string
+	MaxForwardAgeMillis int64
+}
+
 // Hash returns SHA-256 of the genesis parameters' canonical encoding. It is
 // the parent hash of block 1, so nodes with different genesis files never
 // accept each other's blocks.
@@ -181,6 +212,13 @@ func (g *Genesis) Hash() Hash {
 	w := genesisWire{ChainID: g.ChainID, GenesisTime: g.GenesisTime.UnixMilli(),
 		SlotMillis: g.SlotMillis, Authorities: g.AuthorityKeys(), TxFutureMillis: g.TxFutureMillis,
 		TxPastMillis: g.TxPastMillis, MaxBlockTxs: g.MaxBlockTxs, Epoch: g.Epoch}
+	if g.MaxForwardAgeMillis != 0 {
+		admission := AdmissionOpen
+		if g.Admitted() {
+			admission = AdmissionAdmitted
+		}
+		return sha256.Sum256(marshal(genesisWireForward{genesisWire: w, Admission: admission, MaxForwardAgeMillis: g.MaxForwardAgeMillis}))
+	}
 	if g.Admitted() {
 		return sha256.Sum256(marshal(genesisWireAdmitted{genesisWire: w, Admission: AdmissionAdmitted}))
 	}
@@ -241,6 +279,11 @@ func (g *Genesis) MarshalTOML() []byte {
 	b.WriteString("# How far a transaction's timestamp may be ahead of / behind the block time, in milliseconds.\n")
 	fmt.Fprintf(&b, "tx_future_window_ms = %d\n", g.TxFutureMillis)
 	fmt.Fprintf(&b, "tx_past_window_ms = %d\n", g.TxPastMillis)
+	if g.MaxForwardAgeMillis != 0 {
+		b.WriteString("# How far a data record's timestamp may be behind the block time, in milliseconds: a device\n")
+		b.WriteString("# offline for up to this long forwards the readings it signed (docs/PROTOCOL.md, window rules).\n")
+		fmt.Fprintf(&b, "max_forward_age_ms = %d\n", g.MaxForwardAgeMillis)
+	}
 	b.WriteString("# Most transactions a proposer puts in one block.\n")
 	fmt.Fprintf(&b, "max_block_txs = %d\n", g.MaxBlockTxs)
 	b.WriteString("# Authority-voting checkpoint interval in blocks (EIP-225 epoch): votes reset, the set is listed.\n")

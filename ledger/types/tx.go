@@ -177,18 +177,43 @@ func (tx *Tx) VerifySignature() error {
 // TimeWindow is how far a transaction's timestamp may lie from a reference
 // time (a node's clock when gossiped, the block's time when applied).
 type TimeWindow struct {
+	// Future bounds how far ahead of the reference any transaction's
+	// timestamp may be (a device clock running ahead).
 	Future time.Duration
-	Past   time.Duration
+	// Past bounds how far behind the reference a transaction's timestamp
+	// may be.
+	Past time.Duration
+	// RecordPast, if longer than Past, bounds instead how far behind the
+	// reference a data record's (TxDataRecord's) timestamp may be: a device
+	// that was offline forwards the readings it signed meanwhile (the
+	// genesis max_forward_age_ms). Other types keep Past.
+	RecordPast time.Duration
 }
 
-// CheckTime checks the transaction's timestamp against ref and w.
+// PastFor returns how far behind the reference time a transaction of type
+// t may be: RecordPast for a data record if it is longer than Past, else
+// Past.
+func (w TimeWindow) PastFor(t TxType) time.Duration {
+	if t == TxDataRecord && w.RecordPast > w.Past {
+		return w.RecordPast
+	}
+	return w.Past
+}
+
+// CheckTime checks the transaction's timestamp against ref and w: at most
+// w.Future ahead of ref (ErrTimeInFuture), at most w.PastFor(tx.Type)
+// behind it (ErrTimeInPast). Both bounds are inclusive.
 func (tx *Tx) CheckTime(ref time.Time, w TimeWindow) error {
 	ts := tx.Time()
 	if ts.After(ref.Add(w.Future)) {
 		return fmt.Errorf("%w: %s is %s ahead (limit %s)", ErrTimeInFuture, ts.UTC().Format(time.RFC3339Nano), ts.Sub(ref).Round(time.Millisecond), w.Future)
 	}
-	if ts.Before(ref.Add(-w.Past)) {
-		return fmt.Errorf("%w: %s is %s behind (limit %s)", ErrTimeInPast, ts.UTC().Format(time.RFC3339Nano), ref.Sub(ts).Round(time.Millisecond), w.Past)
+	if past := w.PastFor(tx.Type); ts.Before(ref.Add(-past)) {
+		what := "limit"
+		if past != w.Past {
+			what = "limit for a forwarded data record"
+		}
+		return fmt.Errorf("%w: %s is %s behind (%s %s)", ErrTimeInPast, ts.UTC().Format(time.RFC3339Nano), ref.Sub(ts).Round(time.Millisecond), what, past)
 	}
 	return nil
 }
