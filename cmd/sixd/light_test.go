@@ -79,7 +79,9 @@ func TestRunLight(t *testing.T) {
 	}
 	resp.Body.Close()
 	var st light.Status
-	for deadline := time.Now().Add(60 * time.Second); st.Recorded != 1; {
+	// Recorded, and following the final head (the reading may be proven
+	// before the first head is).
+	for deadline := time.Now().Add(60 * time.Second); st.Recorded != 1 || st.Finalized == 0; {
 		r, err := http.Get(api + "/v1/status")
 		if err != nil {
 			t.Fatal(err)

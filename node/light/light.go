@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -45,8 +47,11 @@ type Config struct {
 	// light node submits through, tried in order; mDNS adds more.
 	Gateways []string
 	MDNS     bool
-	// DataDir holds the pebble store; "" keeps everything in memory
-	// (Datastore, if set, is used instead; the caller owns it).
+	// DataDir holds the pebble store (DataDir/store: headers, trust,
+	// receipts; no fsync), the store-and-forward queue (DataDir/outbox,
+	// node/outbox) and the last nonce signed (DataDir/nonce); "" keeps
+	// everything in memory. Datastore, if set, replaces the pebble store
+	// (the caller owns it).
 	DataDir   string
 	Datastore datastore.Batching
 	// Queue, if set, replaces the built-in store-and-forward queue.
@@ -124,8 +129,10 @@ type Node struct {
 	ds      datastore.Batching
 	ownsDS  bool
 	queue   Queue
-	api     *http.Server
-	apiAddr net.Addr
+	// ownsQueue: the node opened the queue (the outbox) and closes it.
+	ownsQueue bool
+	api       *http.Server
+	apiAddr   net.Addr
 
 	// signMu orders signing: nonce and queue append.
 	signMu sync.Mutex
@@ -205,7 +212,10 @@ func New(ctx context.Context, key *identity.PrivateKey, g *types.Genesis, cfg Co
 	case cfg.Datastore != nil:
 		n.ds = cfg.Datastore
 	case cfg.DataDir != "":
-		if n.ds, err = OpenStore(cfg.DataDir); err != nil {
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("light: %w", err)
+		}
+		if n.ds, err = OpenStore(filepath.Join(cfg.DataDir, "store")); err != nil {
 			return nil, err
 		}
 		n.ownsDS = true
@@ -269,37 +279,43 @@ func (n *Node) load(ctx context.Context) error {
 			return fmt.Errorf("light: stored gap: %w", err)
 		}
 	}
-	if v, err := getOpt(ctx, n.ds, keyNonce); err != nil {
-		return fmt.Errorf("light: %w", err)
-	} else if len(v) == 8 {
-		n.nonce = beU64(v)
-	}
 	n.queue = n.cfg.Queue
-	if n.queue == nil {
+	switch {
+	case n.queue != nil:
+	case n.cfg.DataDir != "":
+		q, err := OpenOutboxQueue(ctx, filepath.Join(n.cfg.DataDir, "outbox"), n.cfg.MaxQueue)
+		if err != nil {
+			return fmt.Errorf("light: %w", err)
+		}
+		n.queue, n.ownsQueue = q, true
+	default:
 		q, err := NewDatastoreQueue(ctx, n.ds, n.cfg.MaxQueue)
 		if err != nil {
 			return err
 		}
 		n.queue = q
-		// A reading appended before its nonce was noted: take the newest
-		// queued nonce.
-		if last, err := q.(*dsQueue).last(ctx); err != nil {
+	}
+	if n.cfg.DataDir != "" {
+		v, err := readNonce(n.cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		n.nonce = v
+	}
+	// A reading queued before its nonce was noted: take the newest queued
+	// nonce.
+	if k := n.queue.Len(); k > 0 {
+		raws, err := n.queue.Peek(ctx, k)
+		if err != nil {
 			return fmt.Errorf("light: queue: %w", err)
-		} else if last != nil {
-			if tx, err := types.DecodeTx(last); err == nil && tx.Nonce > n.nonce {
+		}
+		for _, raw := range raws {
+			if tx, err := types.DecodeTx(raw); err == nil && tx.Nonce > n.nonce {
 				n.nonce = tx.Nonce
 			}
 		}
 	}
 	return nil
-}
-
-func beU64(b []byte) uint64 {
-	var v uint64
-	for _, c := range b {
-		v = v<<8 | uint64(c)
-	}
-	return v
 }
 
 // buildHost assembles the light node's host from go-libp2p's parts (a
@@ -391,6 +407,9 @@ func (n *Node) Close() error {
 		if n.host != nil {
 			errs = append(errs, n.host.Close())
 		}
+		if c, ok := n.queue.(interface{ Close() error }); ok && n.ownsQueue {
+			errs = append(errs, c.Close())
+		}
 		if n.ownsDS && n.ds != nil {
 			errs = append(errs, n.ds.Close())
 		}
@@ -457,8 +476,10 @@ func (n *Node) Record(ctx context.Context, rec types.DataRecord) (*types.Tx, err
 		return nil, err
 	}
 	n.nonce++
-	if err := n.ds.Put(ctx, keyNonce, u64(n.nonce)); err != nil {
-		return nil, fmt.Errorf("light: noting the nonce: %w", err)
+	if n.cfg.DataDir != "" {
+		if err := writeNonce(n.cfg.DataDir, n.nonce); err != nil {
+			return nil, err
+		}
 	}
 	n.kickNow()
 	return tx, nil

@@ -67,7 +67,12 @@ func newLight(t *testing.T, g *types.Genesis, gateways []string, dir string) *li
 
 func newLightWithKey(t *testing.T, key *identity.PrivateKey, g *types.Genesis, gateways []string, dir string) *light.Node {
 	t.Helper()
-	l, err := light.New(context.Background(), key, g, light.Config{Gateways: gateways, DataDir: dir, Logger: testLogger(),
+	return newLightClock(t, key, g, gateways, dir, nil)
+}
+
+func newLightClock(t *testing.T, key *identity.PrivateKey, g *types.Genesis, gateways []string, dir string, clock func() time.Time) *light.Node {
+	t.Helper()
+	l, err := light.New(context.Background(), key, g, light.Config{Gateways: gateways, DataDir: dir, Logger: testLogger(), Clock: clock,
 		FollowInterval: 300 * time.Millisecond, PollInterval: 100 * time.Millisecond, RequestTimeout: 3 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -114,7 +119,8 @@ func committedOnce(t *testing.T, n *node.Node, l *light.Node, txs []*types.Tx) {
 			t.Fatal(err)
 		}
 		r := rs[i]
-		if r.Hash != tx.Hash() || r.Nonce != tx.Nonce || r.Timestamp != tx.Timestamp || r.Height != height || r.BlockTime != hd.Time {
+		if r.Hash != tx.Hash() || r.Nonce != tx.Nonce || r.Timestamp != tx.Timestamp || r.Height != height || r.BlockTime != hd.Time ||
+			r.BlockTime < r.Timestamp {
 			t.Fatalf("receipt %d = %+v; want hash %s nonce %d timestamp %d height %d block time %d", i, r, tx.Hash(), tx.Nonce, tx.Timestamp, height, hd.Time)
 		}
 	}
@@ -184,10 +190,12 @@ func TestLightRecordsAndFailsOver(t *testing.T) {
 }
 
 // TestLightOfflineThousand: a light node that reaches no gateway signs
-// 1,000 readings into its queue (restarting halfway: the queue and the
-// nonce survive), then a gateway appears; every reading is committed
-// exactly once, in order, with its original timestamp, and the light node
-// holds the inclusion time of each.
+// 1,000 readings into its queue over what its clock says are 30 minutes
+// (three times the genesis's 10-minute transaction window: the readings
+// are forwarded ones, which the chain takes up to max_forward_age old),
+// restarting halfway (the queue and the nonce survive); then a gateway
+// appears, and every reading is committed exactly once, in order, with its
+// original timestamp, and the light node holds the inclusion time of each.
 func TestLightOfflineThousand(t *testing.T) {
 	if testing.Short() {
 		t.Skip("1,000 readings through a cluster")
@@ -204,7 +212,12 @@ func TestLightOfflineThousand(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	l := newLightWithKey(t, key, c.Genesis, []string{addrA}, dir)
+	// The device's clock: 30 minutes ago for the first reading, 1.8 s
+	// later for each next one.
+	start := time.Now().Add(-30 * time.Minute)
+	var step atomic.Int64
+	clock := func() time.Time { return start.Add(time.Duration(step.Load()) * 1800 * time.Millisecond) }
+	l := newLightClock(t, key, c.Genesis, []string{addrA}, dir, clock)
 	var txs []*types.Tx
 	record := func(l *light.Node, k int) {
 		for i := 0; i < k; i++ {
@@ -213,13 +226,14 @@ func TestLightOfflineThousand(t *testing.T) {
 				t.Fatal(err)
 			}
 			txs = append(txs, tx)
+			step.Add(1)
 		}
 	}
 	record(l, 500)
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	l = newLightWithKey(t, key, c.Genesis, []string{addrA}, dir)
+	l = newLightClock(t, key, c.Genesis, []string{addrA}, dir, clock)
 	record(l, 500)
 	waitFor(t, 10*time.Second, "the light node to find no gateway", func() bool {
 		st := l.Status()
@@ -232,6 +246,9 @@ func TestLightOfflineThousand(t *testing.T) {
 		if tx.Nonce != uint64(i+1) {
 			t.Fatalf("reading %d signed with nonce %d", i, tx.Nonce)
 		}
+	}
+	if span := txs[len(txs)-1].Time().Sub(txs[0].Time()); span < 29*time.Minute {
+		t.Fatalf("the readings span %s of device time, want 30 minutes", span)
 	}
 	// A gateway appears (as mDNS would report it).
 	l.AddGateway(c.Nodes[4].AddrInfo())
@@ -253,8 +270,8 @@ func TestLightFillsRefusedNonce(t *testing.T) {
 	}
 	defer c.Close()
 	gw := c.Nodes[0]
-	var skew atomic.Int64 // how far the light node's clock runs behind
-	skew.Store(int64(time.Hour))
+	var skew atomic.Int64             // how far the light node's clock runs behind
+	skew.Store(int64(25 * time.Hour)) // beyond the genesis forwarding window (24 h)
 	key, _ := identity.Generate(nil)
 	l, err := light.New(context.Background(), key, c.Genesis, light.Config{Gateways: []string{addrString(gw.AddrInfo())},
 		Clock: func() time.Time { return time.Now().Add(-time.Duration(skew.Load())) }, Logger: testLogger(),

@@ -2,7 +2,6 @@ package light
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
@@ -22,17 +21,14 @@ import (
 //	/head             the latest verified final header
 //	/gap              [low, high]: the heights whose headers are still to fetch
 //	/h/<height>       a header (8-byte big-endian height)
-//	/nonce            the last nonce signed
-//	/q/<seq>          a queued signed transaction (the built-in queue)
+//	/q/<seq>          a queued signed transaction (the in-memory node's queue;
+//	                  with a data directory the queue is node/outbox's file)
 //	/r/<nonce>        the receipt of a recorded reading
 var (
 	keyTrust = datastore.NewKey("/trust")
 	keyHead  = datastore.NewKey("/head")
 	keyGap   = datastore.NewKey("/gap")
-	keyNonce = datastore.NewKey("/nonce")
 )
-
-func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
 
 func heightKey(prefix string, h uint64) datastore.Key {
 	return datastore.NewKey(fmt.Sprintf("%s/%016x", prefix, h))
