@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/sixdomain/sixdomain/identity"
@@ -312,5 +314,94 @@ func TestLightFillsRefusedNonce(t *testing.T) {
 	}
 	if _, _, _, err := gw.Store().Tx(ctx, old.Hash()); err == nil {
 		t.Fatal("the stale reading is on the chain")
+	}
+}
+
+// TestLightRefusesLyingGateway: a gateway that answers with a forged
+// finality proof, altered headers and a proof of another transaction is
+// not believed: the light node fails over to an honest gateway, and the
+// headers it holds and the readings it records are the chain's.
+func TestLightRefusesLyingGateway(t *testing.T) {
+	c := startCluster(t, "light-liar")
+	honest := c.Nodes[4]
+	liar, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer liar.Close()
+	var lies atomic.Int64
+	// The liar asks a real node and alters what it answers.
+	liar.SetStreamHandler(light.ProtocolID(c.Genesis.ChainID), func(s network.Stream) {
+		defer s.Close()
+		raw, err := light.ReadFrame(s, light.MaxRequestBytes)
+		if err != nil {
+			return
+		}
+		req, err := light.DecodeRequest(raw)
+		if err != nil {
+			return
+		}
+		resp := c.Nodes[3].LightAnswer(context.Background(), req)
+		switch {
+		case req.Op == light.OpLatest && len(resp.Finality) > 0:
+			fp, err := types.DecodeFinalityProof(resp.Finality)
+			if err == nil {
+				v := fp.Final.Votes[0]
+				v[len(v)-1] ^= 1 // a forged signature
+				resp.Finality = fp.Encode()
+				lies.Add(1)
+			}
+		case req.Op == light.OpHeaders && len(resp.Headers) > 0:
+			h, err := types.DecodeHeader(resp.Headers[len(resp.Headers)-1])
+			if err == nil {
+				h.Time++ // another block
+				resp.Headers[len(resp.Headers)-1] = h.Encode()
+				lies.Add(1)
+			}
+		case req.Op == light.OpStatus && resp.Status == light.StatusCommitted:
+			p, err := light.DecodeTxProof(resp.Proof)
+			if err == nil {
+				p.Index++ // the audit path no longer leads to the root
+				resp.Proof = light.EncodeTxProof(p)
+				lies.Add(1)
+			}
+		}
+		_ = light.WriteFrame(s, resp.Encode())
+	})
+	liarAddr := liar.Addrs()[0].String() + "/p2p/" + liar.ID().String()
+	l := newLight(t, c.Genesis, []string{liarAddr, addrString(honest.AddrInfo())}, t.TempDir())
+	ctx := context.Background()
+	var txs []*types.Tx
+	for i := 0; i < 5; i++ {
+		tx, err := l.Record(ctx, types.DataRecord{Stream: "temp", Value: []byte(fmt.Sprintf("%d", i))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		txs = append(txs, tx)
+	}
+	waitFor(t, 60*time.Second, "the readings recorded through the honest gateway", func() bool {
+		st := l.Status()
+		return st.Recorded == 5 && st.Finalized > 0 && st.HeadersMissing == 0
+	})
+	if lies.Load() == 0 {
+		t.Fatal("the liar was never asked")
+	}
+	if gw := l.Status().Gateway; gw != honest.ID().String() {
+		t.Fatalf("gateway %s, want the honest one %s", gw, honest.ID())
+	}
+	committedOnce(t, honest, l, txs)
+	st := l.Status()
+	for h := uint64(1); h <= st.Finalized; h++ {
+		mine, err := l.Header(ctx, h)
+		if err != nil {
+			t.Fatalf("header %d: %v", h, err)
+		}
+		theirs, err := honest.Store().Header(ctx, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mine.Hash() != theirs.Hash() {
+			t.Fatalf("header %d is not the chain's", h)
+		}
 	}
 }
