@@ -96,8 +96,15 @@ func lightError(reason string, err error) light.Response {
 	return light.Response{Status: light.StatusError, Reason: reason, Text: truncateString(err.Error(), light.MaxTextLen)}
 }
 
-// LightAnswer serves one decoded light-protocol request.
+// LightAnswer serves one light-protocol request (as DecodeRequest returns
+// it; others are answered bad_request).
 func (n *Node) LightAnswer(ctx context.Context, req *light.Request) light.Response {
+	if req == nil {
+		return lightError("bad_request", errors.New("no request"))
+	}
+	if _, err := light.DecodeRequest(req.Encode()); err != nil {
+		return lightError("bad_request", err)
+	}
 	if n.ctx.Err() != nil {
 		return lightError("closed", ErrClosed)
 	}
