@@ -47,6 +47,12 @@ func (l *lightLimiter) acquire(p peer.ID) bool {
 	return true
 }
 
+func (l *lightLimiter) inProgress(p peer.ID) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.busy[p]
+}
+
 func (l *lightLimiter) release(p peer.ID) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -57,8 +63,8 @@ func (l *lightLimiter) release(p peer.ID) {
 
 // startLightServe serves the light protocol.
 func (n *Node) startLightServe() {
-	lim := &lightLimiter{busy: map[peer.ID]int{}}
-	n.host.SetStreamHandler(light.ProtocolID(n.genesis.ChainID), func(s network.Stream) { n.serveLight(s, lim) })
+	n.lightLim = &lightLimiter{busy: map[peer.ID]int{}}
+	n.host.SetStreamHandler(light.ProtocolID(n.genesis.ChainID), func(s network.Stream) { n.serveLight(s, n.lightLim) })
 }
 
 func (n *Node) serveLight(s network.Stream, lim *lightLimiter) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 
 	"github.com/sixdomain/sixdomain/identity"
 	"github.com/sixdomain/sixdomain/ledger/types"
@@ -162,6 +163,30 @@ func TestLightServe(t *testing.T) {
 			t.Fatalf("header %d: %v, height %d, links %v", i+1, err, hd.Height, hd.Parent == want)
 		}
 		want = hd.Hash()
+	}
+	// At most lightPerPeer requests of one peer at once: stalled ones
+	// (half a length prefix sent) hold the slots, and the next is reset.
+	var stalled []network.Stream
+	for i := 0; i < lightPerPeer; i++ {
+		s, err := h.NewStream(context.Background(), n.ID(), light.ProtocolID(n.Genesis().ChainID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Write([]byte{0, 0}); err != nil {
+			t.Fatal(err)
+		}
+		stalled = append(stalled, s)
+	}
+	waitFor(t, 10*time.Second, "the stalled requests in progress", func() bool { return n.lightLim.inProgress(h.ID()) == lightPerPeer })
+	if _, err := lightRaw(t, h, n, append(binary.BigEndian.AppendUint32(nil, 7), (&light.Request{Op: light.OpHeaders, From: 1, To: 1}).Encode()...)); err == nil {
+		t.Fatal("a request over the per-peer limit was answered")
+	}
+	for _, s := range stalled {
+		_ = s.Reset()
+	}
+	waitFor(t, 10*time.Second, "the slots freed", func() bool { return n.lightLim.inProgress(h.ID()) == 0 })
+	if resp := lightAsk(t, h, n, &light.Request{Op: light.OpHeaders, From: 1, To: 1}); resp.Status != light.StatusOK {
+		t.Fatalf("headers after the stalled requests: %+v", resp)
 	}
 	// A request cut short is not answered.
 	if _, err := lightRaw(t, h, n, []byte{0, 0, 0, 9, 1}); err == nil {

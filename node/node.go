@@ -105,6 +105,8 @@ type Node struct {
 	relayCancels []lp2pps.RelayCancelFunc
 	syncTarget   atomic.Uint64 // highest finalized height heard from peers
 	synced       atomic.Bool   // a sync round reached the end of the peers' chains
+
+	lightLim *lightLimiter // light protocol requests in progress per peer (lightserve.go)
 }
 
 // New starts a node with the given key and genesis. It returns once the
