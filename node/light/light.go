@@ -431,6 +431,7 @@ func (n *Node) Key() identity.PublicKey { return n.key.Public() }
 func (n *Node) AddGateway(info peer.AddrInfo) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	delete(n.failed, info.ID) // news of it: try it at once
 	for i, g := range n.gateways {
 		if g.ID == info.ID {
 			n.gateways[i].Addrs = append(slices.Clone(info.Addrs), g.Addrs...)
@@ -670,6 +671,9 @@ func (n *Node) pickGateway() (peer.ID, error) {
 			cancel()
 			if err != nil {
 				n.log.Debug("gateway unreachable", "gateway", info.ID, "err", err)
+				n.mu.Lock()
+				n.failed[info.ID] = time.Now().Add(failBackoff) // dial it again after the backoff
+				n.mu.Unlock()
 				continue
 			}
 		}
