@@ -26,7 +26,7 @@
 // Finality is verified in one place, VerifyFinality (finality.go), by
 // consensus.VerifyFinality.
 //
-// Imports: identity, consensus, ledger/types, node/outbox and go-libp2p's
-// parts; never package node (which imports this one). Close stops every
+// Imports: identity, consensus, ledger/types, node/outbox, go-datastore
+// with go-ds-pebble, and go-libp2p's parts; never package node (which imports this one). Close stops every
 // goroutine it started.
 package light
