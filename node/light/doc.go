@@ -27,6 +27,6 @@
 // consensus.VerifyFinality.
 //
 // Imports: identity, consensus, ledger/types, node/outbox, go-datastore
-// with go-ds-pebble, and go-libp2p's parts; never package node (which imports this one). Close stops every
-// goroutine it started.
+// with go-ds-pebble, and go-libp2p's parts; never package node (which
+// imports this one). Close stops every goroutine it started.
 package light
