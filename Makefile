@@ -32,7 +32,7 @@ MANIFEST  ?= e2e/manifests/ci.toml
 E2E_MODE  ?= auto
 E2E_OUT   ?= e2e-out/$(basename $(notdir $(MANIFEST)))-$(shell date +%Y%m%d-%H%M%S)
 
-.PHONY: all build build-static build-device cross test test-docker devnet devnet-admitted sim lint bench bench-devnet fuzz fuzz-consensus clean docker compose-up compose-down e2e e2e-ci
+.PHONY: all build build-static build-device build-light cross test test-docker devnet devnet-admitted sim lint bench bench-devnet fuzz fuzz-consensus clean docker compose-up compose-down e2e e2e-ci
 
 all: lint test build
 
@@ -49,8 +49,14 @@ build-static:
 build-device:
 	CGO_ENABLED=0 $(GO) build $(DEVICE_FLAGS) -o $(DEVICE_BIN) ./cmd/sixd
 
+# The light node's own binary (cmd/sixd-light: a light node only, no full
+# node, GossipSub, DHT or QUIC), static and stripped.
+build-light:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o bin/sixd-light ./cmd/sixd-light
+
 # The device binary cross-compiled for CROSS_TARGETS, as
-# bin/sixd-device-<os>-<arch>[v<arm>]; CI runs it. `ls -l bin/` shows the
+# bin/sixd-device-<os>-<arch>[v<arm>], and the light node's as
+# bin/sixd-light-<os>-<arch>[v<arm>]; CI runs it. `ls -l bin/` shows the
 # sizes (docs/BENCHMARKS.md, Device binary).
 cross:
 	@set -e; for t in $(CROSS_TARGETS); do \
@@ -59,6 +65,9 @@ cross:
 	  out=bin/sixd-device-$$os-$$arch$${arm:+v$$arm}; \
 	  echo "== $$out"; \
 	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch GOARM=$$arm $(GO) build $(DEVICE_FLAGS) -o $$out ./cmd/sixd; \
+	  lout=bin/sixd-light-$$os-$$arch$${arm:+v$$arm}; \
+	  echo "== $$lout"; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch GOARM=$$arm $(GO) build -trimpath -ldflags "-s -w" -o $$lout ./cmd/sixd-light; \
 	done
 
 # The test command CI runs (README). Real libp2p hosts on loopback and real

@@ -28,21 +28,27 @@ const (
 	// RoleBootstrap is a well-known, publicly reachable entry point of the
 	// mesh with large connection budgets and no mDNS.
 	RoleBootstrap Role = "bootstrap"
+	// RoleLight is a light node (package node/light): it keeps final
+	// headers, not the chain, and submits its own readings through a
+	// gateway. It uses p2p.listen (TCP), p2p.bootstrap (its gateways),
+	// p2p.mdns, p2p.max_memory_mb, api.listen (loopback only), ledger.path
+	// and log; it ignores the other keys.
+	RoleLight Role = "light"
 )
 
 // Roles returns every known role, in a stable order.
 func Roles() []Role {
-	return []Role{RoleDevice, RoleGateway, RoleBootstrap}
+	return []Role{RoleDevice, RoleGateway, RoleBootstrap, RoleLight}
 }
 
 // ParseRole returns the Role named by s. Only the exact lower-case names
-// "device", "gateway" and "bootstrap" are accepted.
+// "device", "gateway", "bootstrap" and "light" are accepted.
 func ParseRole(s string) (Role, error) {
 	switch r := Role(s); r {
-	case RoleDevice, RoleGateway, RoleBootstrap:
+	case RoleDevice, RoleGateway, RoleBootstrap, RoleLight:
 		return r, nil
 	}
-	return "", fmt.Errorf("unknown role %q (want device, gateway or bootstrap)", s)
+	return "", fmt.Errorf("unknown role %q (want device, gateway, bootstrap or light)", s)
 }
 
 // ErrInvalidConfig is wrapped by every validation error (and by load errors
@@ -307,6 +313,12 @@ func Default(role Role) Config {
 		c.P2P.DHT = DHTServer
 		c.P2P.RelayService, c.P2P.AutoRelay, c.P2P.HolePunching = true, false, false
 		c.Mempool = MempoolConfig{MaxTxs: DefaultMempoolTxs, MaxBytes: DefaultMempoolBytes, SigCacheSize: DefaultSigCache}
+	case RoleLight:
+		c.P2P.Listen = []string{"/ip4/0.0.0.0/tcp/4001"}
+		c.P2P.ConnLow, c.P2P.ConnHigh = 4, 16
+		c.P2P.MaxMemoryMB, c.P2P.MaxFDs = 16, 64
+		c.P2P.DHT = DHTOff
+		c.P2P.AutoRelay, c.P2P.HolePunching = false, false
 	}
 	return c
 }

@@ -40,7 +40,7 @@ func TestParseRole(t *testing.T) {
 			t.Errorf("ParseRole(%q) error %q does not mention role", tt.in, err)
 		}
 	}
-	if got := Roles(); !slices.Equal(got, []Role{RoleDevice, RoleGateway, RoleBootstrap}) {
+	if got := Roles(); !slices.Equal(got, []Role{RoleDevice, RoleGateway, RoleBootstrap, RoleLight}) {
 		t.Errorf("Roles() = %v", got)
 	}
 }
@@ -55,6 +55,7 @@ func TestDefault(t *testing.T) {
 		{RoleDevice, true, 16, 32, 64, 128, MempoolConfig{MaxTxs: 10000, MaxBytes: 16 << 20, SigCacheSize: 20000}},
 		{RoleGateway, true, 64, 128, 512, 1024, MempoolConfig{MaxTxs: 50000, MaxBytes: 64 << 20, SigCacheSize: 200000}},
 		{RoleBootstrap, false, 256, 512, 1024, 4096, MempoolConfig{MaxTxs: 50000, MaxBytes: 64 << 20, SigCacheSize: 200000}},
+		{RoleLight, true, 4, 16, 16, 64, MempoolConfig{MaxTxs: 10000, MaxBytes: 16 << 20, SigCacheSize: 20000}},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.role), func(t *testing.T) {
@@ -68,7 +69,8 @@ func TestDefault(t *testing.T) {
 				t.Errorf("Default(%s) = %+v", tt.role, c)
 			}
 			if c.KeyFile != "node.key" || c.GenesisFile != "genesis.toml" ||
-				!slices.Equal(p.Listen, []string{"/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/udp/4001/quic-v1"}) ||
+				!slices.Equal(p.Listen, []string{"/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/udp/4001/quic-v1"}) && tt.role != RoleLight ||
+				!slices.Equal(p.Listen, []string{"/ip4/0.0.0.0/tcp/4001"}) && tt.role == RoleLight ||
 				len(p.Bootstrap) != 0 ||
 				!reflect.DeepEqual(c.API, APIConfig{Listen: "127.0.0.1:8645", MaxBodyBytes: 65536}) ||
 				c.Metrics != (MetricsConfig{}) ||

@@ -1,6 +1,6 @@
 // Package configs owns the sixdomain node configuration file: its Go types,
 // the per-role defaults, loading and validating it, and the commented example
-// files (device.toml, gateway.toml, bootstrap.toml) that are embedded in the
+// files (device.toml, gateway.toml, bootstrap.toml, light.toml) that are embedded in the
 // binary and written out by `init`-style commands.
 //
 // The configuration is a TOML file. Every key is optional except role; a key

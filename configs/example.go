@@ -12,7 +12,7 @@ import (
 // The role example files. The list is explicit so that other .toml files in
 // this directory (such as the chain's genesis.toml) are not embedded.
 //
-//go:embed device.toml gateway.toml bootstrap.toml
+//go:embed device.toml gateway.toml bootstrap.toml light.toml
 var examples embed.FS
 
 // Example returns the commented example configuration file for role. It

@@ -47,9 +47,17 @@
 // views of the finalized state: GET /v1/receipts, /v1/contracts and
 // /v1/assets, and the readable form of asset, deploy and call transactions.
 //
+// Light clients (lightserve.go): every node that keeps the chain serves
+// the light protocol (/sixdomain/<chain-id>/light/1, package node/light
+// owns its wire format): submit through the same admission as POST
+// /v1/txs, status with inclusion and finality proofs, the latest final
+// header with its finality proof, and final headers by height; bounded
+// frames, a deadline per stream and at most 4 requests per peer at once.
+//
 // Imports: everything below it (identity, ledger, ledger/types,
-// ledger/assets, contracts, consensus, chain, mempool, pubsub, clock) and
-// node/web, the dashboard's embedded
-// assets, which imports only the standard library. Only cmd and
+// ledger/assets, contracts, consensus, chain, mempool, pubsub, clock),
+// node/web, the dashboard's embedded assets, which imports only the
+// standard library, and node/light for the light protocol's messages
+// (node/light never imports node). Only cmd and
 // simulations import node.
 package node

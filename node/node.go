@@ -35,6 +35,7 @@ import (
 	"github.com/sixdomain/sixdomain/ledger"
 	"github.com/sixdomain/sixdomain/ledger/types"
 	"github.com/sixdomain/sixdomain/mempool"
+	"github.com/sixdomain/sixdomain/node/light"
 	sixps "github.com/sixdomain/sixdomain/pubsub"
 )
 
@@ -104,6 +105,8 @@ type Node struct {
 	relayCancels []lp2pps.RelayCancelFunc
 	syncTarget   atomic.Uint64 // highest finalized height heard from peers
 	synced       atomic.Bool   // a sync round reached the end of the peers' chains
+
+	lightLim *lightLimiter // light protocol requests in progress per peer (lightserve.go)
 }
 
 // New starts a node with the given key and genesis. It returns once the
@@ -316,6 +319,7 @@ func (n *Node) joinChain() (err error) {
 	}
 
 	n.host.SetStreamHandler(syncProtocol(g.ChainID), n.serveSync)
+	n.startLightServe()
 	return nil
 }
 
@@ -396,6 +400,7 @@ func (n *Node) Close() error {
 		}
 		if n.host != nil {
 			n.host.RemoveStreamHandler(syncProtocol(n.genesis.ChainID))
+			n.host.RemoveStreamHandler(light.ProtocolID(n.genesis.ChainID))
 		}
 		if n.host != nil {
 			n.host.Network().StopNotify(barredNotifee{n})
@@ -513,6 +518,13 @@ func (n *Node) knownTx(h types.Hash) bool {
 // Submit validates a signed transaction, adds it to the mempool and
 // gossips it. The error wraps the reason (types.Reason gives its code).
 func (n *Node) Submit(ctx context.Context, data []byte) (*types.Tx, error) {
+	return n.submit(ctx, data, true)
+}
+
+// submit is Submit; wait lets it wait briefly for a gossip peer when none
+// shares the topic yet (the light protocol does not: its client has its own
+// deadline, and the rebroadcast loop sends the transaction later).
+func (n *Node) submit(ctx context.Context, data []byte, wait bool) (*types.Tx, error) {
 	if n.ctx.Err() != nil {
 		return nil, ErrClosed
 	}
@@ -538,7 +550,7 @@ func (n *Node) Submit(ctx context.Context, data []byte) (*types.Tx, error) {
 	// the topic yet, wait briefly for one (if connected at all), and
 	// otherwise leave the transaction to the rebroadcast loop, which sends
 	// it as soon as a peer joins.
-	if n.chainPeers(n.txTopic) == 0 && len(n.host.Network().Peers()) > 0 {
+	if wait && n.chainPeers(n.txTopic) == 0 && len(n.host.Network().Peers()) > 0 {
 		wctx, cancel := context.WithTimeout(ctx, n.wall(5*time.Second))
 		for n.chainPeers(n.txTopic) == 0 && wctx.Err() == nil {
 			select {

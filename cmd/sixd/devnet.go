@@ -23,7 +23,10 @@ store, connected over GossipSub. Devices sign and publish simulated sensor
 readings at the given total rate; authorities seal them into blocks. It
 prints one line per block and, at the end, a summary: blocks, transactions
 committed, tx/s, submit-to-commit latency and whether every node holds the
-identical head. It exits 0 only if every node agrees.
+identical head. It exits 0 only if every node agrees. With --light N, N light
+nodes (package node/light, each with its own host and store in DIR/light-<i>)
+record a reading a second each through the device nodes, and the summary
+counts the readings they proved final.
 
 Every node serves the HTTP API and the dashboard on its own loopback port.
 devnet prints each node's dialable multiaddr and API URL, and writes one
@@ -40,7 +43,8 @@ prints the summary.`,
 		Example: `  sixd devnet
   sixd devnet --home ./devnet --duration 0      # until Ctrl-C; keeps the homes
   sixd --home ./devnet/node-0 block latest       # from another terminal
-  sixd devnet --authorities 4 --devices 6 --rate 500 --duration 60s`,
+  sixd devnet --authorities 4 --devices 6 --rate 500 --duration 60s
+  sixd devnet --light 4                          # with light nodes submitting through the devices`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -64,6 +68,7 @@ prints the summary.`,
 	f.StringVar(&o.JSONOut, "json", "", "also write the summary as JSON to this file")
 	f.BoolVar(&o.Quiet, "quiet", false, "print only the summary")
 	f.StringVar(&o.LogLevel, "log-level", "error", "node log level: debug, info, warn or error")
+	f.IntVar(&o.Light, "light", 0, "number of light nodes, each recording a reading a second through a device node (its gateway)")
 	f.StringVar(&o.Admission, "admission", "open", `genesis admission mode: "open", or "admitted" (a gateway onboards every device on the DID registry first)`)
 	return cmd
 }

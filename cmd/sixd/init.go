@@ -31,7 +31,7 @@ func newInitCmd() *cobra.Command {
 		mdns, encryptKey                      bool
 	)
 	cmd := &cobra.Command{
-		Use:   "init --role device|gateway|bootstrap [--home DIR]",
+		Use:   "init --role device|gateway|bootstrap|light [--home DIR]",
 		Short: "Create a node home directory: config, key and genesis",
 		Long: `init creates the node home directory (mode 0700) with
   config.toml   the commented example configuration of the role, with the overrides given by flags
@@ -41,7 +41,9 @@ func newInitCmd() *cobra.Command {
                 bearer token (mode 0600) that the API's write routes then need (api.token_file)
 
 With no --genesis, 'sixd init' followed by 'sixd run' gives a working one-node
-chain. init never overwrites config.toml or genesis.toml.
+chain. init never overwrites config.toml or genesis.toml. A light node
+(--role light) joins an existing chain: it needs --genesis, and its gateways
+as --bootstrap (or mDNS).
 
 With --encrypt-key the new node.key is encrypted under a passphrase (scrypt
 and XChaCha20-Poly1305) read from the file named by $SIXD_PASSPHRASE_FILE,
@@ -76,6 +78,9 @@ same variable set. An existing key file that is encrypted is read the same way.`
 			if cmd.Flags().Changed("mdns") {
 				opts.MDNS = &mdns
 			}
+			if r == configs.RoleLight && genesisFile == "" {
+				return errors.New("--role light needs --genesis: a light node follows an existing chain")
+			}
 			if genesisFile != "" && cmd.Flags().Changed("chain-id") {
 				return errors.New("--chain-id cannot be combined with --genesis (the chain ID comes from the genesis file)")
 			}
@@ -98,7 +103,7 @@ same variable set. An existing key file that is encrypted is read the same way.`
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&role, "role", "", "node role: device, gateway or bootstrap (required)")
+	f.StringVar(&role, "role", "", "node role: device, gateway, bootstrap or light (required)")
 	addHomeFlag(cmd, &home)
 	f.StringVar(&genesisFile, "genesis", "", "genesis file of the chain to join (copied to the home directory); default: start a new chain")
 	f.StringVar(&chainID, "chain-id", defaultChainID, "chain ID of the new chain (without --genesis)")

@@ -48,6 +48,9 @@ and to crash reports.`,
 			// After the first signal, restore the default handling so that a
 			// second one kills a shutdown that hangs.
 			context.AfterFunc(ctx, stop)
+			if cfg.Role == configs.RoleLight {
+				return runLight(ctx, cfg, cmd.ErrOrStderr())
+			}
 			return runNode(ctx, cfg, cmd.ErrOrStderr())
 		},
 	}

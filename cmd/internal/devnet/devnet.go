@@ -1,6 +1,7 @@
 // Package devnet runs a local mesh of real sixdomain nodes on loopback and
-// drives it with devices publishing simulated sensor readings: the engine
-// behind `sixd devnet` and `make devnet`.
+// drives it with devices publishing simulated sensor readings, and
+// optionally light nodes (node/light) recording readings through the
+// devices: the engine behind `sixd devnet` and `make devnet`.
 package devnet
 
 import (
@@ -41,6 +42,9 @@ type Options struct {
 	// "admitted", where the first device node is onboarded as a gateway
 	// by an authority and onboards every device key before the load.
 	Admission string
+	// Light is how many light nodes (package node/light) record a reading
+	// a second each through the device nodes, their gateways.
+	Light int
 }
 
 // Summary is what `sixd devnet` measures; --json writes it.
@@ -71,6 +75,12 @@ type Summary struct {
 	ChainID       string  `json:"chain_id"`
 	StoreOnDisk   bool    `json:"store_on_disk"`
 	SubmitErrorEx string  `json:"submit_error_example,omitempty"`
+	// Light nodes: readings signed, recorded (inclusion and finality
+	// proven to the light node) and still queued at the end.
+	LightNodes    int `json:"light_nodes"`
+	LightSigned   int `json:"light_signed"`
+	LightRecorded int `json:"light_recorded"`
+	LightQueued   int `json:"light_queued"`
 }
 
 // Run starts the devnet, drives the load, prints block lines and the
@@ -92,6 +102,10 @@ func Run(ctx context.Context, o Options, out, errOut io.Writer) (Summary, error)
 		return Summary{}, errors.New("--duration must be positive, or 0 to run until interrupted")
 	case o.Slot < 50*time.Millisecond:
 		return Summary{}, errors.New("--slot must be at least 50ms")
+	case o.Light < 0 || o.Light > 64:
+		return Summary{}, errors.New("--light must be in [0, 64]")
+	case o.Light > 0 && o.Admission == types.AdmissionAdmitted:
+		return Summary{}, errors.New("--light needs --admission open (light nodes are not onboarded)")
 	case o.Admission != "" && o.Admission != types.AdmissionOpen && o.Admission != types.AdmissionAdmitted:
 		return Summary{}, fmt.Errorf("--admission must be %q or %q", types.AdmissionOpen, types.AdmissionAdmitted)
 	}
@@ -170,9 +184,21 @@ func Run(ctx context.Context, o Options, out, errOut io.Writer) (Summary, error)
 			return Summary{}, err
 		}
 	}
+	var ls *lights
+	if o.Light > 0 {
+		if ls, err = startLights(ctx, c, o, base, logger); err != nil {
+			return Summary{}, err
+		}
+		defer ls.close()
+	}
 	startHeight := observer.State().Height
 	start := time.Now()
+	lightCtx, stopLights := context.WithCancel(ctx)
+	if ls != nil {
+		ls.start(lightCtx)
+	}
 	load.run(ctx, o.Duration)
+	stopLights()
 	loadEnd := time.Now()
 
 	// With --duration 0 an interrupt is the normal end of the load: what
@@ -189,6 +215,10 @@ func Run(ctx context.Context, o Options, out, errOut io.Writer) (Summary, error)
 	for load.pending() > 0 && time.Now().Before(drainDeadline) && after.Err() == nil {
 		time.Sleep(20 * time.Millisecond)
 	}
+	if ls != nil {
+		ls.wg.Wait()
+		ls.drain(after, time.Now().Add(10*o.Slot+10*time.Second))
+	}
 	height, head, agree := waitAgreement(after, c, 5*o.Slot+5*time.Second)
 	unsubscribe()
 	printWG.Wait()
@@ -201,6 +231,10 @@ func Run(ctx context.Context, o Options, out, errOut io.Writer) (Summary, error)
 	s.MaxBlockTxs = maxBlockTxs
 	s.FinalityP50Ms, s.FinalityP99Ms = percentileMs(toFinality, 0.50), percentileMs(toFinality, 0.99)
 	s.GenesisHash, s.ChainID, s.StoreOnDisk = c.Genesis.Hash().String(), c.Genesis.ChainID, true
+	if ls != nil {
+		s.LightNodes = len(ls.nodes)
+		s.LightSigned, s.LightRecorded, s.LightQueued = ls.count()
+	}
 	printSummary(out, s)
 	if o.JSONOut != "" {
 		b, err := json.MarshalIndent(s, "", "  ")
@@ -482,6 +516,10 @@ summary
 `, s.Authorities, s.Devices, s.SlotMillis, s.OfferedRate, s.DurationSec, s.Blocks, s.MaxBlockTxs,
 		s.Committed, s.Submitted, s.Uncommitted, s.Refused, s.TxPerSec, s.LatencyP50Ms, s.LatencyP99Ms, s.LatencyMaxMs,
 		s.FinalityP50Ms, s.FinalityP99Ms, s.Height, s.HeadHash, agree)
+	if s.LightNodes > 0 {
+		fmt.Fprintf(out, "  light nodes           %d: %d readings recorded (proven final) of %d signed, %d still queued\n",
+			s.LightNodes, s.LightRecorded, s.LightSigned, s.LightQueued)
+	}
 	if s.SubmitErrorEx != "" {
 		fmt.Fprintf(out, "  first refusal         %s\n", s.SubmitErrorEx)
 	}

@@ -62,3 +62,21 @@ func TestDevnetAdmitted(t *testing.T) {
 		t.Fatalf("onboarding lines missing:\n%s", out.String())
 	}
 }
+
+// TestDevnetLight runs light nodes on the devnet: each records a reading a
+// second through a device node, and every reading is proven final to it.
+func TestDevnetLight(t *testing.T) {
+	var out, errOut bytes.Buffer
+	s, err := Run(context.Background(), Options{Authorities: 3, Devices: 2, Light: 2, Duration: 3 * time.Second, Rate: 20,
+		Slot: 250 * time.Millisecond, ChainID: "devnet-light", LogLevel: "error", Home: t.TempDir()}, &out, &errOut)
+	t.Log(out.String())
+	if err != nil {
+		t.Fatalf("devnet: %v\n%s", err, errOut.String())
+	}
+	if s.LightNodes != 2 || s.LightSigned < 2 || s.LightRecorded != s.LightSigned || s.LightQueued != 0 {
+		t.Fatalf("light nodes %d: signed %d, recorded %d, queued %d", s.LightNodes, s.LightSigned, s.LightRecorded, s.LightQueued)
+	}
+	if !strings.Contains(out.String(), "light nodes           2:") {
+		t.Fatalf("summary line missing:\n%s", out.String())
+	}
+}
