@@ -209,7 +209,14 @@ func TestAuthoritiesKilledUnderLoad(t *testing.T) {
 	child := startChild(t, env)
 	defer func() { _ = child.cmd.Process.Kill(); _ = child.cmd.Wait() }()
 
-	device, key := c.Nodes[4], c.Keys[4]
+	// The readings are signed by a key of their own: the device node's key
+	// also signs the evidence transactions it submits when it sees
+	// conflicting votes, which would take the readings' nonces.
+	device := c.Nodes[4]
+	key, err := identity.Generate(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	events, cancel := device.SubscribeCommits(4096)
 	defer cancel()
 	committed := map[types.Hash]uint64{}
