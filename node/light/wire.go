@@ -48,7 +48,7 @@ const (
 const (
 	// MaxRequestBytes bounds a request frame: a transaction (at most
 	// types.MaxTxBytes) and the rest of the request.
-	MaxRequestBytes = 24 << 10
+	MaxRequestBytes = types.MaxTxBytes + 4<<10
 	// MaxResponseBytes bounds a response frame (a server answers a
 	// larger one with an error).
 	MaxResponseBytes = 4 << 20
