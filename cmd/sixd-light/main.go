@@ -2,7 +2,7 @@
 // directory that `sixd init --role light` wrote: config.toml, node.key
 // (unencrypted) and genesis.toml. It links only the light node (not the
 // full node, GossipSub, the DHT or QUIC), so the binary a light device runs
-// stays small; `sixd run` runs the same light node from the full binary.
+// stays small (no pebble either: TestLightBinaryLeavesOutPebble); `sixd run` runs the same light node from the full binary.
 //
 //	sixd-light --home DIR
 //

@@ -138,7 +138,7 @@ type store struct {
 
 // span packs a record's offset (40 bits) and total length (24 bits).
 func span(off int64, n int) uint64 { return uint64(off) | uint64(n)<<40 }
-func unspan(s uint64) (int64, int)  { return int64(s & (maxOffset - 1)), int(s >> 40) }
+func unspan(s uint64) (int64, int) { return int64(s & (maxOffset - 1)), int(s >> 40) }
 
 func newStore(dir string, log *slog.Logger) *store {
 	if log == nil {
@@ -169,7 +169,9 @@ func openStore(ctx context.Context, dir string, log *slog.Logger) (*store, error
 	if !errors.Is(err, ErrStoreCorrupt) {
 		return s, err
 	}
-	s.log.Warn("light: the store is corrupt; moving it aside and starting again", "dir", dir, "err", err)
+	if log != nil {
+		log.Warn("light: the store is corrupt; moving it aside and starting again", "dir", dir, "err", err)
+	}
 	if err := os.Rename(filepath.Join(dir, storeFile), filepath.Join(dir, storeCorrupt)); err != nil {
 		return nil, fmt.Errorf("light: store: %w", err)
 	}
