@@ -586,19 +586,10 @@ func (s *store) compact() error {
 		return abort(err)
 	}
 	if s.dir != "" {
-		if err := t.Close(); err != nil {
-			os.Remove(tmp)
-			return err
-		}
+		// The open temporary file becomes the log: no reopening.
 		if err := os.Rename(tmp, filepath.Join(s.dir, storeFile)); err != nil {
-			os.Remove(tmp)
-			return err
+			return abort(err)
 		}
-		f, err := os.OpenFile(filepath.Join(s.dir, storeFile), os.O_RDWR, 0o600)
-		if err != nil {
-			return err
-		}
-		t = f
 		if err := syncDir(s.dir); err != nil {
 			s.log.Warn("light: store: syncing the directory", "err", err)
 		}
