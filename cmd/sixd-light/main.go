@@ -1,8 +1,9 @@
 // Command sixd-light runs a light node (package node/light) from a home
 // directory that `sixd init --role light` wrote: config.toml, node.key
 // (unencrypted) and genesis.toml. It links only the light node (not the
-// full node, GossipSub, the DHT or QUIC), so the binary a light device runs
-// stays small; `sixd run` runs the same light node from the full binary.
+// full node, GossipSub, the DHT, QUIC or pebble: TestLightBinaryLeavesOutPebble),
+// so the binary a light device runs stays small; `sixd run` runs the same
+// light node from the full binary.
 //
 //	sixd-light --home DIR
 //

@@ -11,10 +11,15 @@
 //
 //   - its own small libp2p host, assembled from go-libp2p's parts (TCP,
 //     Noise, Yamux, identify; no GossipSub, DHT, relay or QUIC), and mDNS;
-//   - with a data directory: a pebble store without fsync (DIR/store:
-//     headers, trust, receipts), the store-and-forward queue (DIR/outbox,
-//     package node/outbox, an fsync per reading) and the last nonce signed
-//     (DIR/nonce, synced); without one, all in memory;
+//   - with a data directory: its store (DIR/store/light.log, store.go:
+//     one append-only log of CRC-32C-checked records, headers by height,
+//     receipts by nonce and the state, trust, head and gap, with an
+//     in-memory index of offsets rebuilt on open; no fsync, a torn tail
+//     cut and a corrupt log moved aside on open, since whatever is lost is
+//     fetched and verified again), the store-and-forward queue
+//     (DIR/outbox, package node/outbox, an fsync per reading) and the last
+//     nonce signed (DIR/nonce, synced); without one, the same log in
+//     memory and a queue in memory;
 //   - one worker goroutine that follows the finalized head (latest, its
 //     finality proof verified, then the headers below it backwards with
 //     their hash links checked) and forwards the queue in nonce order
@@ -26,7 +31,8 @@
 // Finality is verified in one place, VerifyFinality (finality.go), by
 // consensus.VerifyFinality.
 //
-// Imports: identity, consensus, ledger/types, node/outbox, go-datastore
-// with go-ds-pebble, and go-libp2p's parts; never package node (which
-// imports this one). Close stops every goroutine it started.
+// Imports: identity, consensus, ledger/types, node/outbox and go-libp2p's
+// parts; not pebble (the light binary stays small without it,
+// cmd/sixd-light's TestLightBinaryLeavesOutPebble) and never package node
+// (which imports this one). Close stops every goroutine it started.
 package light

@@ -16,7 +16,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ipfs/go-datastore"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -47,13 +46,11 @@ type Config struct {
 	// light node submits through, tried in order; mDNS adds more.
 	Gateways []string
 	MDNS     bool
-	// DataDir holds the pebble store (DataDir/store: headers, trust,
-	// receipts; no fsync), the store-and-forward queue (DataDir/outbox,
-	// node/outbox) and the last nonce signed (DataDir/nonce); "" keeps
-	// everything in memory. Datastore, if set, replaces the pebble store
-	// (the caller owns it).
-	DataDir   string
-	Datastore datastore.Batching
+	// DataDir holds the store (DataDir/store/light.log: headers, trust,
+	// receipts; an append-only log without fsync, store.go), the
+	// store-and-forward queue (DataDir/outbox, node/outbox) and the last
+	// nonce signed (DataDir/nonce); "" keeps everything in memory.
+	DataDir string
 	// Queue, if set, replaces the built-in store-and-forward queue.
 	Queue Queue
 	// MaxQueue bounds the built-in queue (default 100,000 readings).
@@ -126,8 +123,7 @@ type Node struct {
 	log     *slog.Logger
 	host    host.Host
 	mdns    mdns.Service
-	ds      datastore.Batching
-	ownsDS  bool
+	ds      *store
 	queue   Queue
 	// ownsQueue: the node opened the queue (the outbox) and closes it.
 	ownsQueue bool
@@ -208,19 +204,15 @@ func New(ctx context.Context, key *identity.PrivateKey, g *types.Genesis, cfg Co
 		}
 		n.gateways = append(n.gateways, *info)
 	}
-	switch {
-	case cfg.Datastore != nil:
-		n.ds = cfg.Datastore
-	case cfg.DataDir != "":
+	if cfg.DataDir != "" {
 		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("light: %w", err)
 		}
-		if n.ds, err = OpenStore(filepath.Join(cfg.DataDir, "store")); err != nil {
+		if n.ds, err = openStore(ctx, filepath.Join(cfg.DataDir, "store"), n.log); err != nil {
 			return nil, err
 		}
-		n.ownsDS = true
-	default:
-		n.ds, n.ownsDS = NewMemoryStore(), true
+	} else {
+		n.ds = newMemoryStore()
 	}
 	if err := n.load(ctx); err != nil {
 		return nil, err
@@ -253,31 +245,16 @@ func New(ctx context.Context, key *identity.PrivateKey, g *types.Genesis, cfg Co
 // load reads the trust, the head, the gap, the nonce and the queue.
 func (n *Node) load(ctx context.Context) error {
 	n.trust = GenesisTrust(n.genesis)
-	if v, err := getOpt(ctx, n.ds, keyTrust); err != nil {
-		return fmt.Errorf("light: %w", err)
-	} else if v != nil {
-		t, err := decodeTrust(v)
-		if err != nil {
+	if err := n.loadState(); err != nil {
+		if errors.Is(err, errForeignStore) {
 			return err
 		}
-		if t.ChainID != n.genesis.ChainID {
-			return fmt.Errorf("light: the store belongs to chain %q, not %q", t.ChainID, n.genesis.ChainID)
+		// A state that does not decode: start again from the genesis.
+		n.log.Warn("light: the stored state does not decode; starting again", "err", err)
+		if err := n.ds.Reset(); err != nil {
+			return err
 		}
-		n.trust = t
-	}
-	if v, err := getOpt(ctx, n.ds, keyHead); err != nil {
-		return fmt.Errorf("light: %w", err)
-	} else if v != nil {
-		if n.head, err = types.DecodeHeader(v); err != nil {
-			return fmt.Errorf("light: stored head: %w", err)
-		}
-	}
-	if v, err := getOpt(ctx, n.ds, keyGap); err != nil {
-		return fmt.Errorf("light: %w", err)
-	} else if v != nil {
-		if err := unmarshalCanonical(v, &n.gap); err != nil {
-			return fmt.Errorf("light: stored gap: %w", err)
-		}
+		n.trust, n.head, n.gap = GenesisTrust(n.genesis), nil, gap{Low: 1, High: 0}
 	}
 	n.queue = n.cfg.Queue
 	switch {
@@ -289,11 +266,7 @@ func (n *Node) load(ctx context.Context) error {
 		}
 		n.queue, n.ownsQueue = q, true
 	default:
-		q, err := NewDatastoreQueue(ctx, n.ds, n.cfg.MaxQueue)
-		if err != nil {
-			return err
-		}
-		n.queue = q
+		n.queue = NewMemoryQueue(n.cfg.MaxQueue)
 	}
 	if n.cfg.DataDir != "" {
 		v, err := readNonce(n.cfg.DataDir)
@@ -315,6 +288,38 @@ func (n *Node) load(ctx context.Context) error {
 			}
 		}
 	}
+	return nil
+}
+
+var errForeignStore = errors.New("light: the store belongs to another chain")
+
+// loadState reads the trust, the head and the gap from the store.
+func (n *Node) loadState() error {
+	st := n.ds.State()
+	if st.trust != nil {
+		t, err := decodeTrust(st.trust)
+		if err != nil {
+			return err
+		}
+		if t.ChainID != n.genesis.ChainID {
+			return fmt.Errorf("%w: %q, not %q", errForeignStore, t.ChainID, n.genesis.ChainID)
+		}
+		n.trust = t
+	}
+	if st.head != 0 {
+		h, err := n.Header(n.ctx, st.head)
+		if err != nil {
+			return fmt.Errorf("light: stored head: %w", err)
+		}
+		if h.ChainID != n.genesis.ChainID {
+			return fmt.Errorf("%w: %q, not %q", errForeignStore, h.ChainID, n.genesis.ChainID)
+		}
+		n.head = h
+	}
+	if st.gap.High >= st.gap.Low && (st.gap.Low == 0 || (n.head != nil && st.gap.High >= n.head.Height)) {
+		return fmt.Errorf("light: stored gap %d..%d", st.gap.Low, st.gap.High)
+	}
+	n.gap = st.gap
 	return nil
 }
 
@@ -410,7 +415,7 @@ func (n *Node) Close() error {
 		if c, ok := n.queue.(interface{ Close() error }); ok && n.ownsQueue {
 			errs = append(errs, c.Close())
 		}
-		if n.ownsDS && n.ds != nil {
+		if n.ds != nil {
 			errs = append(errs, n.ds.Close())
 		}
 		n.err = errors.Join(errs...)
@@ -528,13 +533,18 @@ func (n *Node) Status() Status {
 	return s
 }
 
-// Header returns the verified final header at height, if held.
-func (n *Node) Header(ctx context.Context, height uint64) (*types.Header, error) {
-	v, err := n.ds.Get(ctx, heightKey("/h", height))
+// Header returns the verified final header at height, if held
+// (ErrNotFound if not).
+func (n *Node) Header(_ context.Context, height uint64) (*types.Header, error) {
+	v, err := n.ds.Header(height)
 	if err != nil {
 		return nil, err
 	}
-	return types.DecodeHeader(v)
+	h, err := types.DecodeHeader(v)
+	if err != nil || h.Height != height {
+		return nil, fmt.Errorf("%w: header %d does not decode (%v)", ErrStoreCorrupt, height, err)
+	}
+	return h, nil
 }
 
 // Receipts returns the receipts of recorded readings with nonces from
@@ -542,8 +552,8 @@ func (n *Node) Header(ctx context.Context, height uint64) (*types.Header, error)
 func (n *Node) Receipts(ctx context.Context, from uint64, limit int) ([]Receipt, error) {
 	var out []Receipt
 	for k := max(from, 1); len(out) < limit; k++ {
-		v, err := getOpt(ctx, n.ds, heightKey("/r", k))
-		if err != nil {
+		v, err := n.ds.Receipt(k)
+		if err != nil && !errors.Is(err, ErrNotFound) {
 			return nil, err
 		}
 		if v == nil {
@@ -762,18 +772,9 @@ func (n *Node) follow(gw peer.ID) error {
 		low = head.Height + 1
 	}
 	ng := gap{Low: low, High: h.Height - 1}
-	ctx := n.ctx
-	b, err := n.ds.Batch(ctx)
-	if err != nil {
-		return err
-	}
-	enc := h.Encode()
-	errs := errors.Join(b.Put(ctx, heightKey("/h", h.Height), enc), b.Put(ctx, keyHead, enc),
-		b.Put(ctx, keyTrust, encodeTrust(next)), b.Put(ctx, keyGap, marshal(ng)))
-	if errs != nil {
-		return errs
-	}
-	if err := b.Commit(ctx); err != nil {
+	w := &storeWrite{state: &storeState{head: h.Height, gap: ng, trust: encodeTrust(next)}}
+	w.header(h.Height, h.Encode())
+	if err := n.ds.Write(w); err != nil {
 		return fmt.Errorf("light: storing the head: %w", err)
 	}
 	n.mu.Lock()
@@ -800,7 +801,7 @@ func (n *Node) checkLink(h *types.Header) error {
 		return nil
 	}
 	below, err := n.Header(n.ctx, h.Height-1)
-	if errors.Is(err, datastore.ErrNotFound) {
+	if errors.Is(err, ErrNotFound) {
 		return nil // below the headers this node keeps
 	}
 	if err != nil {
@@ -894,13 +895,10 @@ func (n *Node) fetchHeaders(gw peer.ID, from, to uint64) ([][]byte, error) {
 // from above, stores them and lowers the gap below them. It returns the
 // lowest header.
 func (n *Node) storeHeaders(above *types.Header, from uint64, raws [][]byte) (*types.Header, error) {
-	ctx := n.ctx
-	b, err := n.ds.Batch(ctx)
-	if err != nil {
-		return nil, err
-	}
+	w := &storeWrite{}
 	want := above.Parent
 	var h *types.Header
+	var err error
 	for i := len(raws) - 1; i >= 0; i-- {
 		raw := raws[i]
 		if h, err = types.DecodeHeader(raw); err != nil {
@@ -915,16 +913,12 @@ func (n *Node) storeHeaders(above *types.Header, from uint64, raws [][]byte) (*t
 			return nil, fmt.Errorf("%w: header %d does not hash to its child's parent", ErrBadGateway, h.Height)
 		}
 		want = h.Parent
-		if err := b.Put(ctx, heightKey("/h", h.Height), raw); err != nil {
-			return nil, err
-		}
+		w.header(h.Height, raw)
 	}
 	n.mu.Lock()
 	ng := gap{Low: n.gap.Low, High: from - 1}
 	n.mu.Unlock()
-	if err := b.Put(ctx, keyGap, marshal(ng)); err != nil {
-		return nil, err
-	}
+	w.state = &storeState{head: n.ds.State().head, gap: ng, trust: n.ds.State().trust}
 	if ng.High < ng.Low {
 		// The gap closed: the lowest header must link to the one held
 		// below it (or the genesis).
@@ -932,7 +926,7 @@ func (n *Node) storeHeaders(above *types.Header, from uint64, raws [][]byte) (*t
 			return nil, err
 		}
 	}
-	if err := b.Commit(ctx); err != nil {
+	if err := n.ds.Write(w); err != nil {
 		return nil, fmt.Errorf("light: storing headers: %w", err)
 	}
 	n.mu.Lock()
@@ -1099,13 +1093,15 @@ func (n *Node) prove(it *item, resp *Response) error {
 		if held.Hash() != h.Hash() {
 			return fmt.Errorf("%w: proof's header %d is not the final header held", ErrBadGateway, h.Height)
 		}
-	case errors.Is(herr, datastore.ErrNotFound):
+	case errors.Is(herr, ErrNotFound):
 		return errNotYet
 	default:
 		return herr
 	}
 	r := Receipt{Hash: it.hash, Nonce: tx.Nonce, Timestamp: tx.Timestamp, Height: h.Height, BlockTime: h.Time, Replaced: it.replaced}
-	if err := n.ds.Put(n.ctx, heightKey("/r", tx.Nonce), marshal(r)); err != nil {
+	w := &storeWrite{}
+	w.receipt(tx.Nonce, marshal(r))
+	if err := n.ds.Write(w); err != nil {
 		return fmt.Errorf("light: receipt: %w", err)
 	}
 	n.mu.Lock()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -402,6 +403,62 @@ func TestLightRefusesLyingGateway(t *testing.T) {
 		}
 		if mine.Hash() != theirs.Hash() {
 			t.Fatalf("header %d is not the chain's", h)
+		}
+	}
+}
+
+// TestLightRestartsOnDamagedStore: a light node's store cut in the middle
+// (a power loss without fsync) or overwritten (not a store any more) does
+// not stop it: it restarts, keeps what verifies, fetches the rest again and
+// holds the chain's final headers.
+func TestLightRestartsOnDamagedStore(t *testing.T) {
+	c := startCluster(t, "light-damaged")
+	gw := []string{addrString(c.Nodes[3].AddrInfo())}
+	key, err := identity.Generate(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "store", "light.log")
+	caughtUp := func(l *light.Node, above uint64) func() bool {
+		return func() bool { st := l.Status(); return st.Finalized > above && st.HeadersMissing == 0 }
+	}
+	l := newLightWithKey(t, key, c.Genesis, gw, dir)
+	waitFor(t, 30*time.Second, "the light node to hold final headers", caughtUp(l, 2))
+	for _, damage := range []struct {
+		name string
+		do   func([]byte) []byte
+	}{
+		{"cut in the middle", func(b []byte) []byte { return b[:len(b)/2] }},
+		{"zeros from the middle", func(b []byte) []byte { clear(b[len(b)/2:]); return b }},
+		{"not a store", func(b []byte) []byte { return []byte("garbage, not a light store") }},
+	} {
+		held := l.Status().Finalized
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(logPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(logPath, damage.do(b), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		l = newLightWithKey(t, key, c.Genesis, gw, dir)
+		waitFor(t, 30*time.Second, damage.name+": the light node to catch up again", caughtUp(l, held))
+		for h := uint64(1); h <= l.Status().Finalized; h++ {
+			mine, err := l.Header(ctx, h)
+			if err != nil {
+				t.Fatalf("%s: header %d: %v", damage.name, h, err)
+			}
+			theirs, err := c.Nodes[3].Store().Header(ctx, h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if mine.Hash() != theirs.Hash() {
+				t.Fatalf("%s: header %d differs from the chain's", damage.name, h)
+			}
 		}
 	}
 }

@@ -73,7 +73,7 @@ func (q outboxQueue) Close() error { return q.o.Close() }
 
 // The last nonce signed is kept in a file of its own, written and fsynced
 // (through a temporary file and a rename) after each reading is queued:
-// the pebble store is not synced, and a nonce used twice would make the
+// the store (store.go) is not synced, and a nonce used twice would make the
 // chain refuse the second reading. On start the node takes the larger of
 // the file's nonce and the newest queued one, since a crash may fall
 // between the queue's append and the file's update.

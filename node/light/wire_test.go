@@ -7,6 +7,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/sixdomain/sixdomain/ledger/types"
 )
 
 func TestRequestValidation(t *testing.T) {
@@ -19,7 +21,7 @@ func TestRequestValidation(t *testing.T) {
 		{"submit", Request{Op: OpSubmit, Tx: []byte{1}}, true},
 		{"submit without tx", Request{Op: OpSubmit}, false},
 		{"submit with hash", Request{Op: OpSubmit, Tx: []byte{1}, Hash: hash}, false},
-		{"submit oversize", Request{Op: OpSubmit, Tx: make([]byte, MaxRequestBytes-4<<10+1)}, false},
+		{"submit oversize", Request{Op: OpSubmit, Tx: make([]byte, types.MaxTxBytes+1)}, false},
 		{"status", Request{Op: OpStatus, Hash: hash, TrustHeight: 7}, true},
 		{"status short hash", Request{Op: OpStatus, Hash: hash[:31]}, false},
 		{"status with range", Request{Op: OpStatus, Hash: hash, From: 1}, false},
