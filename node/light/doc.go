@@ -31,7 +31,8 @@
 // Finality is verified in one place, VerifyFinality (finality.go), by
 // consensus.VerifyFinality.
 //
-// Imports: identity, consensus, ledger/types, node/outbox and go-libp2p's
+// Imports: identity, consensus, ledger/types, node/outbox,
+// node/internal/reclog (the record framing of its store) and go-libp2p's
 // parts; not pebble (the light binary stays small without it,
 // cmd/sixd-light's TestLightBinaryLeavesOutPebble) and never package node
 // (which imports this one). Close stops every goroutine it started.

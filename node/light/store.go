@@ -1,12 +1,10 @@
 package light
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"log/slog"
 	"os"
@@ -14,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/sixdomain/sixdomain/ledger/types"
+	"github.com/sixdomain/sixdomain/node/internal/reclog"
 )
 
 // The light node's store is one append-only log (DataDir/store/light.log),
@@ -46,7 +45,7 @@ const (
 	storeTmp        = "light.log.tmp"
 	storeCorrupt    = "light.log.corrupt"
 	storeMagic      = "SIXDLST1"
-	recHeaderLen    = 8
+	recHeaderLen    = reclog.HeaderLen
 	storeCompactMin = 1 << 20
 
 	recHeader  = 1
@@ -66,12 +65,8 @@ var (
 	// ErrNotFound: the store holds no such header or receipt.
 	ErrNotFound = errors.New("light: not found")
 
-	errRecShort  = errors.New("short record")
-	errRecLength = errors.New("record length out of range")
-	errRecCRC    = errors.New("CRC mismatch")
 )
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // logFile is the log's medium: a file, or memory for a node without a data
 // directory.
@@ -222,11 +217,11 @@ func openStoreFile(ctx context.Context, dir string, log *slog.Logger) (*store, e
 // prefix of the magic. It fails (ErrStoreCorrupt) only on a log that is
 // not one, or on a whole record that does not decode.
 func (s *store) replay(ctx context.Context, r io.Reader, size int64) (int64, error) {
-	rr := newRecReader(r)
+	rr := reclog.NewReader(r, maxStoreRecord)
 	head := make([]byte, len(storeMagic))
-	n, _ := io.ReadFull(rr.r, head)
+	n, _ := io.ReadFull(rr, head)
 	if n < len(storeMagic) {
-		if string(head[:n]) != storeMagic[:n] && !allZero(head[:n]) {
+		if string(head[:n]) != storeMagic[:n] && !reclog.AllZero(head[:n]) {
 			return 0, fmt.Errorf("%w: %d bytes that are not a light store", ErrStoreCorrupt, n)
 		}
 		return 0, nil
@@ -241,7 +236,7 @@ func (s *store) replay(ctx context.Context, r io.Reader, size int64) (int64, err
 				return 0, err
 			}
 		}
-		body, err := rr.record(size - off)
+		body, err := rr.Next(size - off)
 		if err != nil {
 			break // torn: the log ends here
 		}
@@ -320,60 +315,11 @@ func encodeStoreState(st storeState) []byte {
 // appendRecord appends the record of kind with key (if keyed) and payload
 // to buf.
 func appendRecord(buf []byte, kind byte, key *uint64, payload []byte) []byte {
-	n := 1 + len(payload)
+	var k []byte
 	if key != nil {
-		n += 8
+		k = binary.BigEndian.AppendUint64(nil, *key)
 	}
-	start := len(buf)
-	buf = binary.LittleEndian.AppendUint32(buf, uint32(n))
-	buf = append(buf, 0, 0, 0, 0, kind)
-	if key != nil {
-		buf = binary.BigEndian.AppendUint64(buf, *key)
-	}
-	buf = append(buf, payload...)
-	binary.LittleEndian.PutUint32(buf[start+4:], crc32.Checksum(buf[start+recHeaderLen:], castagnoli))
-	return buf
-}
-
-// recReader decodes records from a stream, bounding every size before it
-// allocates.
-type recReader struct {
-	r   io.Reader
-	buf []byte
-}
-
-func newRecReader(r io.Reader) *recReader {
-	return &recReader{r: bufio.NewReaderSize(r, 64<<10)}
-}
-
-// record reads one record of at most remaining bytes and returns its body
-// once its length and CRC check out. The body is valid until the next call.
-func (r *recReader) record(remaining int64) ([]byte, error) {
-	if remaining < recHeaderLen+1 {
-		return nil, errRecShort
-	}
-	var h [recHeaderLen]byte
-	if _, err := io.ReadFull(r.r, h[:]); err != nil {
-		return nil, errRecShort
-	}
-	n := int64(binary.LittleEndian.Uint32(h[0:]))
-	if n < 1 || n > maxStoreRecord {
-		return nil, fmt.Errorf("%w: %d", errRecLength, n)
-	}
-	if recHeaderLen+n > remaining {
-		return nil, errRecShort
-	}
-	if int64(cap(r.buf)) < n {
-		r.buf = make([]byte, n)
-	}
-	body := r.buf[:n]
-	if _, err := io.ReadFull(r.r, body); err != nil {
-		return nil, errRecShort
-	}
-	if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(h[4:]) {
-		return nil, errRecCRC
-	}
-	return body, nil
+	return reclog.Append(buf, []byte{kind}, k, payload)
 }
 
 // readRecord reads back the record at sp and returns its payload after the
@@ -386,7 +332,7 @@ func (s *store) readRecord(sp uint64, kind byte, key uint64) ([]byte, error) {
 	}
 	body := buf[recHeaderLen:]
 	if n < recHeaderLen+9 || binary.LittleEndian.Uint32(buf) != uint32(len(body)) ||
-		crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(buf[4:]) ||
+		reclog.Checksum(body) != binary.LittleEndian.Uint32(buf[4:]) ||
 		body[0] != kind || binary.BigEndian.Uint64(body[1:]) != key {
 		return nil, fmt.Errorf("%w: the record of %d at offset %d reads back differently", ErrStoreCorrupt, key, off)
 	}
@@ -590,7 +536,7 @@ func (s *store) compact() error {
 		if err := os.Rename(tmp, filepath.Join(s.dir, storeFile)); err != nil {
 			return abort(err)
 		}
-		if err := syncDir(s.dir); err != nil {
+		if err := reclog.SyncDir(s.dir); err != nil {
 			s.log.Warn("light: store: syncing the directory", "err", err)
 		}
 	}
@@ -626,23 +572,6 @@ func (s *store) Close() error {
 	return s.f.Close()
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
-
-func allZero(b []byte) bool {
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
-}
 
 // Queue is the store-and-forward queue of signed transactions not yet
 // proven final: appended in nonce order, read and removed from the head.

@@ -6,53 +6,18 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/sixdomain/sixdomain/node/internal/reclog"
 )
 
 // rec returns a record of body with its length and CRC.
-func rec(body []byte) []byte {
-	out := binary.LittleEndian.AppendUint32(nil, uint32(len(body)))
-	out = binary.LittleEndian.AppendUint32(out, crc32.Checksum(body, castagnoli))
-	return append(out, body...)
-}
+func rec(body []byte) []byte { return reclog.Append(nil, body) }
 
 func keyed(kind byte, k uint64, payload string) []byte {
 	return append(binary.BigEndian.AppendUint64([]byte{kind}, k), payload...)
-}
-
-func TestRecordDecoder(t *testing.T) {
-	good := keyed(recHeader, 7, "header")
-	badCRC := rec(good)
-	badCRC[5] ^= 1
-	huge := binary.LittleEndian.AppendUint32(nil, maxStoreRecord+1)
-	huge = append(huge, make([]byte, 8)...)
-	for _, tc := range []struct {
-		name string
-		in   []byte
-		want error // nil: decodes to good
-	}{
-		{"whole", rec(good), nil},
-		{"empty", nil, errRecShort},
-		{"header only", rec(good)[:recHeaderLen], errRecShort},
-		{"cut body", rec(good)[:len(rec(good))-1], errRecShort},
-		{"zero length", make([]byte, 16), errRecLength},
-		{"too long", huge, errRecLength},
-		{"bad crc", badCRC, errRecCRC},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			r := newRecReader(bytes.NewReader(tc.in))
-			body, err := r.record(int64(len(tc.in)))
-			if !errors.Is(err, tc.want) {
-				t.Fatalf("record = %v, want %v", err, tc.want)
-			}
-			if tc.want == nil && !bytes.Equal(body, good) {
-				t.Fatalf("body %x, want %x", body, good)
-			}
-		})
-	}
 }
 
 func TestReplayRecords(t *testing.T) {

@@ -55,6 +55,7 @@
 // transactions: Peek reads them from the file.
 //
 // An Outbox is safe for concurrent use and starts no goroutines. It
-// imports identity and ledger/types only; node/light (the light node)
+// imports identity, ledger/types and node/internal/reclog (the record
+// framing it shares with node/light's store) only; node/light (the light node)
 // uses it.
 package outbox

@@ -2,10 +2,8 @@ package outbox
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"log/slog"
 	"os"
@@ -15,13 +13,14 @@ import (
 
 	"github.com/sixdomain/sixdomain/identity"
 	"github.com/sixdomain/sixdomain/ledger/types"
+	"github.com/sixdomain/sixdomain/node/internal/reclog"
 )
 
 const (
 	fileName  = "outbox.log"
 	tmpName   = "outbox.log.tmp"
 	magic     = "SIXDOBX1"
-	headerLen = 8 // u32 length, u32 CRC-32C
+	headerLen = reclog.HeaderLen // u32 length, u32 CRC-32C (package node/internal/reclog)
 
 	kindAppend = 1
 	kindRemove = 2
@@ -62,7 +61,6 @@ var (
 	ErrFailed = errors.New("outbox: a write failed; reopen")
 )
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // Options bound an outbox. Zero fields take the defaults.
 type Options struct {
@@ -157,7 +155,7 @@ func (o *Outbox) replay(ctx context.Context) error {
 	if n < len(magic) {
 		// A file cut while it was being created: its bytes so far must be
 		// the magic's.
-		if string(head[:n]) != magic[:n] && !allZero(head[:n]) {
+		if string(head[:n]) != magic[:n] && !reclog.AllZero(head[:n]) {
 			return fmt.Errorf("%w: %s: %d bytes that are not an outbox", ErrCorrupt, o.path(), n)
 		}
 		if err := o.f.Truncate(0); err != nil {
@@ -201,8 +199,8 @@ func (o *Outbox) replay(ctx context.Context) error {
 // Damage further in, or a whole record that does not decode, is
 // ErrCorrupt.
 func (o *Outbox) load(ctx context.Context, r io.Reader, size int64) (int64, error) {
-	br := newReader(r)
-	if _, err := br.read(len(magic)); err != nil {
+	br := reclog.NewReader(r, MaxRecordBytes-headerLen)
+	if _, err := io.ReadFull(br, make([]byte, len(magic))); err != nil {
 		return 0, fmt.Errorf("%w: no magic", ErrCorrupt)
 	}
 	off := int64(len(magic))
@@ -212,7 +210,7 @@ func (o *Outbox) load(ctx context.Context, r io.Reader, size int64) (int64, erro
 				return 0, err
 			}
 		}
-		body, err := br.record(size - off)
+		body, err := br.Next(size - off)
 		if err != nil {
 			if size-off <= MaxRecordBytes {
 				return off, nil // a torn last record
@@ -288,12 +286,7 @@ func (o *Outbox) drop(hashes []types.Hash) {
 
 // encodeRecord returns the record of kind with payload.
 func encodeRecord(kind byte, payload []byte) []byte {
-	rec := make([]byte, headerLen+1+len(payload))
-	rec[headerLen] = kind
-	copy(rec[headerLen+1:], payload)
-	binary.LittleEndian.PutUint32(rec[0:], uint32(1+len(payload)))
-	binary.LittleEndian.PutUint32(rec[4:], crc32.Checksum(rec[headerLen:], castagnoli))
-	return rec
+	return reclog.Append(make([]byte, 0, headerLen+1+len(payload)), []byte{kind}, payload)
 }
 
 // usable reports why the outbox cannot be used, if it cannot.
@@ -556,22 +549,8 @@ func (o *Outbox) Close() error {
 func (o *Outbox) path() string { return filepath.Join(o.dir, fileName) }
 
 func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("outbox: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
+	if err := reclog.SyncDir(dir); err != nil {
 		return fmt.Errorf("outbox: syncing %s: %w", dir, err)
 	}
 	return nil
-}
-
-func allZero(b []byte) bool {
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
 }
