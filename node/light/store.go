@@ -64,9 +64,7 @@ var (
 	ErrStoreCorrupt = errors.New("light: corrupt store")
 	// ErrNotFound: the store holds no such header or receipt.
 	ErrNotFound = errors.New("light: not found")
-
 )
-
 
 // logFile is the log's medium: a file, or memory for a node without a data
 // directory.
@@ -571,7 +569,6 @@ func (s *store) Close() error {
 	s.closed = true
 	return s.f.Close()
 }
-
 
 // Queue is the store-and-forward queue of signed transactions not yet
 // proven final: appended in nonce order, read and removed from the head.

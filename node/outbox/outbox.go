@@ -61,7 +61,6 @@ var (
 	ErrFailed = errors.New("outbox: a write failed; reopen")
 )
 
-
 // Options bound an outbox. Zero fields take the defaults.
 type Options struct {
 	// MaxTxs is the most queued transactions (default DefaultMaxTxs).
