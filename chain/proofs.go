@@ -53,7 +53,14 @@ var ErrNoFinalityProof = errors.New("chain: no finality proof")
 // Only trust's height is used; the verifier checks the rest.
 func (c *Chain) FinalityProof(ctx context.Context, height uint64, trust consensus.Trust) (*types.FinalityProof, error) {
 	st := c.cfg.Store
-	head := st.State().Height
+	// The finalized tip as of the end of a step: finalize commits a path
+	// of blocks one batch at a time under c.mu, and only the last one's
+	// batch holds the certificate that finalized them all, so a read of
+	// the store between two of those batches could see a committed block
+	// without its certificate. Taking c.mu waits for the step to end.
+	c.mu.RLock()
+	head := c.tipState.Height
+	c.mu.RUnlock()
 	if height == 0 || height > head {
 		return nil, fmt.Errorf("%w: block %d is not final (finalized height %d)", ErrNoFinalityProof, height, head)
 	}
@@ -230,9 +237,9 @@ func (c *Chain) headerAt(ctx context.Context, cp types.Checkpoint) (*types.Heade
 	if cp.Height <= c.cfg.Store.State().Height {
 		return c.cfg.Store.Header(ctx, cp.Height)
 	}
-	c.mu.Lock()
+	c.mu.RLock()
 	e, ok := c.blocks[cp.Hash]
-	c.mu.Unlock()
+	c.mu.RUnlock()
 	if ok {
 		return &e.block.Header, nil
 	}
