@@ -1,13 +1,10 @@
 package ledger_test
 
 import (
-	"bytes"
 	"encoding/json"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"testing"
+
+	"github.com/sixdomain/sixdomain/internal/crossarch"
 )
 
 // TestStateTransitionCrossArch builds the state-transition driver
@@ -20,40 +17,14 @@ func TestStateTransitionCrossArch(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds two binaries")
 	}
-	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
-		t.Skipf("the 386 and amd64 binaries run only on linux/amd64 (this is %s/%s)", runtime.GOOS, runtime.GOARCH)
-	}
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(goBin); err != nil {
-		if goBin, err = exec.LookPath("go"); err != nil {
-			t.Skip("no go command to build the driver")
-		}
-	}
-	dir := t.TempDir()
-	outputs := map[string][]byte{}
-	for _, arch := range []string{"amd64", "386"} {
-		bin := filepath.Join(dir, "detchain-"+arch)
-		build := exec.Command(goBin, "build", "-o", bin, "./internal/detchain")
-		build.Env = append(os.Environ(), "GOARCH="+arch, "CGO_ENABLED=0")
-		if out, err := build.CombinedOutput(); err != nil {
-			t.Fatalf("GOARCH=%s go build: %v\n%s", arch, err, out)
-		}
-		out, err := exec.Command(bin).Output()
-		if err != nil {
-			t.Fatalf("%s driver: %v", arch, err)
-		}
-		outputs[arch] = out
-	}
-	if !bytes.Equal(outputs["amd64"], outputs["386"]) {
-		t.Fatalf("amd64 and 386 differ:\n--- amd64\n%s\n--- 386\n%s", outputs["amd64"], outputs["386"])
-	}
+	amd64 := crossarch.Output(t, "./internal/detchain")
 	var blocks []struct {
 		Receipts []struct {
 			Status int    `json:"status"`
 			Reason string `json:"reason"`
 		} `json:"receipts"`
 	}
-	if err := json.Unmarshal(outputs["amd64"], &blocks); err != nil {
+	if err := json.Unmarshal(amd64, &blocks); err != nil {
 		t.Fatal(err)
 	}
 	var ok, failed int

@@ -53,20 +53,7 @@ writes it as JSON to --out FILE, or to stdout. Check it offline with
 			if p.TxHash != hash {
 				return fmt.Errorf("the node answered with the proof of %s, not %s", p.TxHash, hash)
 			}
-			data, err := json.MarshalIndent(&p, "", "  ")
-			if err != nil {
-				return err
-			}
-			data = append(data, '\n')
-			if out == "" || out == "-" {
-				_, err := cmd.OutOrStdout().Write(data)
-				return err
-			}
-			if err := writeFileAtomic(out, data, 0o644); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote proof of tx %s (block %d) to %s\n", hash, p.Height, out)
-			return nil
+			return writeProofOut(cmd, out, &p, fmt.Sprintf("proof of tx %s (block %d)", hash, p.Height))
 		},
 	}
 	af.add(cmd)
@@ -139,6 +126,25 @@ the reason otherwise. --genesis defaults to the home directory's genesis.`,
 	cmd.Flags().BoolVar(&sealOnly, "seal-only", false, "accept a proof without finality, checking only the seal by a genesis authority")
 	addHomeFlag(cmd, &home)
 	return cmd
+}
+
+// writeProofOut writes a proof as indented JSON to stdout (out "" or "-")
+// or atomically to the file out, then says what it wrote where.
+func writeProofOut(cmd *cobra.Command, out string, proof any, what string) error {
+	data, err := json.MarshalIndent(proof, "", "  ")
+	if err != nil {
+		return err
+	}
+	data = append(data, '\n')
+	if out == "" || out == "-" {
+		_, err := cmd.OutOrStdout().Write(data)
+		return err
+	}
+	if err := writeFileAtomic(out, data, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "wrote %s to %s\n", what, out)
+	return nil
 }
 
 // verifierGenesis loads the genesis an offline verifier checks against:

@@ -63,20 +63,7 @@ with 'sixd state verify'.`,
 			if err := c.getJSON(cmd.Context(), "/v1/state/proof?"+q.Encode(), &p); err != nil {
 				return err
 			}
-			data, err := json.MarshalIndent(&p, "", "  ")
-			if err != nil {
-				return err
-			}
-			data = append(data, '\n')
-			if out == "" || out == "-" {
-				_, err := cmd.OutOrStdout().Write(data)
-				return err
-			}
-			if err := writeFileAtomic(out, data, 0o644); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote the proof of %s at block %d to %s\n", args[0], p.Height, out)
-			return nil
+			return writeProofOut(cmd, out, &p, fmt.Sprintf("the proof of %s at block %d", args[0], p.Height))
 		},
 	}
 	af.add(cmd)
