@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 func newDevnetCmd() *cobra.Command {
 	o := devnet.Options{}
+	var cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "devnet",
 		Short: "Run a local mesh of real nodes on loopback with devices publishing sensor readings",
@@ -52,6 +54,17 @@ prints the summary.`,
 			// The first Ctrl-C ends the run (the summary still prints); a
 			// second one kills the process.
 			context.AfterFunc(ctx, stop)
+			if cpuProfile != "" {
+				pf, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer pf.Close()
+				if err := pprof.StartCPUProfile(pf); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
 			_, err := devnet.Run(ctx, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 			return err
 		},
@@ -70,5 +83,6 @@ prints the summary.`,
 	f.StringVar(&o.LogLevel, "log-level", "error", "node log level: debug, info, warn or error")
 	f.IntVar(&o.Light, "light", 0, "number of light nodes, each recording a reading a second through a device node (its gateway)")
 	f.StringVar(&o.Admission, "admission", "open", `genesis admission mode: "open", or "admitted" (a gateway onboards every device on the DID registry first)`)
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (every node) to this file")
 	return cmd
 }
