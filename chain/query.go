@@ -123,6 +123,17 @@ func (c *Chain) Included(h types.Hash) (*types.Tx, uint64, uint32, bool) {
 	return nil, 0, 0, false
 }
 
+// TreeTx returns the transaction with hash h from any block of the tree
+// above the finalized one, on the head chain or not.
+func (c *Chain) TreeTx(h types.Hash) (*types.Tx, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for _, l := range c.txs[h] {
+		return l.e.block.Txs[l.index], true
+	}
+	return nil, false
+}
+
 // onHead reports whether e is on the head chain (walking down from the
 // head to e's height).
 func (c *Chain) onHead(e *entry) bool {

@@ -115,7 +115,7 @@ func (n *Node) feed(in chainInput) error {
 // dispatch carries out the chain's events.
 func (n *Node) dispatch(ev chain.Events) {
 	for _, b := range ev.Blocks {
-		n.publish(n.blkTopic.Publish, b.Encode(), "blocks")
+		n.publish(n.blkTopic.Publish, b.Compact().Encode(), "blocks")
 	}
 	for _, v := range ev.Votes {
 		n.publish(n.voteTopic.Publish, v.Encode(), "votes")

@@ -198,7 +198,7 @@ var _ lp2pps.RawTracer = (*gossipTracer)(nil)
 
 func newGossipTracer(chainID string) *gossipTracer {
 	t := &gossipTracer{
-		names: map[string]string{sixps.TxTopic(chainID): "tx", sixps.BlockTopic(chainID): "blocks",
+		names: map[string]string{sixps.TxTopic(chainID): "tx", sixps.BatchTopic(chainID): "txbatch", sixps.BlockTopic(chainID): "blocks",
 			sixps.VoteTopic(chainID): "votes", sixps.CertTopic(chainID): "certs"},
 		delivered: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Subsystem: "gossip", Name: "delivered_total",
 			Help: "GossipSub messages validated and delivered, by topic."}, []string{"topic"}),

@@ -29,6 +29,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sixdomain/sixdomain/chain"
+	"github.com/sixdomain/sixdomain/chain/txflow"
 	"github.com/sixdomain/sixdomain/clock"
 	"github.com/sixdomain/sixdomain/consensus"
 	"github.com/sixdomain/sixdomain/identity"
@@ -61,22 +62,29 @@ type Node struct {
 	voteTopic *lp2pps.Topic
 	certTopic *lp2pps.Topic
 	certSub   *lp2pps.Subscription
-	txSub     *lp2pps.Subscription
-	blkSub    *lp2pps.Subscription
-	voteSub   *lp2pps.Subscription
-	mdns      mdns.Service
-	ds        datastore.Batching
-	ownsDS    bool
-	store     *ledger.Store
-	pool      *mempool.Pool
-	sigs      *types.SigCache
-	checker   *sixps.TxChecker
-	gater     *didGater
-	metrics   *metrics
-	registry  *prometheus.Registry
-	apiServer *http.Server
-	apiAddr   net.Addr
-	tracer    *gossipTracer
+	// Batches and compact blocks (txflow.go).
+	batchTopic *lp2pps.Topic
+	batchSub   *lp2pps.Subscription
+	batcher    *txflow.Batcher
+	assembler  *txflow.Assembler
+	pullSem    chan struct{}
+	txm        *txflowMetrics
+	txSub      *lp2pps.Subscription
+	blkSub     *lp2pps.Subscription
+	voteSub    *lp2pps.Subscription
+	mdns       mdns.Service
+	ds         datastore.Batching
+	ownsDS     bool
+	store      *ledger.Store
+	pool       *mempool.Pool
+	sigs       *types.SigCache
+	checker    *sixps.TxChecker
+	gater      *didGater
+	metrics    *metrics
+	registry   *prometheus.Registry
+	apiServer  *http.Server
+	apiAddr    net.Addr
+	tracer     *gossipTracer
 
 	metricsServer *http.Server
 	metricsAddr   net.Addr
@@ -248,6 +256,8 @@ func New(ctx context.Context, key *identity.PrivateKey, g *types.Genesis, opts .
 	if !cfg.relayOnly() {
 		n.spawn(n.chainLoop)
 		n.spawn(func() { n.drainTxs() })
+		n.spawn(func() { n.drainBatches() })
+		n.spawn(n.gapLoop)
 		n.spawn(func() { n.readBlocks() })
 		n.spawn(func() { n.readVotes() })
 		n.spawn(func() { n.readCerts() })
@@ -278,12 +288,12 @@ func New(ctx context.Context, key *identity.PrivateKey, g *types.Genesis, opts .
 // chain's topics and serves the sync protocol.
 func (n *Node) joinChain() (err error) {
 	g, poa := n.genesis, n.poa
-	if err := n.ps.RegisterTopicValidator(sixps.TxTopic(g.ChainID), sixps.TxValidator(n.checker, n.host.ID(), n.countTxResult)); err != nil {
+	if err := n.ps.RegisterTopicValidator(sixps.TxTopic(g.ChainID), sixps.RelayTxValidator(n.checker, n.host.ID(), n.batchTx, n.countTxResult)); err != nil {
 		return err
 	}
 	blockChecker := &sixps.BlockChecker{ChainID: g.ChainID, Seals: poa, Sigs: n.sigs, MaxAhead: 20_000,
 		Height: func() uint64 { return n.store.State().Height }, Proposer: n.checkProposer}
-	if err := n.ps.RegisterTopicValidator(sixps.BlockTopic(g.ChainID), sixps.BlockValidator(blockChecker, n.host.ID(), n.countBlockResult)); err != nil {
+	if err := n.ps.RegisterTopicValidator(sixps.BlockTopic(g.ChainID), sixps.CompactBlockValidator(blockChecker, n.host.ID(), n.countBlockResult)); err != nil {
 		return err
 	}
 	votes := sixps.NewVoteCache(voteCacheSize)
@@ -318,6 +328,9 @@ func (n *Node) joinChain() (err error) {
 		return err
 	}
 
+	if err := n.startTxflow(); err != nil {
+		return err
+	}
 	n.host.SetStreamHandler(syncProtocol(g.ChainID), n.serveSync)
 	n.startLightServe()
 	return nil
@@ -391,15 +404,22 @@ func (n *Node) Close() error {
 		if n.certSub != nil {
 			n.certSub.Cancel()
 		}
+		if n.batchSub != nil {
+			n.batchSub.Cancel()
+		}
 		for _, c := range n.relayCancels {
 			c()
 		}
 		n.wg.Wait()
+		if n.batcher != nil {
+			n.batcher.Close()
+		}
 		if n.dht != nil {
 			errs = append(errs, n.dht.Close())
 		}
 		if n.host != nil {
 			n.host.RemoveStreamHandler(syncProtocol(n.genesis.ChainID))
+			n.host.RemoveStreamHandler(pullProtocol(n.genesis.ChainID))
 			n.host.RemoveStreamHandler(light.ProtocolID(n.genesis.ChainID))
 		}
 		if n.host != nil {
@@ -504,11 +524,12 @@ func (n *Node) AddrInfo() peer.AddrInfo { return peer.AddrInfo{ID: n.host.ID(), 
 // transaction must exceed.
 func (n *Node) committedNonce(k identity.PublicKey) uint64 { return n.chain.HeadNonce(k) }
 
+// knownTx reports whether a transaction is pending or in a block of the
+// chain's tree. The validators ask it only after the nonce check: a
+// transaction in a final block has a nonce at or below its sender's head
+// nonce, so it never gets here, and the store is not searched.
 func (n *Node) knownTx(h types.Hash) bool {
 	if n.pool.Has(h) {
-		return true
-	}
-	if _, _, err := n.store.TxLocation(n.ctx, h); err == nil {
 		return true
 	}
 	_, _, _, ok := n.chain.Included(h)
@@ -550,9 +571,9 @@ func (n *Node) submit(ctx context.Context, data []byte, wait bool) (*types.Tx, e
 	// the topic yet, wait briefly for one (if connected at all), and
 	// otherwise leave the transaction to the rebroadcast loop, which sends
 	// it as soon as a peer joins.
-	if wait && n.chainPeers(n.txTopic) == 0 && len(n.host.Network().Peers()) > 0 {
+	if wait && n.chainPeers(n.batchTopic) == 0 && len(n.host.Network().Peers()) > 0 {
 		wctx, cancel := context.WithTimeout(ctx, n.wall(5*time.Second))
-		for n.chainPeers(n.txTopic) == 0 && wctx.Err() == nil {
+		for n.chainPeers(n.batchTopic) == 0 && wctx.Err() == nil {
 			select {
 			case <-wctx.Done():
 			case <-time.After(n.wall(20 * time.Millisecond)):
@@ -560,7 +581,7 @@ func (n *Node) submit(ctx context.Context, data []byte, wait bool) (*types.Tx, e
 		}
 		cancel()
 	}
-	if n.chainPeers(n.txTopic) == 0 {
+	if n.chainPeers(n.batchTopic) == 0 {
 		n.log.Debug("no gossip peers yet; transaction kept for rebroadcast", "tx", tx.Hash())
 		return tx, nil
 	}
@@ -599,8 +620,8 @@ func (n *Node) publishLocal(ctx context.Context, h types.Hash) error {
 	if !ok {
 		return nil
 	}
-	if err := n.txTopic.Publish(ctx, l.data); err != nil {
-		n.tracer.publishFailed.WithLabelValues("tx").Inc()
+	if err := n.batcher.Add(l.data); err != nil {
+		n.tracer.publishFailed.WithLabelValues("txbatch").Inc()
 		return fmt.Errorf("gossip: %w", err)
 	}
 	return nil
@@ -630,7 +651,7 @@ func (n *Node) rebroadcastLoop() {
 			return
 		case <-t.C():
 		}
-		if n.chainPeers(n.txTopic) == 0 {
+		if n.chainPeers(n.batchTopic) == 0 {
 			continue
 		}
 		now := n.cfg.Clock()
@@ -657,7 +678,7 @@ func (n *Node) rebroadcastLoop() {
 // transaction and block topics with this node (the smaller of the two
 // counts).
 func (n *Node) TopicPeers() int {
-	return min(n.chainPeers(n.txTopic), n.chainPeers(n.blkTopic))
+	return min(n.chainPeers(n.batchTopic), n.chainPeers(n.blkTopic))
 }
 
 // checkProposer is the block validator's proposer check: it refuses a
@@ -705,8 +726,17 @@ func (n *Node) readBlocks() {
 		if m.ReceivedFrom == n.host.ID() {
 			continue
 		}
-		b, ok := m.ValidatorData.(*types.Block)
+		cb, ok := m.ValidatorData.(*types.CompactBlock)
 		if !ok {
+			continue
+		}
+		// Blocks are rebuilt one at a time, in arrival order, so that the
+		// chain sees parents first.
+		b, err := n.assemble(cb, m.ReceivedFrom)
+		if err != nil {
+			n.log.Debug("rebuilding a gossiped block", "height", cb.Header.Height, "from", m.ReceivedFrom, "err", err)
+			n.metrics.blockResult("assemble_" + types.Reason(err))
+			n.kickSync() // sync fetches it whole
 			continue
 		}
 		if err := n.toChain(n.ctx, chainInput{block: b, from: m.ReceivedFrom}, false); err != nil {

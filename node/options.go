@@ -19,6 +19,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sixdomain/sixdomain/chain/txflow"
 	"github.com/sixdomain/sixdomain/clock"
 	"github.com/sixdomain/sixdomain/identity"
 	"github.com/sixdomain/sixdomain/mempool"
@@ -55,9 +56,12 @@ type Config struct {
 	APIListen    string
 	MaxBodyBytes int64
 	Mempool      mempool.Config
-	Clock        func() time.Time
-	Logger       *slog.Logger
-	Registry     *prometheus.Registry
+	// Batch bounds the transaction batches the node forms (zero fields
+	// take txflow's defaults).
+	Batch    txflow.BatchConfig
+	Clock    func() time.Time
+	Logger   *slog.Logger
+	Registry *prometheus.Registry
 	// SyncInterval is how often the node asks a peer for blocks it lacks.
 	SyncInterval time.Duration
 	// Rand drives the out-of-turn sealing delay; nil seeds one at random.
@@ -325,6 +329,22 @@ func WithRand(r *rand.Rand) Option { return func(c *Config) error { c.Rand = r; 
 // is voted in (true) or out (false) in the blocks it seals, until passed.
 func WithProposals(p map[identity.PublicKey]bool) Option {
 	return func(c *Config) error { c.Proposals = p; return nil }
+}
+
+// WithBatch sets the bounds of the transaction batches the node forms
+// from what its API and its devices hand it: at most maxTxs transactions
+// (1 to types.MaxBatchTxs) and maxBytes bytes (up to types.MaxBatchBytes),
+// and maxAge for the first one to wait for others (0 to 1 s). A zero
+// value keeps the default (512, 64 KiB, 20 ms).
+func WithBatch(maxTxs, maxBytes int, maxAge time.Duration) Option {
+	return func(c *Config) error {
+		b := txflow.BatchConfig{MaxTxs: maxTxs, MaxBytes: maxBytes, MaxAge: maxAge}
+		if err := b.Validate(); err != nil {
+			return err
+		}
+		c.Batch = b
+		return nil
+	}
 }
 
 // WithSyncInterval sets how often the node polls a peer for missing blocks.

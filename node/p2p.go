@@ -437,7 +437,7 @@ func (n *Node) joinAsBootstrapper() error {
 	ignore := func(context.Context, peer.ID, *lp2pps.Message) lp2pps.ValidationResult {
 		return lp2pps.ValidationIgnore
 	}
-	for _, name := range []string{sixps.TxTopic(chainID), sixps.BlockTopic(chainID), sixps.VoteTopic(chainID), sixps.CertTopic(chainID)} {
+	for _, name := range []string{sixps.TxTopic(chainID), sixps.BatchTopic(chainID), sixps.BlockTopic(chainID), sixps.VoteTopic(chainID), sixps.CertTopic(chainID)} {
 		if err := n.ps.RegisterTopicValidator(name, ignore); err != nil {
 			return err
 		}
@@ -453,6 +453,8 @@ func (n *Node) joinAsBootstrapper() error {
 		switch name {
 		case sixps.TxTopic(chainID):
 			n.txTopic = t
+		case sixps.BatchTopic(chainID):
+			n.batchTopic = t
 		case sixps.BlockTopic(chainID):
 			n.blkTopic = t
 		case sixps.VoteTopic(chainID):

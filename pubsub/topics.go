@@ -15,7 +15,7 @@ import (
 func TxTopic(chainID string) string { return "/sixdomain/" + chainID + "/tx/1" }
 
 // BlockTopic is the topic on which a chain's sealed blocks are gossiped.
-func BlockTopic(chainID string) string { return "/sixdomain/" + chainID + "/blocks/1" }
+func BlockTopic(chainID string) string { return "/sixdomain/" + chainID + "/blocks/2" }
 
 // VoteTopic is the topic on which a chain's finality votes are gossiped.
 func VoteTopic(chainID string) string { return "/sixdomain/" + chainID + "/votes/1" }
@@ -166,6 +166,7 @@ func ScoreParams(chainID string) (*lp2pps.PeerScoreParams, *lp2pps.PeerScoreThre
 	params := &lp2pps.PeerScoreParams{
 		Topics: map[string]*lp2pps.TopicScoreParams{
 			TxTopic(chainID):    topic(-100),
+			BatchTopic(chainID): topic(-1000),
 			BlockTopic(chainID): topic(-1000),
 			VoteTopic(chainID):  topic(-1000),
 			CertTopic(chainID):  topic(-1000),

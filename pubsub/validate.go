@@ -41,6 +41,9 @@ type TxChecker struct {
 	// mempool); size is the length of its encoding. Its error is wrapped
 	// in ErrNotAdmitted.
 	Admit func(tx *types.Tx, size int) error
+	// Verify, if set, checks a batch's signatures together (CheckBatch);
+	// the default checks them one by one through Sigs.
+	Verify VerifyTxs
 }
 
 // Check decodes and validates a transaction in the order size, decoding,
@@ -156,28 +159,75 @@ func (c *BlockChecker) Check(data []byte) (*types.Block, error) {
 	if err != nil {
 		return nil, err
 	}
-	if b.Header.ChainID != c.ChainID {
-		return nil, fmt.Errorf("%w: block for chain %q", types.ErrWrongChain, b.Header.ChainID)
-	}
-	h := c.Height()
-	if b.Header.Height <= h {
-		return nil, fmt.Errorf("%w: block %d, at height %d", ErrStale, b.Header.Height, h)
-	}
-	if c.MaxAhead > 0 && b.Header.Height > h+c.MaxAhead {
-		return nil, fmt.Errorf("%w: block %d is more than %d ahead of %d", ErrStale, b.Header.Height, c.MaxAhead, h)
-	}
-	if err := c.Seals.VerifySeal(&b.Header, b.Seal); err != nil {
-		return nil, fmt.Errorf("%w: %w", types.ErrBadBlock, err)
-	}
-	if c.Proposer != nil {
-		if err := c.Proposer(&b.Header); err != nil {
-			return nil, fmt.Errorf("%w: %w", types.ErrBadBlock, err)
-		}
+	if err := c.checkHeader(&b.Header, b.Seal); err != nil {
+		return nil, err
 	}
 	if err := b.VerifyTxs(c.Sigs); err != nil {
 		return nil, err
 	}
 	return b, nil
+}
+
+// CheckCompact decodes a compact block (what the block topic carries) and
+// runs Check's checks on its header and seal. Its transactions are
+// checked once the node has rebuilt the block (package chain).
+func (c *BlockChecker) CheckCompact(data []byte) (*types.CompactBlock, error) {
+	b, err := types.DecodeCompactBlock(data)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.checkHeader(&b.Header, b.Seal); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// checkHeader is the header part of Check: chain, height window, seal and
+// proposer.
+func (c *BlockChecker) checkHeader(hd *types.Header, seal []byte) error {
+	if hd.ChainID != c.ChainID {
+		return fmt.Errorf("%w: block for chain %q", types.ErrWrongChain, hd.ChainID)
+	}
+	h := c.Height()
+	if hd.Height <= h {
+		return fmt.Errorf("%w: block %d, at height %d", ErrStale, hd.Height, h)
+	}
+	if c.MaxAhead > 0 && hd.Height > h+c.MaxAhead {
+		return fmt.Errorf("%w: block %d is more than %d ahead of %d", ErrStale, hd.Height, c.MaxAhead, h)
+	}
+	if err := c.Seals.VerifySeal(hd, seal); err != nil {
+		return fmt.Errorf("%w: %w", types.ErrBadBlock, err)
+	}
+	if c.Proposer != nil {
+		if err := c.Proposer(hd); err != nil {
+			return fmt.Errorf("%w: %w", types.ErrBadBlock, err)
+		}
+	}
+	return nil
+}
+
+// CompactBlockValidator adapts a BlockChecker to a GossipSub validator of
+// the block topic, which carries compact blocks; accepted messages carry
+// the *types.CompactBlock in ValidatorData. Blocks that self publishes
+// (sealed here) are accepted unchecked.
+func CompactBlockValidator(c *BlockChecker, self peer.ID, onResult func(from peer.ID, reason string, err error)) lp2pps.ValidatorEx {
+	return func(_ context.Context, from peer.ID, m *lp2pps.Message) lp2pps.ValidationResult {
+		if self != "" && from == self {
+			return lp2pps.ValidationAccept
+		}
+		b, err := c.CheckCompact(m.Data)
+		if onResult != nil {
+			onResult(from, reason(err), err)
+		}
+		switch {
+		case err == nil:
+			m.ValidatorData = b
+			return lp2pps.ValidationAccept
+		case errors.Is(err, ErrStale):
+			return lp2pps.ValidationIgnore
+		}
+		return lp2pps.ValidationReject
+	}
 }
 
 // BlockValidator adapts a BlockChecker to a GossipSub validator; accepted

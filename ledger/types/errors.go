@@ -17,6 +17,7 @@ var (
 	ErrReplayedNonce = errors.New("nonce already used")
 	ErrNonceGap      = errors.New("nonce leaves a gap")
 	ErrBadBlock      = errors.New("invalid block")
+	ErrBadBatch      = errors.New("invalid transaction batch")
 	ErrBadGenesis    = errors.New("invalid genesis")
 	ErrBadProof      = errors.New("invalid proof")
 	ErrBadVote       = errors.New("invalid vote")
@@ -53,6 +54,7 @@ var reasons = []struct {
 	{ErrSenderRevoked, "sender_revoked"},
 	{ErrKeyRotated, "key_rotated"},
 	{ErrBadBlock, "bad_block"},
+	{ErrBadBatch, "bad_batch"},
 	{ErrBadGenesis, "bad_genesis"},
 	{ErrBadProof, "bad_proof"},
 	{ErrBadVote, "bad_vote"},
