@@ -110,12 +110,12 @@ func checkInvariants(t testing.TB, p *Pool) {
 
 func TestDefaults(t *testing.T) {
 	p := New(Config{})
-	want := Config{MaxTxs: 50000, MaxBytes: 64 << 20, MaxPerSender: 1000, MaxNonceAhead: 1000}
+	want := Config{MaxTxs: 50000, MaxBytes: 64 << 20, MaxPerSender: 1000, MaxNonceAhead: 1000, HighWaterPercent: 80, DropRecord: 100_000}
 	if p.cfg != want {
 		t.Errorf("defaults %+v, want %+v", p.cfg, want)
 	}
 	p = New(Config{MaxTxs: 7, MaxBytes: -1, MaxPerSender: 3, MaxNonceAhead: 9})
-	want = Config{MaxTxs: 7, MaxBytes: 64 << 20, MaxPerSender: 3, MaxNonceAhead: 9}
+	want = Config{MaxTxs: 7, MaxBytes: 64 << 20, MaxPerSender: 3, MaxNonceAhead: 9, HighWaterPercent: 80, DropRecord: 100_000}
 	if p.cfg != want {
 		t.Errorf("config %+v, want %+v", p.cfg, want)
 	}
