@@ -178,3 +178,40 @@ func TestGossipDropsByReason(t *testing.T) {
 		}
 	}
 }
+
+// TestGossipShedsWhenBusy: a device whose mempool is at its high-water
+// mark ignores gossiped transactions (no penalty for the relaying peer),
+// counts them as mempool_busy, and still gets them through their blocks.
+func TestGossipShedsWhenBusy(t *testing.T) {
+	c, err := StartCluster(context.Background(), ClusterConfig{ChainID: "shed-test", Authorities: 1, Devices: 1, Logger: testLogger(),
+		Slot: 250 * time.Millisecond, BaseDir: t.TempDir(), API: true,
+		NodeOptions: func(i int) []Option {
+			if i == 1 {
+				return []Option{WithMempool(mempool.Config{MaxTxs: 1})} // the mark: 1 transaction
+			}
+			return nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	auth, device := c.Nodes[0], c.Nodes[1]
+	// A transaction only the device holds keeps its pool at the mark.
+	if err := device.pool.Add(recordTx(t, c.Genesis, newTestKey(t), 1, time.Now(), "held"), 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	tx := recordTx(t, c.Genesis, newTestKey(t), 1, time.Now(), "relayed")
+	if code, body := postTx(t, auth, tx.Encode()); code != http.StatusAccepted {
+		t.Fatalf("submit: %d %s", code, body)
+	}
+	waitCommitted(t, device, "the relayed transaction to commit on the device", tx)
+	if got := sum(series(t, device, "sixdomain_tx_validation_total", map[string]string{"source": "gossip", "reason": "mempool_busy"})); got < 1 {
+		t.Errorf("tx_validation_total{gossip, mempool_busy} = %v, want ≥ 1", got)
+	}
+	if got := sum(series(t, device, "sixdomain_gossip_drops_total", map[string]string{"topic": "tx", "reason": "validation_ignored"})); got < 1 {
+		t.Errorf("gossip_drops_total{tx, validation_ignored} = %v, want ≥ 1", got)
+	}
+	if s := device.PeerScore(auth.ID()); s < 0 {
+		t.Errorf("the authority's score at the device fell to %v for relaying a transaction the device shed", s)
+	}
+}
