@@ -361,7 +361,7 @@ func (n *Node) handleSubmit(w http.ResponseWriter, r *http.Request) {
 		if busy(err) {
 			// Back-pressure: the client waits and sends the same
 			// transaction again.
-			w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+			w.Header().Set("Retry-After", strconv.Itoa(n.retryAfter()))
 			n.metrics.apiBusy.WithLabelValues(reason).Inc()
 		}
 		writeError(w, code, err, reason)
@@ -373,9 +373,12 @@ func (n *Node) handleSubmit(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, SubmitResponse{Hash: tx.Hash(), Status: "pending"})
 }
 
-// retryAfterSeconds is the Retry-After of a 503 to POST /v1/txs when the
-// mempool is busy or full: about a slot's worth of blocks drains it.
-const retryAfterSeconds = 1
+// retryAfter is the Retry-After, in seconds, of a 503 to POST /v1/txs when
+// the mempool is busy or full: one slot (the next block drains the pool by
+// up to max_block_txs), in whole seconds, at least 1.
+func (n *Node) retryAfter() int {
+	return max(1, int((n.genesis.Slot()+time.Second-1)/time.Second))
+}
 
 // busy reports whether a submission was refused for the mempool's load
 // (above its high-water mark, full, or the sender's share full): the same

@@ -215,3 +215,13 @@ func TestGossipShedsWhenBusy(t *testing.T) {
 		t.Errorf("the authority's score at the device fell to %v for relaying a transaction the device shed", s)
 	}
 }
+
+// TestRetryAfter: one slot in whole seconds, rounded up, at least 1.
+func TestRetryAfter(t *testing.T) {
+	for slot, want := range map[int64]int{200: 1, 1000: 1, 1500: 2, 5000: 5} {
+		n := &Node{genesis: &types.Genesis{SlotMillis: slot}}
+		if got := n.retryAfter(); got != want {
+			t.Errorf("slot %d ms: Retry-After %d, want %d", slot, got, want)
+		}
+	}
+}
