@@ -27,7 +27,7 @@
 // the mark, takes back the transactions of blocks that left the head chain.
 //
 // No silent loss: the pool remembers, in a bounded LRU (Config.DropRecord,
-// 100,000 by default), why a pending transaction left without being
+// twice MaxTxs by default, at most 100,000), why a pending transaction left without being
 // sealed: DropExpired (Expire) or DropNonceTaken (its sender's nonce was
 // committed, by it or by another transaction; the caller checks the chain
 // first). Dropped answers it; Forget clears the records of transactions

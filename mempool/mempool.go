@@ -24,8 +24,9 @@ const (
 	// DefaultHighWaterPercent: Admit refuses newcomers (ErrBusy) once the
 	// pool holds 80 % of MaxTxs or MaxBytes.
 	DefaultHighWaterPercent = 80
-	// DefaultDropRecord is how many dropped transactions the pool
-	// remembers the reason of (Dropped).
+	// DefaultDropRecord is the most dropped transactions the pool
+	// remembers the reason of (Dropped) by default: twice MaxTxs, at
+	// least 1,000 and at most this. A record costs about 150 bytes.
 	DefaultDropRecord = 100_000
 )
 
@@ -42,7 +43,7 @@ type Config struct {
 	HighWaterPercent int
 	// DropRecord is how many dropped transactions (expired, nonce taken)
 	// the pool remembers the reason of, least recently dropped forgotten
-	// first; default 100000.
+	// first; default twice MaxTxs, between 1000 and DefaultDropRecord.
 	DropRecord int
 }
 
@@ -86,7 +87,7 @@ func (c Config) withDefaults() Config {
 	}
 	c.HighWaterPercent = min(c.HighWaterPercent, 100)
 	if c.DropRecord <= 0 {
-		c.DropRecord = DefaultDropRecord
+		c.DropRecord = min(max(2*c.MaxTxs, 1000), DefaultDropRecord)
 	}
 	return c
 }

@@ -52,7 +52,7 @@ type TxStatus struct {
 	// mempool without being sealed (status "dropped"): "expired" (its
 	// timestamp fell out of the chain's window) or "nonce_taken" (another
 	// transaction of its sender committed the nonce). The node remembers
-	// the last mempool.DefaultDropRecord of them.
+	// the last 2×max_txs of them (at most mempool.DefaultDropRecord).
 	Dropped string `json:"dropped,omitempty"`
 	Height  uint64 `json:"height,omitempty"`
 	Index   uint32 `json:"index,omitempty"`
