@@ -208,6 +208,11 @@ type MempoolConfig struct {
 	// MinMempoolBytes to MaxMempoolBytes. Defaults: device 16 MiB, gateway
 	// and bootstrap 64 MiB.
 	MaxBytes int `toml:"max_bytes"`
+	// HighWaterPercent is the high-water mark, in percent of MaxTxs and of
+	// MaxBytes, 1 to 100: above it the node refuses new transactions (HTTP
+	// 503 mempool_busy, gossip Ignore) but the one that fills a sender's
+	// first nonce gap (package mempool). Default 80.
+	HighWaterPercent int `toml:"high_water_percent"`
 	// SigCacheSize is how many verified transaction signatures the node
 	// remembers, so that a transaction checked at gossip is not verified
 	// again in its block; 1 to MaxSigCacheSize. Defaults: device 20000,
@@ -261,6 +266,7 @@ const (
 	DefaultMempoolTxs   = 50000    // gateway and bootstrap
 	DefaultMempoolBytes = 64 << 20 // gateway and bootstrap
 	DefaultSigCache     = 200000   // gateway and bootstrap
+	DefaultHighWater    = 80       // percent, every role
 	DeviceMempoolTxs    = 10000
 	DeviceMempoolBytes  = 16 << 20
 	DeviceSigCache      = 20000
@@ -297,7 +303,7 @@ func Default(role Role) Config {
 		},
 		API:     APIConfig{Listen: DefaultAPIListen, MaxBodyBytes: DefaultMaxBodyBytes},
 		Ledger:  LedgerConfig{Store: StorePebble, Path: DefaultLedgerPath},
-		Mempool: MempoolConfig{MaxTxs: DeviceMempoolTxs, MaxBytes: DeviceMempoolBytes, SigCacheSize: DeviceSigCache},
+		Mempool: MempoolConfig{MaxTxs: DeviceMempoolTxs, MaxBytes: DeviceMempoolBytes, HighWaterPercent: DefaultHighWater, SigCacheSize: DeviceSigCache},
 		Log:     LogConfig{Level: DefaultLogLevel, Format: DefaultLogFormat},
 	}
 	switch role {
@@ -305,14 +311,14 @@ func Default(role Role) Config {
 		c.P2P.ConnLow, c.P2P.ConnHigh = 64, 128
 		c.P2P.MaxMemoryMB, c.P2P.MaxFDs = 512, 1024
 		c.P2P.DHT = DHTAuto
-		c.Mempool = MempoolConfig{MaxTxs: DefaultMempoolTxs, MaxBytes: DefaultMempoolBytes, SigCacheSize: DefaultSigCache}
+		c.Mempool = MempoolConfig{MaxTxs: DefaultMempoolTxs, MaxBytes: DefaultMempoolBytes, HighWaterPercent: DefaultHighWater, SigCacheSize: DefaultSigCache}
 	case RoleBootstrap:
 		c.P2P.MDNS = false
 		c.P2P.ConnLow, c.P2P.ConnHigh = 256, 512
 		c.P2P.MaxMemoryMB, c.P2P.MaxFDs = 1024, 4096
 		c.P2P.DHT = DHTServer
 		c.P2P.RelayService, c.P2P.AutoRelay, c.P2P.HolePunching = true, false, false
-		c.Mempool = MempoolConfig{MaxTxs: DefaultMempoolTxs, MaxBytes: DefaultMempoolBytes, SigCacheSize: DefaultSigCache}
+		c.Mempool = MempoolConfig{MaxTxs: DefaultMempoolTxs, MaxBytes: DefaultMempoolBytes, HighWaterPercent: DefaultHighWater, SigCacheSize: DefaultSigCache}
 	case RoleLight:
 		c.P2P.Listen = []string{"/ip4/0.0.0.0/tcp/4001"}
 		c.P2P.ConnLow, c.P2P.ConnHigh = 4, 16
@@ -494,6 +500,9 @@ func (c Config) Validate() error {
 	}
 	if c.Mempool.MaxBytes < MinMempoolBytes || c.Mempool.MaxBytes > MaxMempoolBytes {
 		add(invalid("mempool.max_bytes", "must be between %d (one largest transaction) and %d, got %d", MinMempoolBytes, MaxMempoolBytes, c.Mempool.MaxBytes))
+	}
+	if c.Mempool.HighWaterPercent < 1 || c.Mempool.HighWaterPercent > 100 {
+		add(invalid("mempool.high_water_percent", "must be 1 to 100, got %d", c.Mempool.HighWaterPercent))
 	}
 	if c.Mempool.SigCacheSize <= 0 || c.Mempool.SigCacheSize > MaxSigCacheSize {
 		add(invalid("mempool.sig_cache_size", "must be positive and at most %d, got %d", MaxSigCacheSize, c.Mempool.SigCacheSize))

@@ -52,10 +52,10 @@ func TestDefault(t *testing.T) {
 		low, high, memMB, fds int
 		mempool               MempoolConfig
 	}{
-		{RoleDevice, true, 16, 32, 64, 128, MempoolConfig{MaxTxs: 10000, MaxBytes: 16 << 20, SigCacheSize: 20000}},
-		{RoleGateway, true, 64, 128, 512, 1024, MempoolConfig{MaxTxs: 50000, MaxBytes: 64 << 20, SigCacheSize: 200000}},
-		{RoleBootstrap, false, 256, 512, 1024, 4096, MempoolConfig{MaxTxs: 50000, MaxBytes: 64 << 20, SigCacheSize: 200000}},
-		{RoleLight, true, 4, 16, 16, 64, MempoolConfig{MaxTxs: 10000, MaxBytes: 16 << 20, SigCacheSize: 20000}},
+		{RoleDevice, true, 16, 32, 64, 128, MempoolConfig{MaxTxs: 10000, MaxBytes: 16 << 20, HighWaterPercent: 80, SigCacheSize: 20000}},
+		{RoleGateway, true, 64, 128, 512, 1024, MempoolConfig{MaxTxs: 50000, MaxBytes: 64 << 20, HighWaterPercent: 80, SigCacheSize: 200000}},
+		{RoleBootstrap, false, 256, 512, 1024, 4096, MempoolConfig{MaxTxs: 50000, MaxBytes: 64 << 20, HighWaterPercent: 80, SigCacheSize: 200000}},
+		{RoleLight, true, 4, 16, 16, 64, MempoolConfig{MaxTxs: 10000, MaxBytes: 16 << 20, HighWaterPercent: 80, SigCacheSize: 20000}},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.role), func(t *testing.T) {
@@ -314,6 +314,8 @@ func TestValidateFields(t *testing.T) {
 		{"mempool.max_txs", func(c *Config) { c.Mempool.MaxTxs = MaxMempoolTxs + 1 }},
 		{"mempool.max_bytes", func(c *Config) { c.Mempool.MaxBytes = MinMempoolBytes - 1 }},
 		{"mempool.max_bytes", func(c *Config) { c.Mempool.MaxBytes = MaxMempoolBytes + 1 }},
+		{"mempool.high_water_percent", func(c *Config) { c.Mempool.HighWaterPercent = 0 }},
+		{"mempool.high_water_percent", func(c *Config) { c.Mempool.HighWaterPercent = 101 }},
 		{"mempool.sig_cache_size", func(c *Config) { c.Mempool.SigCacheSize = 0 }},
 		{"mempool.sig_cache_size", func(c *Config) { c.Mempool.SigCacheSize = MaxSigCacheSize + 1 }},
 		{"log.level", func(c *Config) { c.Log.Level = "trace" }},

@@ -3,6 +3,7 @@ package mempool
 import (
 	"cmp"
 	"container/heap"
+	"container/list"
 	"errors"
 	"fmt"
 	"math"
@@ -20,6 +21,13 @@ const (
 	DefaultMaxBytes      = 64 << 20
 	DefaultMaxPerSender  = 1000
 	DefaultMaxNonceAhead = 1000
+	// DefaultHighWaterPercent: Admit refuses newcomers (ErrBusy) once the
+	// pool holds 80 % of MaxTxs or MaxBytes.
+	DefaultHighWaterPercent = 80
+	// DefaultDropRecord is the most dropped transactions the pool
+	// remembers the reason of (Dropped) by default: twice MaxTxs, at
+	// least 1,000 and at most this. A record costs about 150 bytes.
+	DefaultDropRecord = 100_000
 )
 
 // Config bounds a Pool. Zero (or negative) fields take the defaults.
@@ -28,6 +36,37 @@ type Config struct {
 	MaxBytes      int    // most bytes pending, the sum of len(tx.Encode()); default 64 MiB
 	MaxPerSender  int    // most pending transactions of one sender; default 1000
 	MaxNonceAhead uint64 // refuse a nonce above committed+MaxNonceAhead; default 1000
+	// HighWaterPercent is the high-water mark, in percent of MaxTxs and of
+	// MaxBytes, above which Admit refuses new transactions with ErrBusy
+	// (except the one that fills a sender's first nonce gap); 1 to 100,
+	// default 80. 100 puts the mark at the hard cap.
+	HighWaterPercent int
+	// DropRecord is how many dropped transactions (expired, nonce taken)
+	// the pool remembers the reason of, least recently dropped forgotten
+	// first; default twice MaxTxs, between 1000 and DefaultDropRecord.
+	DropRecord int
+}
+
+// Validate reports a field out of range. Zero fields are valid: they take
+// the defaults.
+func (c Config) Validate() error {
+	if c.MaxTxs < 0 || c.MaxBytes < 0 || c.MaxPerSender < 0 || c.DropRecord < 0 {
+		return fmt.Errorf("mempool limits %+v: none may be negative", c)
+	}
+	if c.HighWaterPercent < 0 || c.HighWaterPercent > 100 {
+		return fmt.Errorf("mempool high-water mark %d %%: want 1 to 100 (0 for the default, %d)", c.HighWaterPercent, DefaultHighWaterPercent)
+	}
+	return nil
+}
+
+// HighWater returns the high-water mark in transactions and in bytes: the
+// pool is above it when it holds at least txs transactions, or when a
+// transaction would take it over bytes.
+func (c Config) HighWater() (txs, bytes int) {
+	c = c.withDefaults()
+	txs = max(1, int(int64(c.MaxTxs)*int64(c.HighWaterPercent)/100))
+	bytes = int(int64(c.MaxBytes) * int64(c.HighWaterPercent) / 100)
+	return txs, bytes
 }
 
 func (c Config) withDefaults() Config {
@@ -43,6 +82,13 @@ func (c Config) withDefaults() Config {
 	if c.MaxNonceAhead == 0 {
 		c.MaxNonceAhead = DefaultMaxNonceAhead
 	}
+	if c.HighWaterPercent <= 0 {
+		c.HighWaterPercent = DefaultHighWaterPercent
+	}
+	c.HighWaterPercent = min(c.HighWaterPercent, 100)
+	if c.DropRecord <= 0 {
+		c.DropRecord = min(max(2*c.MaxTxs, 1000), DefaultDropRecord)
+	}
 	return c
 }
 
@@ -54,6 +100,10 @@ var (
 	// ErrFull: the pool holds MaxTxs transactions or the transaction would
 	// take it over MaxBytes.
 	ErrFull = errors.New("mempool: pool is full")
+	// ErrBusy: the pool is above its high-water mark (Config.HighWaterPercent)
+	// and Admit takes no new transaction but the one that fills the first
+	// nonce gap of a sender with later nonces pending. Retry later.
+	ErrBusy = errors.New("mempool: pool above high-water mark")
 	// ErrSenderFull: the sender already has MaxPerSender pending transactions.
 	ErrSenderFull = errors.New("mempool: too many pending transactions from sender")
 	// ErrNonceTooFar: the nonce is more than MaxNonceAhead above the
@@ -104,15 +154,46 @@ type Pool struct {
 	byTime [2]timeHeap
 	bytes  int
 	seq    uint64
+
+	// hwTxs and hwBytes are the high-water mark (Config.HighWater).
+	hwTxs, hwBytes int
+	// dropped remembers why pending transactions left without being
+	// sealed: a bounded LRU, most recently dropped at the front.
+	dropped   map[types.Hash]*list.Element
+	dropOrder *list.List // of dropRecord
+}
+
+// Reasons a pending transaction left the pool without being sealed here,
+// as Dropped reports them. The pool never evicts or replaces a pending
+// transaction (the first of a sender and nonce wins, a full pool refuses
+// newcomers), so these are the only two.
+const (
+	// DropExpired: its timestamp fell out of the chain's time window
+	// (Expire) before a block took it.
+	DropExpired = "expired"
+	// DropNonceTaken: the head chain committed its sender's nonce, and
+	// the block that did hold no other copy of it here; unless the
+	// transaction itself is in that block (the caller checks the chain
+	// first), another transaction of the sender took the nonce.
+	DropNonceTaken = "nonce_taken"
+)
+
+type dropRecord struct {
+	hash   types.Hash
+	reason string
 }
 
 // New returns an empty pool with cfg's limits; zero fields take defaults.
 func New(cfg Config) *Pool {
-	return &Pool{
-		cfg:     cfg.withDefaults(),
-		byHash:  make(map[types.Hash]*entry),
-		senders: make(map[identity.PublicKey]*account),
+	p := &Pool{
+		cfg:       cfg.withDefaults(),
+		byHash:    make(map[types.Hash]*entry),
+		senders:   make(map[identity.PublicKey]*account),
+		dropped:   make(map[types.Hash]*list.Element),
+		dropOrder: list.New(),
 	}
+	p.hwTxs, p.hwBytes = p.cfg.HighWater()
+	return p
 }
 
 // Add inserts tx, which the caller has validated (encoding, chain,
@@ -132,6 +213,32 @@ func New(cfg Config) *Pool {
 // Add also drops the sender's pending transactions with nonces up to
 // committed, which can no longer be sealed.
 func (p *Pool) Add(tx *types.Tx, size int, committed uint64) error {
+	return p.add(tx, size, committed, false)
+}
+
+// Admit is Add for a transaction that arrives new (from a client or from
+// gossip), with back-pressure: when the pool is above its high-water mark
+// (it holds HighWater's transactions, or tx would take it over
+// HighWater's bytes) it refuses tx with ErrBusy, after Add's other checks
+// but before ErrFull, unless tx fills its sender's first nonce gap (all
+// its nonces from committed+1 to tx.Nonce-1 are pending and a later one
+// is too), so that no transaction already accepted waits on a refused
+// one. That one is still bounded by MaxTxs and MaxBytes. Add without the
+// mark is for transactions the pool already took once (those of blocks
+// that left the head chain).
+func (p *Pool) Admit(tx *types.Tx, size int, committed uint64) error {
+	return p.add(tx, size, committed, true)
+}
+
+// Busy reports whether the pool is at or above its high-water mark in
+// transactions or bytes: Admit then refuses most new transactions.
+func (p *Pool) Busy() bool {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return len(p.byHash) >= p.hwTxs || p.bytes >= p.hwBytes
+}
+
+func (p *Pool) add(tx *types.Tx, size int, committed uint64, highWater bool) error {
 	if tx == nil {
 		return errors.New("mempool: nil transaction")
 	}
@@ -169,6 +276,10 @@ func (p *Pool) Add(tx *types.Tx, size int, committed uint64) error {
 			return fmt.Errorf("%w: %d pending (limit %d)", ErrSenderFull, len(a.txs), p.cfg.MaxPerSender)
 		}
 	}
+	if highWater && (len(p.byHash) >= p.hwTxs || size > p.hwBytes-p.bytes) && !fillsGap(a, committed, tx.Nonce) {
+		return fmt.Errorf("%w: %d transactions of %d bytes pending (high-water mark %d transactions, %d bytes)",
+			ErrBusy, len(p.byHash), p.bytes, p.hwTxs, p.hwBytes)
+	}
 	if len(p.byHash) >= p.cfg.MaxTxs {
 		return fmt.Errorf("%w: %d transactions pending (limit %d)", ErrFull, len(p.byHash), p.cfg.MaxTxs)
 	}
@@ -192,7 +303,75 @@ func (p *Pool) Add(tx *types.Tx, size int, committed uint64) error {
 	p.byHash[h] = e
 	heap.Push(&p.byTime[e.class], e)
 	p.bytes += size
+	if el := p.dropped[h]; el != nil { // back after a reorg
+		p.dropOrder.Remove(el)
+		delete(p.dropped, h)
+	}
 	return nil
+}
+
+// fillsGap reports whether nonce is a's first missing nonce above
+// committed while a holds a later one: every nonce in (committed, nonce)
+// is pending, and a holds more than those. a's pending nonces are all
+// above committed (add raised it). It costs O(nonce-committed), at most
+// MaxPerSender.
+func fillsGap(a *account, committed, nonce uint64) bool {
+	if a == nil || nonce <= committed {
+		return false
+	}
+	below := nonce - committed - 1
+	if below >= uint64(len(a.txs)) {
+		return false // nothing pending above nonce
+	}
+	for n := committed + 1; n < nonce; n++ {
+		if _, ok := a.txs[n]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// Dropped returns why the pending transaction with hash h left the pool
+// without a block of this pool's chain sealing it (DropExpired,
+// DropNonceTaken), if the pool still remembers: it keeps the last
+// Config.DropRecord reasons. A transaction the pool takes again (after a
+// reorg) is forgotten. For DropNonceTaken the caller checks first whether
+// the chain holds the transaction itself.
+func (p *Pool) Dropped(h types.Hash) (string, bool) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if el := p.dropped[h]; el != nil {
+		return el.Value.(dropRecord).reason, true
+	}
+	return "", false
+}
+
+// Forget drops the dropped-reason records of hs (transactions a final
+// block committed, say), so that the record keeps room for the others.
+func (p *Pool) Forget(hs ...types.Hash) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, h := range hs {
+		if el := p.dropped[h]; el != nil {
+			p.dropOrder.Remove(el)
+			delete(p.dropped, h)
+		}
+	}
+}
+
+// recordDrop remembers why h left, forgetting the oldest record when full.
+func (p *Pool) recordDrop(h types.Hash, reason string) {
+	if el := p.dropped[h]; el != nil {
+		el.Value = dropRecord{hash: h, reason: reason}
+		p.dropOrder.MoveToFront(el)
+		return
+	}
+	if p.dropOrder.Len() >= p.cfg.DropRecord {
+		old := p.dropOrder.Back()
+		p.dropOrder.Remove(old)
+		delete(p.dropped, old.Value.(dropRecord).hash)
+	}
+	p.dropped[h] = p.dropOrder.PushFront(dropRecord{hash: h, reason: reason})
 }
 
 // Has reports whether a transaction with hash h is pending.
@@ -343,6 +522,7 @@ func (p *Pool) Expire(now time.Time, w types.TimeWindow) int {
 				break
 			}
 			p.remove(e)
+			p.recordDrop(e.hash, DropExpired)
 			n++
 		}
 	}
@@ -383,12 +563,14 @@ func (p *Pool) raise(a *account, n uint64) {
 		for i := uint64(1); i <= d; i++ {
 			if e := a.txs[a.known+i]; e != nil {
 				p.remove(e)
+				p.recordDrop(e.hash, DropNonceTaken)
 			}
 		}
 	} else {
 		for nonce, e := range a.txs {
 			if nonce <= n {
 				p.remove(e)
+				p.recordDrop(e.hash, DropNonceTaken)
 			}
 		}
 	}

@@ -110,14 +110,17 @@ func checkInvariants(t testing.TB, p *Pool) {
 
 func TestDefaults(t *testing.T) {
 	p := New(Config{})
-	want := Config{MaxTxs: 50000, MaxBytes: 64 << 20, MaxPerSender: 1000, MaxNonceAhead: 1000}
+	want := Config{MaxTxs: 50000, MaxBytes: 64 << 20, MaxPerSender: 1000, MaxNonceAhead: 1000, HighWaterPercent: 80, DropRecord: 100_000}
 	if p.cfg != want {
 		t.Errorf("defaults %+v, want %+v", p.cfg, want)
 	}
 	p = New(Config{MaxTxs: 7, MaxBytes: -1, MaxPerSender: 3, MaxNonceAhead: 9})
-	want = Config{MaxTxs: 7, MaxBytes: 64 << 20, MaxPerSender: 3, MaxNonceAhead: 9}
+	want = Config{MaxTxs: 7, MaxBytes: 64 << 20, MaxPerSender: 3, MaxNonceAhead: 9, HighWaterPercent: 80, DropRecord: 1000}
 	if p.cfg != want {
 		t.Errorf("config %+v, want %+v", p.cfg, want)
+	}
+	if got := New(Config{MaxTxs: 10_000}).cfg.DropRecord; got != 20_000 {
+		t.Errorf("drop record of a 10,000-transaction pool: %d, want 20000", got)
 	}
 }
 

@@ -47,9 +47,15 @@ type SubmitResponse struct {
 // TxStatus answers GET /v1/txs/{hash}.
 type TxStatus struct {
 	Hash   types.Hash `json:"hash"`
-	Status string     `json:"status"` // "pending", "included" (in the head chain, not final) or "committed" (final)
-	Height uint64     `json:"height,omitempty"`
-	Index  uint32     `json:"index,omitempty"`
+	Status string     `json:"status"` // "pending", "included" (in the head chain, not final), "committed" (final) or "dropped"
+	// Dropped says why a transaction this node held pending left its
+	// mempool without being sealed (status "dropped"): "expired" (its
+	// timestamp fell out of the chain's window) or "nonce_taken" (another
+	// transaction of its sender committed the nonce). The node remembers
+	// the last 2×max_txs of them (at most mempool.DefaultDropRecord).
+	Dropped string `json:"dropped,omitempty"`
+	Height  uint64 `json:"height,omitempty"`
+	Index   uint32 `json:"index,omitempty"`
 	// BlockTime is the inclusion time (the block's time, Unix ms) of a
 	// committed transaction; Tx.Timestamp is the sender's own.
 	BlockTime int64   `json:"block_time_ms,omitempty"`
@@ -203,12 +209,40 @@ func (n *Node) startAPI(addr string) error {
 	n.apiServer = &http.Server{Handler: n.Handler(), ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: n.httpErrorLog("api")}
+	n.spawn(n.forgetCommitted)
 	n.spawn(func() {
 		if err := n.apiServer.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			n.log.Error("api server stopped", "err", err)
 		}
 	})
 	return nil
+}
+
+// forgetCommitted clears the mempool's dropped-reason records of the
+// transactions final blocks commit (the pool records every transaction
+// that leaves because its sender's nonce was committed, its own commit
+// included), so that the bounded record keeps room for the real drops.
+// GET /v1/txs/{hash} looks at the chain first, so a record it misses (a
+// lagging subscription) is only kept longer, never shown.
+func (n *Node) forgetCommitted() {
+	events, cancel := n.SubscribeCommits(256)
+	defer cancel()
+	var hs []types.Hash
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case e, ok := <-events:
+			if !ok {
+				return
+			}
+			hs = hs[:0]
+			for _, tx := range e.Block.Txs {
+				hs = append(hs, tx.Hash())
+			}
+			n.pool.Forget(hs...)
+		}
+	}
 }
 
 // Route is one route of the HTTP API: a method, a net/http pattern and its
@@ -323,7 +357,14 @@ func (n *Node) handleSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	tx, err := n.Submit(r.Context(), data)
 	if tx == nil && err != nil {
-		writeError(w, submitStatus(err), err, reasonOf(err))
+		code, reason := submitStatus(err), reasonOf(err)
+		if busy(err) {
+			// Back-pressure: the client waits and sends the same
+			// transaction again.
+			w.Header().Set("Retry-After", strconv.Itoa(n.retryAfter()))
+			n.metrics.apiBusy.WithLabelValues(reason).Inc()
+		}
+		writeError(w, code, err, reason)
 		return
 	}
 	if err != nil {
@@ -332,11 +373,25 @@ func (n *Node) handleSubmit(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, SubmitResponse{Hash: tx.Hash(), Status: "pending"})
 }
 
+// retryAfter is the Retry-After, in seconds, of a 503 to POST /v1/txs when
+// the mempool is busy or full: one slot (the next block drains the pool by
+// up to max_block_txs), in whole seconds, at least 1.
+func (n *Node) retryAfter() int {
+	return max(1, int((n.genesis.Slot()+time.Second-1)/time.Second))
+}
+
+// busy reports whether a submission was refused for the mempool's load
+// (above its high-water mark, full, or the sender's share full): the same
+// transaction may pass later.
+func busy(err error) bool {
+	return errors.Is(err, mempool.ErrBusy) || errors.Is(err, mempool.ErrFull) || errors.Is(err, mempool.ErrSenderFull)
+}
+
 func submitStatus(err error) int {
 	switch {
 	case errors.Is(err, ErrClosed), errors.Is(err, ErrNoChain):
 		return http.StatusServiceUnavailable
-	case errors.Is(err, mempool.ErrFull), errors.Is(err, mempool.ErrSenderFull):
+	case busy(err):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, sixps.ErrDuplicate), errors.Is(err, mempool.ErrDuplicate),
 		errors.Is(err, types.ErrReplayedNonce), errors.Is(err, mempool.ErrNonceConflict):
@@ -372,6 +427,10 @@ func (n *Node) handleTx(w http.ResponseWriter, r *http.Request) {
 		if tx, height, index, ok := n.chain.Included(h); ok {
 			j := txJSON(tx)
 			writeJSON(w, http.StatusOK, TxStatus{Hash: h, Status: "included", Height: height, Index: index, Tx: &j})
+			return
+		}
+		if why, ok := n.pool.Dropped(h); ok {
+			writeJSON(w, http.StatusOK, TxStatus{Hash: h, Status: "dropped", Dropped: why})
 			return
 		}
 		writeError(w, http.StatusNotFound, fmt.Errorf("transaction %s is neither pending nor committed", h), "not_found")

@@ -43,6 +43,14 @@
 // The network, clock and store reach the node through options (WithHost,
 // WithClock, WithDatastore), so simulations run this same code.
 //
+// Back-pressure: every source of new transactions (POST /v1/txs, the
+// light protocol, gossip) goes through mempool.Pool.Admit, which refuses
+// above the pool's high-water mark (mempool_busy): the API answers 503
+// with Retry-After, gossip ignores the message. GET /v1/txs/{hash} reports
+// a transaction that left the mempool unsealed as dropped, with the
+// pool's recorded reason; with the API on, a goroutine clears the records
+// of the transactions final blocks commit.
+//
 // Receipts, contracts and native assets (api_assets.go) are read-only
 // views of the finalized state: GET /v1/receipts, /v1/contracts and
 // /v1/assets, and the readable form of asset, deploy and call transactions.

@@ -43,6 +43,9 @@ type metrics struct {
 	// HTTP API, by route pattern (never the raw path) and status code.
 	apiRequests *prometheus.CounterVec
 	apiLatency  *prometheus.HistogramVec
+	// apiBusy counts the 503s POST /v1/txs answered for the mempool's
+	// load, by reason (mempool_busy, mempool_full).
+	apiBusy *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, n *Node) (*metrics, error) {
@@ -76,9 +79,15 @@ func newMetrics(reg prometheus.Registerer, n *Node) (*metrics, error) {
 		apiLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: namespace, Name: "api_request_duration_seconds",
 			Help:    "Time to answer an HTTP API request, by method, route pattern and status code.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}, []string{"method", "route", "code"}),
+		apiBusy: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "api_busy_total",
+			Help: "Transactions POST /v1/txs refused with 503 and Retry-After for the mempool's load, by reason (mempool_busy: above the high-water mark; mempool_full)."},
+			[]string{"reason"}),
+	}
+	for _, r := range []string{"mempool_busy", "mempool_full"} {
+		m.apiBusy.WithLabelValues(r)
 	}
 	cs := []prometheus.Collector{m.height, m.head, m.voteResults, m.blocks, m.txsCommitted, m.txResults, m.blockResults, m.synced, m.barred, m.graylisted,
-		m.apiRequests, m.apiLatency, m.eventClients, m.eventsDropped,
+		m.apiRequests, m.apiLatency, m.apiBusy, m.eventClients, m.eventsDropped,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: namespace, Name: "mempool_txs",
 			Help: "Transactions waiting in the mempool."}, func() float64 { return float64(n.pool.Len()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: namespace, Name: "mempool_max_txs",
@@ -87,6 +96,25 @@ func newMetrics(reg prometheus.Registerer, n *Node) (*metrics, error) {
 				return float64(n.cfg.Mempool.MaxTxs)
 			}
 			return mempool.DefaultMaxTxs
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: namespace, Name: "mempool_bytes",
+			Help: "Bytes of the transactions waiting in the mempool."}, func() float64 { return float64(n.pool.Bytes()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: namespace, Name: "mempool_high_water_txs",
+			Help: "The mempool's high-water mark in transactions: above it new transactions are refused (mempool_busy)."}, func() float64 {
+			txs, _ := n.cfg.Mempool.HighWater()
+			return float64(txs)
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: namespace, Name: "mempool_high_water_bytes",
+			Help: "The mempool's high-water mark in bytes."}, func() float64 {
+			_, bytes := n.cfg.Mempool.HighWater()
+			return float64(bytes)
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: namespace, Name: "mempool_busy",
+			Help: "1 while the mempool is at or above its high-water mark (new transactions refused), else 0."}, func() float64 {
+			if n.pool.Busy() {
+				return 1
+			}
+			return 0
 		}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: namespace, Name: "peers",
 			Help: "Connected peers."}, func() float64 {
@@ -162,6 +190,8 @@ func reasonOf(err error) string {
 		return "ok"
 	case errors.Is(err, sixps.ErrDuplicate), errors.Is(err, mempool.ErrDuplicate):
 		return "duplicate"
+	case errors.Is(err, mempool.ErrBusy):
+		return "mempool_busy"
 	case errors.Is(err, mempool.ErrFull), errors.Is(err, mempool.ErrSenderFull):
 		return "mempool_full"
 	case errors.Is(err, mempool.ErrNonceTooFar):
@@ -186,6 +216,9 @@ type gossipTracer struct {
 	rejected   *prometheus.CounterVec
 	dropped    *prometheus.CounterVec
 	throttled  prometheus.Counter
+	// drops counts every message GossipSub dropped, by topic and reason:
+	// the union of rejected, dropped and duplicates in one series.
+	drops *prometheus.CounterVec
 	// publishFailed counts this node's own messages that Publish refused
 	// (besides the warning logged).
 	publishFailed *prometheus.CounterVec
@@ -209,6 +242,9 @@ func newGossipTracer(chainID string) *gossipTracer {
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Subsystem: "gossip", Name: "dropped_total",
 			Help: "GossipSub messages dropped, by topic and reason (queue_full: a peer's outbound queue; undeliverable: a slow local subscriber)."},
 			[]string{"topic", "reason"}),
+		drops: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Subsystem: "gossip", Name: "drops_total",
+			Help: "GossipSub messages dropped, by topic and reason: queue_full (a peer's outbound queue), undeliverable (a slow local subscriber), duplicate, and the rejection reasons (validation_throttled, validation_queue_full, validation_ignored, validation_failed, ...)."},
+			[]string{"topic", "reason"}),
 		throttled: prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Subsystem: "gossip", Name: "peers_throttled_total",
 			Help: "Times the GossipSub peer gater throttled a peer."}),
 		publishFailed: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Subsystem: "gossip", Name: "publish_failures_total",
@@ -231,7 +267,7 @@ func (t *gossipTracer) register(reg prometheus.Registerer, n *Node) error {
 	topics := &topicCollector{t: t, n: n,
 		mesh:  prometheus.NewDesc(namespace+"_gossip_mesh_peers", "Peers in this node's GossipSub mesh, by topic.", []string{"topic"}, nil),
 		peers: prometheus.NewDesc(namespace+"_gossip_topic_peers", "Connected peers subscribed to the topic, by topic.", []string{"topic"}, nil)}
-	for _, c := range []prometheus.Collector{t.delivered, t.duplicates, t.rejected, t.dropped, t.throttled, t.publishFailed, topics} {
+	for _, c := range []prometheus.Collector{t.delivered, t.duplicates, t.rejected, t.dropped, t.drops, t.throttled, t.publishFailed, topics} {
 		if err := reg.Register(c); err != nil {
 			return fmt.Errorf("metrics: %w", err)
 		}
@@ -246,6 +282,10 @@ func (t *gossipTracer) register(reg prometheus.Registerer, n *Node) error {
 		t.dropped.WithLabelValues(name, "undeliverable")
 		for _, r := range []string{lp2pps.RejectValidationFailed, lp2pps.RejectValidationIgnored, lp2pps.RejectValidationThrottled} {
 			t.rejected.WithLabelValues(name, rejectReason(r))
+		}
+		for _, r := range []string{"queue_full", "undeliverable", "duplicate", rejectReason(lp2pps.RejectValidationThrottled),
+			rejectReason(lp2pps.RejectValidationQueueFull), rejectReason(lp2pps.RejectValidationIgnored), rejectReason(lp2pps.RejectValidationFailed)} {
+			t.drops.WithLabelValues(name, r)
 		}
 	}
 	return nil
@@ -269,20 +309,28 @@ func (t *gossipTracer) DeliverMessage(msg *lp2pps.Message) {
 }
 
 func (t *gossipTracer) RejectMessage(msg *lp2pps.Message, reason string) {
-	t.rejected.WithLabelValues(t.topic(msg.GetTopic()), rejectReason(reason)).Inc()
+	topic, r := t.topic(msg.GetTopic()), rejectReason(reason)
+	t.rejected.WithLabelValues(topic, r).Inc()
+	t.drops.WithLabelValues(topic, r).Inc()
 }
 
 func (t *gossipTracer) DuplicateMessage(msg *lp2pps.Message) {
-	t.duplicates.WithLabelValues(t.topic(msg.GetTopic())).Inc()
+	topic := t.topic(msg.GetTopic())
+	t.duplicates.WithLabelValues(topic).Inc()
+	t.drops.WithLabelValues(topic, "duplicate").Inc()
 }
 
 func (t *gossipTracer) UndeliverableMessage(msg *lp2pps.Message) {
-	t.dropped.WithLabelValues(t.topic(msg.GetTopic()), "undeliverable").Inc()
+	topic := t.topic(msg.GetTopic())
+	t.dropped.WithLabelValues(topic, "undeliverable").Inc()
+	t.drops.WithLabelValues(topic, "undeliverable").Inc()
 }
 
 func (t *gossipTracer) DropRPC(rpc *lp2pps.RPC, _ peer.ID) {
 	for _, m := range rpc.GetPublish() {
-		t.dropped.WithLabelValues(t.topic(m.GetTopic()), "queue_full").Inc()
+		topic := t.topic(m.GetTopic())
+		t.dropped.WithLabelValues(topic, "queue_full").Inc()
+		t.drops.WithLabelValues(topic, "queue_full").Inc()
 	}
 }
 

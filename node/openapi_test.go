@@ -23,6 +23,7 @@ import (
 
 	"github.com/sixdomain/sixdomain/identity"
 	"github.com/sixdomain/sixdomain/ledger/types"
+	"github.com/sixdomain/sixdomain/mempool"
 )
 
 // The OpenAPI tests read node/openapi.json as plain JSON and check it with a
@@ -455,6 +456,18 @@ func TestOpenAPIResponsesConform(t *testing.T) {
 	pn := &p2pNet{t: t, g: c.Genesis}
 	lonely := pn.start(nil, RoleDevice, WithDHT(DHTOff))
 	relay := pn.start(nil, RoleBootstrap, WithDHT(DHTOff))
+	// A device whose one-transaction mempool is full to its high-water
+	// mark (busy), and one transaction the lonely device dropped (expired).
+	busyNode := pn.start(nil, RoleDevice, WithDHT(DHTOff), WithMempool(mempool.Config{MaxTxs: 1}))
+	if _, err := busyNode.Submit(context.Background(), recordTx(t, g, newTestKey(t), 1, time.Now(), "first").Encode()); err != nil {
+		t.Fatalf("filling the busy node: %v", err)
+	}
+	late := recordTx(t, g, newTestKey(t), 1, time.Now(), "late")
+	gone := recordTx(t, g, newTestKey(t), 1, time.Now(), "gone")
+	if err := lonely.pool.Add(gone, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	lonely.pool.Expire(time.Now().Add(48*time.Hour), g.TimeWindow())
 	other := []nodeSample{
 		{apiSample{"POST /v1/txs", "/v1/txs", `{"tx":"00"}`, 401}, guarded, "", "unauthorized"},
 		{apiSample{"POST /v1/txs", "/v1/txs", `{"tx":"00"}`, 401}, guarded, testReadToken, ""}, // a read token does not write
@@ -471,6 +484,8 @@ func TestOpenAPIResponsesConform(t *testing.T) {
 		{apiSample{"GET /readyz", "/readyz", "", 200}, guarded, "", ""},
 		{apiSample{"GET /readyz", "/readyz", "", 503}, lonely, "", "no_peers"},
 		{apiSample{"GET /v1/status", "/v1/status", "", 200}, lonely, "", ""},
+		{apiSample{"GET /v1/txs/{hash}", "/v1/txs/" + gone.Hash().String(), "", 200}, lonely, "", ""},
+		{apiSample{"POST /v1/txs", "/v1/txs", `{"tx":"` + hexOf(late.Encode()) + `"}`, 503}, busyNode, "", "mempool_busy"},
 		{apiSample{"POST /v1/txs", "/v1/txs", `{"tx":"` + hexOf(next.Encode()) + `"}`, 503}, relay, "", "no_chain"},
 		{apiSample{"GET /v1/status", "/v1/status", "", 200}, relay, "", ""},
 		{apiSample{"GET /readyz", "/readyz", "", 200}, relay, "", ""},

@@ -289,8 +289,8 @@ func WithAPI(addr string, maxBodyBytes int64) Option {
 // that config.toml does, with bounds.
 func WithMempool(m mempool.Config) Option {
 	return func(c *Config) error {
-		if m.MaxTxs < 0 || m.MaxBytes < 0 || m.MaxPerSender < 0 {
-			return fmt.Errorf("mempool limits %+v: none may be negative", m)
+		if err := m.Validate(); err != nil {
+			return err
 		}
 		if m.MaxTxs > 0 {
 			c.Mempool.MaxTxs = m.MaxTxs
@@ -303,6 +303,12 @@ func WithMempool(m mempool.Config) Option {
 		}
 		if m.MaxNonceAhead > 0 {
 			c.Mempool.MaxNonceAhead = m.MaxNonceAhead
+		}
+		if m.HighWaterPercent > 0 {
+			c.Mempool.HighWaterPercent = m.HighWaterPercent
+		}
+		if m.DropRecord > 0 {
+			c.Mempool.DropRecord = m.DropRecord
 		}
 		return nil
 	}

@@ -51,6 +51,9 @@ func TestRoleLimits(t *testing.T) {
 		{"zero signature cache", []Option{WithSigCacheSize(0)}, device, DeviceSigCacheSize, true},
 		{"huge signature cache", []Option{WithSigCacheSize(MaxSigCacheSize + 1)}, device, DeviceSigCacheSize, true},
 		{"negative WithMempool", []Option{WithMempool(mempool.Config{MaxTxs: -1})}, device, DeviceSigCacheSize, true},
+		{"high-water mark", []Option{WithMempool(mempool.Config{HighWaterPercent: 60})},
+			mempool.Config{MaxTxs: DeviceMempoolTxs, MaxBytes: DeviceMempoolBytes, HighWaterPercent: 60}, DeviceSigCacheSize, false},
+		{"high-water mark above 100", []Option{WithMempool(mempool.Config{HighWaterPercent: 101})}, device, DeviceSigCacheSize, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -91,7 +91,9 @@ func (c *TxChecker) CheckDecoded(tx *types.Tx, size int) (*types.Tx, error) {
 
 // TxVerdict maps a Check error to a gossip verdict: Ignore for what an
 // honest peer may relay late or see differently for a moment (a sender
-// whose admission this node has not finalized yet), Reject for the rest
+// whose admission this node has not finalized yet) and for what this node
+// sheds for its own load (ErrNotAdmitted: a mempool above its high-water
+// mark or full; the relaying peer is not penalised), Reject for the rest
 // (revoked and rotated-out senders included).
 func TxVerdict(err error) lp2pps.ValidationResult {
 	switch {

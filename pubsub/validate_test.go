@@ -2,6 +2,8 @@ package pubsub
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -95,6 +97,28 @@ func TestCheckReasonsAndVerdicts(t *testing.T) {
 				t.Fatalf("verdict %v, want %v", got, tc.verdict)
 			}
 		})
+	}
+}
+
+// TestNotAdmittedIsIgnored: a valid transaction the pool sheds (above its
+// high-water mark, say) is ignored, not rejected: the peer that relayed it
+// is not penalised, and the pool's own error stays matchable so that the
+// node counts it by its reason.
+func TestNotAdmittedIsIgnored(t *testing.T) {
+	now := time.Now()
+	k, _ := identity.Generate(nil)
+	c := newChecker(now, nil)
+	busy := errors.New("pool above high-water mark")
+	c.Admit = func(*types.Tx, int) error { return fmt.Errorf("%w: 9 of 10 pending", busy) }
+	_, err := c.Check(record(t, k, chain, 1, now).Encode())
+	if !errors.Is(err, ErrNotAdmitted) || !errors.Is(err, busy) {
+		t.Fatalf("Check = %v, want ErrNotAdmitted wrapping the pool's error", err)
+	}
+	if got := TxVerdict(err); got != lp2pps.ValidationIgnore {
+		t.Fatalf("verdict %v, want Ignore", got)
+	}
+	if got := reason(err); got != "not_admitted" {
+		t.Fatalf("reason %q, want not_admitted", got)
 	}
 }
 

@@ -41,12 +41,24 @@ removed at the end; with --home, running devnet again on the same directory
 continues the same chain with the same keys and addresses.
 
 --duration 0 keeps the load and the network running until Ctrl-C, then
-prints the summary.`,
+prints the summary.
+
+With --devices 0 only authorities run, like a 4-validator CometBFT
+localnet: the --sensors sensors submit to them directly, each to one
+authority (round robin over the sensors), as the clients of a gateway do,
+and submit-to-final latency is measured on those authorities.
+
+A node whose mempool is above its high-water mark refuses readings
+(mempool_busy; a 503 over HTTP): the sensor waits, 50 ms doubling up to
+400 ms, and sends the same reading again. The summary counts the readings
+offered and accepted, the busy refusals and the retries apart from other
+refusals.`,
 		Example: `  sixd devnet
   sixd devnet --home ./devnet --duration 0      # until Ctrl-C; keeps the homes
   sixd --home ./devnet/node-0 block latest       # from another terminal
   sixd devnet --authorities 4 --devices 6 --rate 500 --duration 60s
-  sixd devnet --light 4                          # with light nodes submitting through the devices`,
+  sixd devnet --light 4                          # with light nodes submitting through the devices
+  sixd devnet --authorities 4 --devices 0 --sensors 20 --rate 2000 --slot 200ms`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -71,8 +83,8 @@ prints the summary.`,
 	}
 	f := cmd.Flags()
 	f.IntVar(&o.Authorities, "authorities", 3, "number of authority nodes (they seal blocks)")
-	f.IntVar(&o.Devices, "devices", 2, "number of device nodes (they publish readings)")
-	f.IntVar(&o.SensorsPerDevice, "sensors", 1, "sensors per device node, each signing with its own key")
+	f.IntVar(&o.Devices, "devices", 2, "number of device nodes (they publish readings); 0: authorities only, the sensors submitting to them directly")
+	f.IntVar(&o.SensorsPerDevice, "sensors", 1, "sensors per device node, each signing with its own key (with --devices 0: sensors in all, spread round robin over the authorities)")
 	f.DurationVar(&o.Duration, "duration", 20*time.Second, "how long devices publish (0: until Ctrl-C)")
 	f.Float64Var(&o.Rate, "rate", 50, "readings per second, in total across devices")
 	f.DurationVar(&o.Slot, "slot", time.Second, "block interval")
@@ -83,6 +95,7 @@ prints the summary.`,
 	f.StringVar(&o.LogLevel, "log-level", "error", "node log level: debug, info, warn or error")
 	f.IntVar(&o.Light, "light", 0, "number of light nodes, each recording a reading a second through a device node (its gateway)")
 	f.StringVar(&o.Admission, "admission", "open", `genesis admission mode: "open", or "admitted" (a gateway onboards every device on the DID registry first)`)
+	f.IntVar(&o.MempoolTxs, "mempool-txs", 0, "bound every node's mempool to this many transactions (0: the role's default), to see the back-pressure at low rates")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (every node) to this file")
 	return cmd
 }

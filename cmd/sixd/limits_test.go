@@ -10,8 +10,8 @@ import (
 	"github.com/sixdomain/sixdomain/node"
 )
 
-// TestMempoolLimitsFromConfig: config.toml's [mempool] max_txs, max_bytes
-// and sig_cache_size reach the node; each role's defaults in configs are
+// TestMempoolLimitsFromConfig: config.toml's [mempool] max_txs, max_bytes,
+// high_water_percent and sig_cache_size reach the node; each role's defaults in configs are
 // the node's (node.RoleLimits); configs' bounds are the node options'.
 func TestMempoolLimitsFromConfig(t *testing.T) {
 	if configs.MinMempoolBytes != types.MaxTxBytes || configs.MaxMempoolBytes != node.MaxMempoolBytes ||
@@ -26,7 +26,7 @@ func TestMempoolLimitsFromConfig(t *testing.T) {
 	}
 	cfg := configs.Default(configs.RoleDevice)
 	cfg.Ledger.Store = configs.StoreMemory
-	cfg.Mempool = configs.MempoolConfig{MaxTxs: 123, MaxBytes: 456_789, SigCacheSize: 321}
+	cfg.Mempool = configs.MempoolConfig{MaxTxs: 123, MaxBytes: 456_789, HighWaterPercent: 70, SigCacheSize: 321}
 	opts, ds, err := nodeOptions(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -38,7 +38,7 @@ func TestMempoolLimitsFromConfig(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if c.Mempool != (mempool.Config{MaxTxs: 123, MaxBytes: 456_789}) || c.SigCacheSize != 321 {
+	if c.Mempool != (mempool.Config{MaxTxs: 123, MaxBytes: 456_789, HighWaterPercent: 70}) || c.SigCacheSize != 321 {
 		t.Fatalf("node mempool %+v, signature cache %d", c.Mempool, c.SigCacheSize)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/sixdomain/sixdomain/identity"
 	"github.com/sixdomain/sixdomain/ledger"
 	"github.com/sixdomain/sixdomain/ledger/types"
+	"github.com/sixdomain/sixdomain/mempool"
 	"github.com/sixdomain/sixdomain/node"
 )
 
@@ -86,6 +87,7 @@ func nodeOptions(cfg configs.Config, log *slog.Logger) ([]node.Option, io.Closer
 		node.WithResourceLimits(int64(cfg.P2P.MaxMemoryMB)<<20, cfg.P2P.MaxFDs),
 		node.WithAPI(cfg.API.Listen, cfg.API.MaxBodyBytes),
 		node.WithMempoolLimits(cfg.Mempool.MaxTxs, cfg.Mempool.MaxBytes),
+		node.WithMempool(mempool.Config{HighWaterPercent: cfg.Mempool.HighWaterPercent}),
 		node.WithSigCacheSize(cfg.Mempool.SigCacheSize),
 		node.WithLogger(log),
 		node.WithAnnounce(cfg.P2P.Announce...),

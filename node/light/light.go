@@ -1036,7 +1036,7 @@ func (n *Node) fill(it *item, reason string) error {
 // retryable reports whether a refusal may pass later or elsewhere.
 func retryable(reason string) bool {
 	switch reason {
-	case "mempool_full", "nonce_too_far", "nonce_conflict", "no_chain", "time_in_future", "sender_not_admitted", "other":
+	case "mempool_busy", "mempool_full", "nonce_too_far", "nonce_conflict", "no_chain", "time_in_future", "sender_not_admitted", "other":
 		return true
 	}
 	return false

@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -20,15 +21,21 @@ import (
 
 	"github.com/sixdomain/sixdomain/identity"
 	"github.com/sixdomain/sixdomain/ledger/types"
+	"github.com/sixdomain/sixdomain/mempool"
 	"github.com/sixdomain/sixdomain/node"
 )
 
 // Options configure a devnet run.
 type Options struct {
 	Authorities int
-	Devices     int
+	// Devices is the number of device nodes the sensors publish through;
+	// 0 runs authorities only, the sensors submitting to them directly
+	// (each sensor to one authority, round robin over the sensors), as
+	// the clients of a gateway do.
+	Devices int
 	// SensorsPerDevice is how many sensors, each with its own key and
-	// nonce sequence, publish through each device node (default 1).
+	// nonce sequence, publish through each device node (default 1); with
+	// Devices 0, the number of sensors in all.
 	SensorsPerDevice int
 	Duration         time.Duration
 	Rate             float64
@@ -45,6 +52,10 @@ type Options struct {
 	// Light is how many light nodes (package node/light) record a reading
 	// a second each through the device nodes, their gateways.
 	Light int
+	// MempoolTxs, if positive, bounds every node's mempool to that many
+	// transactions (the high-water mark at 80 % of it), to show the
+	// back-pressure at low rates.
+	MempoolTxs int
 }
 
 // Summary is what `sixd devnet` measures; --json writes it.
@@ -81,6 +92,18 @@ type Summary struct {
 	LightSigned   int `json:"light_signed"`
 	LightRecorded int `json:"light_recorded"`
 	LightQueued   int `json:"light_queued"`
+	// Back-pressure. Offered is the readings the schedule (Rate ×
+	// duration) called for; Submitted the ones a node accepted. Busy
+	// counts the refusals for a node's load (mempool_busy, mempool_full: a
+	// 503 over HTTP); the sensor then waits (50 ms doubling up to 400 ms)
+	// and sends the same reading again, Retries times in all. A reading
+	// still refused when the load stops is offered, not submitted; Refused
+	// counts the other refusals (not retried). BusyEx is the first busy
+	// refusal's error.
+	Offered int    `json:"offered"`
+	Busy    int    `json:"busy_refusals"`
+	Retries int    `json:"retries"`
+	BusyEx  string `json:"busy_error_example,omitempty"`
 }
 
 // Run starts the devnet, drives the load, prints block lines and the
@@ -90,8 +113,12 @@ func Run(ctx context.Context, o Options, out, errOut io.Writer) (Summary, error)
 	switch {
 	case o.Authorities < 1:
 		return Summary{}, errors.New("--authorities must be at least 1")
-	case o.Devices < 1:
-		return Summary{}, errors.New("--devices must be at least 1")
+	case o.Devices < 0:
+		return Summary{}, errors.New("--devices must be at least 0")
+	case o.Devices == 0 && o.SensorsPerDevice < 1:
+		return Summary{}, errors.New("--devices 0 needs --sensors N (N ≥ 1 sensors submitting to the authorities)")
+	case o.Devices == 0 && (o.Light > 0 || o.Admission == types.AdmissionAdmitted):
+		return Summary{}, errors.New("--light and --admission admitted need a device node (--devices ≥ 1)")
 	case o.Authorities+o.Devices > 64:
 		return Summary{}, errors.New("at most 64 nodes in a devnet; use the simulator for more")
 	case o.SensorsPerDevice < 0 || o.SensorsPerDevice > 10_000:
@@ -102,6 +129,8 @@ func Run(ctx context.Context, o Options, out, errOut io.Writer) (Summary, error)
 		return Summary{}, errors.New("--duration must be positive, or 0 to run until interrupted")
 	case o.Slot < 50*time.Millisecond:
 		return Summary{}, errors.New("--slot must be at least 50ms")
+	case o.MempoolTxs < 0:
+		return Summary{}, errors.New("--mempool-txs must not be negative")
 	case o.Light < 0 || o.Light > 64:
 		return Summary{}, errors.New("--light must be in [0, 64]")
 	case o.Light > 0 && o.Admission == types.AdmissionAdmitted:
@@ -131,6 +160,9 @@ func Run(ctx context.Context, o Options, out, errOut io.Writer) (Summary, error)
 	}
 	cc := node.ClusterConfig{ChainID: o.ChainID, Authorities: o.Authorities, Devices: o.Devices, Slot: o.Slot,
 		BaseDir: base, Logger: logger, Admission: o.Admission, API: true}
+	if o.MempoolTxs > 0 {
+		cc.Options = append(cc.Options, node.WithMempool(mempool.Config{MaxTxs: o.MempoolTxs}))
+	}
 	if prior != nil {
 		cc.Genesis, cc.Keys, cc.NodeOptions = prior.genesis, prior.keys, prior.options
 	}
@@ -320,8 +352,9 @@ func waitAgreement(ctx context.Context, c *node.Cluster, timeout time.Duration) 
 	}
 }
 
-// load drives the devices: each signs readings and submits them to its own
-// node, which gossips them; the device's node reports when they commit.
+// load drives the sensors: each signs readings and submits them to its
+// node (its device node, or with --devices 0 an authority), which gossips
+// them; the nodes the sensors submit to report when they commit.
 type load struct {
 	c       *node.Cluster
 	o       Options
@@ -330,12 +363,31 @@ type load struct {
 	latency []time.Duration
 	first   time.Time
 	last    time.Time
+	offered int
+	busy    int
+	retries int
 	refused int
 	errEx   string
+	busyEx  string
 	subs    []func()
 	wg      sync.WaitGroup
 	keys    [][]*identity.PrivateKey // per device node: its sensors' keys, the node's own first
+	sensors []sensor
 }
+
+// sensor is one signing key and the node it submits through.
+type sensor struct {
+	key *identity.PrivateKey
+	n   *node.Node
+	idx int
+}
+
+// Back-off of a sensor whose node is busy: the first wait, doubled per
+// refusal of the same reading up to the cap.
+const (
+	busyBackoff    = 50 * time.Millisecond
+	busyBackoffMax = 400 * time.Millisecond
+)
 
 func newLoad(c *node.Cluster, o Options) (*load, error) {
 	l := &load{c: c, o: o, sent: map[types.Hash]time.Time{}}
@@ -351,9 +403,24 @@ func newLoad(c *node.Cluster, o Options) (*load, error) {
 			keys = append(keys, k)
 		}
 		l.keys = append(l.keys, keys)
+		for s, k := range keys {
+			l.sensors = append(l.sensors, sensor{key: k, n: c.Nodes[i], idx: i*len(keys) + s})
+		}
 	}
-	for i := o.Authorities; i < len(c.Nodes); i++ {
-		events, cancel := c.Nodes[i].SubscribeCommits(4096)
+	// Without devices, the sensors are clients of the authorities.
+	watch := c.Nodes[o.Authorities:]
+	if o.Devices == 0 {
+		watch = c.Nodes[:o.Authorities]
+		for s := range o.SensorsPerDevice {
+			k, err := identity.Generate(nil)
+			if err != nil {
+				return nil, err
+			}
+			l.sensors = append(l.sensors, sensor{key: k, n: c.Nodes[s%o.Authorities], idx: s})
+		}
+	}
+	for _, n := range watch {
+		events, cancel := n.SubscribeCommits(4096)
 		l.subs = append(l.subs, cancel)
 		l.wg.Add(1)
 		go func() {
@@ -390,30 +457,34 @@ func (l *load) run(parent context.Context, d time.Duration) {
 		ctx, cancel = context.WithCancel(parent)
 	}
 	defer cancel()
-	sensors := max(1, l.o.SensorsPerDevice)
-	perSensor := l.o.Rate / float64((len(l.c.Nodes)-l.o.Authorities)*sensors)
+	perSensor := l.o.Rate / float64(len(l.sensors))
 	var wg sync.WaitGroup
 	l.first = time.Now()
-	for i := l.o.Authorities; i < len(l.c.Nodes); i++ {
-		for s, key := range l.keys[i-l.o.Authorities] {
-			wg.Add(1)
-			go func(n *node.Node, key *identity.PrivateKey, idx int) {
-				defer wg.Done()
-				l.device(ctx, parent, n, key, idx, perSensor)
-			}(l.c.Nodes[i], key, i*sensors+s)
-		}
+	for _, s := range l.sensors {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l.device(ctx, parent, s.n, s.key, s.idx, perSensor)
+		}()
 	}
 	wg.Wait()
 }
 
 // device publishes readings at rate per second, paced by a 10 ms tick,
 // until ctx ends. Submissions use submitCtx, so the last reading is not cut
-// off half-gossiped when the load stops.
+// off half-gossiped when the load stops. A reading the node refuses for
+// its load is sent again after a back-off (the sensor falls behind its
+// schedule meanwhile, and catches up as fast as the node takes readings).
 func (l *load) device(ctx, submitCtx context.Context, n *node.Node, key *identity.PrivateKey, idx int, rate float64) {
 	const tick = 10 * time.Millisecond
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	start := time.Now()
+	defer func() {
+		l.mu.Lock()
+		l.offered += int(rate * time.Since(start).Seconds())
+		l.mu.Unlock()
+	}()
 	var sent uint64
 	// A key may have sent transactions before the load (a gateway's
 	// onboarding): continue after its committed nonce.
@@ -432,28 +503,61 @@ func (l *load) device(ctx, submitCtx context.Context, n *node.Node, key *identit
 		due := uint64(rate * time.Since(start).Seconds())
 		for ; sent < due && ctx.Err() == nil; sent++ {
 			nonce++
-			now := time.Now()
 			value := fmt.Sprintf(`{"celsius":%.2f,"seq":%d}`, 20+5*math.Sin(float64(nonce)/50)+float64(idx%3), nonce)
-			tx, err := types.NewDataRecordTx(chainID, nonce, now.UnixMilli(),
+			tx, err := types.NewDataRecordTx(chainID, nonce, time.Now().UnixMilli(),
 				types.DataRecord{Stream: "temperature", ContentType: "application/json", Value: []byte(value)})
 			if err != nil {
 				l.refusedOne(err)
 				return
 			}
 			tx.Sign(key)
-			l.mu.Lock()
-			l.sent[tx.Hash()] = now
-			l.mu.Unlock()
-			// A nil transaction means the node refused it; a non-nil one with
-			// an error was accepted but not yet gossiped (the node retries).
-			if accepted, err := n.Submit(submitCtx, tx.Encode()); accepted == nil && err != nil && submitCtx.Err() == nil {
-				l.mu.Lock()
-				delete(l.sent, tx.Hash())
-				l.mu.Unlock()
-				l.refusedOne(err)
-				nonce-- // the node refused it: reuse the nonce
+			if !l.submit(ctx, submitCtx, n, tx) {
+				nonce-- // the node did not take it: reuse the nonce
 			}
 		}
+	}
+}
+
+// submit hands tx to n until n takes it, backing off while n is busy, and
+// reports whether it was taken. It gives up on a refusal for any other
+// reason, and when ctx ends during a back-off.
+func (l *load) submit(ctx, submitCtx context.Context, n *node.Node, tx *types.Tx) bool {
+	raw, h := tx.Encode(), tx.Hash()
+	backoff := busyBackoff
+	for {
+		l.mu.Lock()
+		l.sent[h] = time.Now()
+		l.mu.Unlock()
+		// A nil transaction means the node refused it; a non-nil one with
+		// an error was accepted but not yet gossiped (the node retries).
+		accepted, err := n.Submit(submitCtx, raw)
+		if accepted != nil || err == nil || submitCtx.Err() != nil {
+			return true
+		}
+		l.mu.Lock()
+		delete(l.sent, h)
+		l.mu.Unlock()
+		if !errors.Is(err, mempool.ErrBusy) && !errors.Is(err, mempool.ErrFull) && !errors.Is(err, mempool.ErrSenderFull) {
+			l.refusedOne(err)
+			return false
+		}
+		l.mu.Lock()
+		l.busy++
+		if l.busyEx == "" {
+			l.busyEx = err.Error()
+		}
+		l.mu.Unlock()
+		// Jitter spreads the sensors' retries.
+		wait := backoff + time.Duration(rand.Int64N(int64(backoff)/4+1))
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(wait):
+		}
+		backoff = min(2*backoff, busyBackoffMax)
+		l.mu.Lock()
+		l.retries++
+		l.mu.Unlock()
 	}
 }
 
@@ -473,8 +577,10 @@ func (l *load) summary() Summary {
 	l.wg.Wait()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	s := Summary{Committed: len(l.latency), Uncommitted: len(l.sent), Refused: l.refused, SubmitErrorEx: l.errEx}
+	s := Summary{Committed: len(l.latency), Uncommitted: len(l.sent), Offered: l.offered, Busy: l.busy, Retries: l.retries,
+		Refused: l.refused, SubmitErrorEx: l.errEx, BusyEx: l.busyEx}
 	s.Submitted = s.Committed + s.Uncommitted
+	s.Offered = max(s.Offered, s.Submitted+s.Refused) // the schedule's rounding
 	if s.Committed > 0 {
 		if span := l.last.Sub(l.first).Seconds(); span > 0 {
 			s.TxPerSec = float64(s.Committed) / span
@@ -508,13 +614,14 @@ summary
   offered load          %.0f tx/s for %.1f s
   blocks                %d (largest %d txs)
   transactions          %d committed of %d submitted (%d uncommitted, %d refused)
+  back-pressure         %d offered, %d accepted; %d busy refusals, %d retries
   committed rate        %.1f tx/s
   submit->final         p50 %.0f ms  p99 %.0f ms  max %.0f ms
   block->final          p50 %.0f ms  p99 %.0f ms
   final head            height %d  %s
   all nodes agree       %s
 `, s.Authorities, s.Devices, s.SlotMillis, s.OfferedRate, s.DurationSec, s.Blocks, s.MaxBlockTxs,
-		s.Committed, s.Submitted, s.Uncommitted, s.Refused, s.TxPerSec, s.LatencyP50Ms, s.LatencyP99Ms, s.LatencyMaxMs,
+		s.Committed, s.Submitted, s.Uncommitted, s.Refused, s.Offered, s.Submitted, s.Busy, s.Retries, s.TxPerSec, s.LatencyP50Ms, s.LatencyP99Ms, s.LatencyMaxMs,
 		s.FinalityP50Ms, s.FinalityP99Ms, s.Height, s.HeadHash, agree)
 	if s.LightNodes > 0 {
 		fmt.Fprintf(out, "  light nodes           %d: %d readings recorded (proven final) of %d signed, %d still queued\n",
@@ -522,6 +629,9 @@ summary
 	}
 	if s.SubmitErrorEx != "" {
 		fmt.Fprintf(out, "  first refusal         %s\n", s.SubmitErrorEx)
+	}
+	if s.BusyEx != "" {
+		fmt.Fprintf(out, "  first busy refusal    %s\n", s.BusyEx)
 	}
 }
 

@@ -33,7 +33,10 @@ func TestDevnetRun(t *testing.T) {
 func TestDevnetRefusesBadOptions(t *testing.T) {
 	for _, o := range []Options{
 		{Authorities: 0, Devices: 1, Duration: time.Second, Rate: 1, Slot: time.Second, LogLevel: "error"},
-		{Authorities: 1, Devices: 0, Duration: time.Second, Rate: 1, Slot: time.Second, LogLevel: "error"},
+		{Authorities: 1, Devices: 0, Duration: time.Second, Rate: 1, Slot: time.Second, LogLevel: "error"}, // no sensors
+		{Authorities: 1, Devices: -1, SensorsPerDevice: 1, Duration: time.Second, Rate: 1, Slot: time.Second, LogLevel: "error"},
+		{Authorities: 1, Devices: 0, SensorsPerDevice: 2, Light: 1, Duration: time.Second, Rate: 1, Slot: time.Second, LogLevel: "error"},
+		{Authorities: 1, Devices: 1, MempoolTxs: -1, Duration: time.Second, Rate: 1, Slot: time.Second, LogLevel: "error"},
 		{Authorities: 1, Devices: 1, Duration: time.Second, Rate: 0, Slot: time.Second, LogLevel: "error"},
 		{Authorities: 1, Devices: 1, Duration: time.Second, Rate: 1, Slot: time.Millisecond, LogLevel: "error"},
 		{Authorities: 1, Devices: 1, Duration: time.Second, Rate: 1, Slot: time.Second, LogLevel: "loud"},
@@ -78,5 +81,52 @@ func TestDevnetLight(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "light nodes           2:") {
 		t.Fatalf("summary line missing:\n%s", out.String())
+	}
+}
+
+// TestDevnetAuthoritiesOnly runs authorities only (--devices 0): the
+// sensors submit to the authorities directly, round robin, and every
+// reading commits, its latency measured on the authorities.
+func TestDevnetAuthoritiesOnly(t *testing.T) {
+	var out, errOut bytes.Buffer
+	s, err := Run(context.Background(), Options{Authorities: 2, Devices: 0, SensorsPerDevice: 4, Duration: 2 * time.Second, Rate: 40,
+		Slot: 250 * time.Millisecond, ChainID: "devnet-auth-only", LogLevel: "error", Home: t.TempDir()}, &out, &errOut)
+	t.Log(out.String())
+	if err != nil {
+		t.Fatalf("devnet: %v\n%s", err, errOut.String())
+	}
+	if s.Devices != 0 || s.Committed == 0 || s.Uncommitted != 0 || s.Refused != 0 || !s.NodesAgree {
+		t.Fatalf("devices %d: committed %d, uncommitted %d, refused %d (%s), agree %v", s.Devices, s.Committed, s.Uncommitted, s.Refused, s.SubmitErrorEx, s.NodesAgree)
+	}
+	if s.LatencyP50Ms <= 0 || s.Offered < s.Submitted {
+		t.Fatalf("latency p50 %v ms, offered %d, submitted %d", s.LatencyP50Ms, s.Offered, s.Submitted)
+	}
+	if !strings.Contains(out.String(), "2 authorities + 0 devices") {
+		t.Fatalf("summary line missing:\n%s", out.String())
+	}
+}
+
+// TestDevnetBackPressure drives more readings than the nodes' small
+// mempools take at once: the nodes refuse them as busy, the sensors back
+// off and send the same readings again, and none is lost.
+func TestDevnetBackPressure(t *testing.T) {
+	var out, errOut bytes.Buffer
+	s, err := Run(context.Background(), Options{Authorities: 2, Devices: 0, SensorsPerDevice: 8, Duration: 2 * time.Second, Rate: 300,
+		MempoolTxs: 20, Slot: 250 * time.Millisecond, ChainID: "devnet-busy", LogLevel: "error", Home: t.TempDir()}, &out, &errOut)
+	t.Log(out.String())
+	if err != nil {
+		t.Fatalf("devnet: %v\n%s", err, errOut.String())
+	}
+	if s.Busy == 0 || s.Retries == 0 {
+		t.Fatalf("no back-pressure at 300 tx/s into mempools of 20: busy %d, retries %d", s.Busy, s.Retries)
+	}
+	if s.Committed == 0 || s.Uncommitted != 0 || s.Refused != 0 || !s.NodesAgree {
+		t.Fatalf("committed %d, uncommitted %d, refused %d (%s), agree %v", s.Committed, s.Uncommitted, s.Refused, s.SubmitErrorEx, s.NodesAgree)
+	}
+	if s.Offered <= s.Submitted {
+		t.Errorf("offered %d, submitted %d: the back-off should leave readings unsent", s.Offered, s.Submitted)
+	}
+	if !strings.Contains(out.String(), "busy refusals") || !strings.Contains(s.BusyEx, "high-water") {
+		t.Fatalf("back-pressure line or example missing (%q):\n%s", s.BusyEx, out.String())
 	}
 }
