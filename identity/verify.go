@@ -45,6 +45,11 @@ func NewBatch(capacity int) *Batch {
 // the call and not retained, so their memory may be reused afterwards. A
 // signature of the wrong size is added as an entry that fails.
 func (b *Batch) Add(key PublicKey, msg, sig []byte) {
+	if b.n == 0 {
+		// Expanded keys (a precomputed table per key) cost an allocation
+		// each and, for keys seen once, more time than they save.
+		b.v.ForceNoPublicKeyExpansion()
+	}
 	b.v.AddWithOptions(key[:], msg, sig, zip215)
 	b.n++
 }
