@@ -9,6 +9,10 @@
 //     mapping to and from libp2p peer IDs;
 //   - W3C DID Core documents for those identifiers, in the Multikey
 //     representation of the did:key method specification;
+//   - signature verification by one rule, ZIP-215, for every Ed25519
+//     signature of the system: PublicKey.Verify one at a time, Batch and
+//     VerifyBatch many at once (curve25519-voi's cofactored batch
+//     equation), with the same verdict for each signature either way;
 //   - envelopes: payloads encrypted to the keyAgreement keys of one or more
 //     did:key identities with HPKE (RFC 9180) and ChaCha20-Poly1305
 //     (Encrypt, Envelope.Decrypt).

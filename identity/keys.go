@@ -60,13 +60,16 @@ func (p PublicKey) Bytes() []byte {
 	return append([]byte(nil), p[:]...)
 }
 
-// Verify reports whether sig is a valid Ed25519 signature of msg by p.
-// It returns false, rather than panicking, for signatures of the wrong size.
+// Verify reports whether sig is a valid Ed25519 signature of msg by p under
+// the ZIP-215 rule (see verify.go and docs/PROTOCOL.md, "Signature
+// verification rule"): the one rule every signature of the system is judged
+// by, single or in a Batch. It returns false, rather than panicking, for
+// signatures of the wrong size.
 func (p PublicKey) Verify(msg, sig []byte) bool {
 	if len(sig) != ed25519.SignatureSize {
 		return false
 	}
-	return ed25519.Verify(p[:], msg, sig)
+	return verifyZIP215(p, msg, sig)
 }
 
 // String returns the did:key form of p, as DID does.

@@ -37,8 +37,14 @@ func (s *VerifiedSet) Check(key [32]byte, verify func() error) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.addLocked(key)
+	return nil
+}
+
+// addLocked remembers key; s.mu must be held.
+func (s *VerifiedSet) addLocked(key [32]byte) {
 	if _, ok := s.set[key]; ok {
-		return nil
+		return
 	}
 	if len(s.order) < s.cap {
 		s.order = append(s.order, key)
@@ -48,7 +54,6 @@ func (s *VerifiedSet) Check(key [32]byte, verify func() error) error {
 		s.next = (s.next + 1) % s.cap
 	}
 	s.set[key] = struct{}{}
-	return nil
 }
 
 // Len returns the number of keys held.
@@ -86,15 +91,29 @@ func (c *SigCache) Verify(tx *Tx) error { return c.set.Check(sigKey(tx), tx.Veri
 func (c *SigCache) Len() int { return c.set.Len() }
 
 // VerifyTxs checks every transaction of b: fields for the block's chain and
-// signature (through the cache).
+// signature. Signatures go through the package function VerifyTxs: those
+// the cache holds (checked when gossiped) are not verified again, the rest
+// are batch-verified and remembered. The error is the one a check of each
+// transaction in order, fields then signature, meets first.
 func (b *Block) VerifyTxs(sigs *SigCache) error {
+	first, basic := len(b.Txs), error(nil)
 	for i, tx := range b.Txs {
+		if tx == nil {
+			first, basic = i, fmt.Errorf("%w: no transaction", ErrBadSignature)
+			break
+		}
 		if err := tx.ValidateBasic(b.Header.ChainID); err != nil {
+			first, basic = i, err
+			break
+		}
+	}
+	for i, err := range VerifyTxs(b.Txs[:first], sigs) {
+		if err != nil {
 			return fmt.Errorf("%w: tx %d: %w", ErrBadBlock, i, err)
 		}
-		if err := sigs.Verify(tx); err != nil {
-			return fmt.Errorf("%w: tx %d: %w", ErrBadBlock, i, err)
-		}
+	}
+	if basic != nil {
+		return fmt.Errorf("%w: tx %d: %w", ErrBadBlock, first, basic)
 	}
 	return nil
 }
