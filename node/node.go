@@ -223,7 +223,8 @@ func New(ctx context.Context, key *identity.PrivateKey, g *types.Genesis, opts .
 	// Gossip.
 	n.checker = &sixps.TxChecker{ChainID: g.ChainID, Window: g.TimeWindow(), Now: cfg.Clock, Sigs: n.sigs,
 		Nonce: n.committedNonce, Known: n.knownTx, Sender: n.checkSender,
-		Admit: func(tx *types.Tx, size int) error { return n.pool.Admit(tx, size, n.committedNonce(tx.Sender)) }}
+		Admit:  func(tx *types.Tx, size int) error { return n.pool.Admit(tx, size, n.committedNonce(tx.Sender)) },
+		Verify: types.VerifyTxs}
 	n.ps, err = lp2pps.NewGossipSub(n.ctx, n.host, append(sixps.Options(sixps.Config{ChainID: g.ChainID,
 		PeerExchange: cfg.Role == RoleBootstrap, Bootstrapper: cfg.relayOnly(), TrustedPX: n.isBootstrapPeer,
 		ScoreInspect: n.setScores, ScoreInspectPeriod: time.Second, TimeScale: n.clk.Scale()}),

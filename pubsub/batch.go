@@ -16,7 +16,8 @@ import (
 func BatchTopic(chainID string) string { return "/sixdomain/" + chainID + "/txbatch/1" }
 
 // VerifyTxs checks the signatures of txs, skipping those the cache has
-// verified, and returns one error per transaction (nil: valid). It is
+// verified, and returns one error per transaction (nil: valid), or nil
+// when all are valid. It is
 // the batch verifier's entry point; TxChecker.Verify replaces it when set.
 type VerifyTxs func(txs []*types.Tx, cache *types.SigCache) []error
 
@@ -61,9 +62,10 @@ func (c *TxChecker) CheckBatch(txs []*types.Tx, sizes []int) BatchResult {
 		verify = verifyEach
 	}
 	if len(live) > 0 {
-		for j, err := range verify(live, c.Sigs) {
-			if err != nil {
-				res.Errs[idx[j]] = err
+		verdicts := verify(live, c.Sigs) // nil: all valid
+		for j := range live {
+			if verdicts != nil && verdicts[j] != nil {
+				res.Errs[idx[j]] = verdicts[j]
 				continue
 			}
 			if c.Admit != nil {
