@@ -55,6 +55,12 @@
 // views of the finalized state: GET /v1/receipts, /v1/contracts and
 // /v1/assets, and the readable form of asset, deploy and call transactions.
 //
+// Transaction flow (txflow.go, the libp2p side of package chain/txflow):
+// what the API, the light protocol and devices on tx/1 hand the node goes
+// into its batcher and out on the batch topic; sealed blocks are gossiped
+// compact and rebuilt from the mempool, with the pull protocol
+// (/sixdomain/<chain-id>/pull/1) for missing transactions and nonce gaps.
+//
 // Light clients (lightserve.go): every node that keeps the chain serves
 // the light protocol (/sixdomain/<chain-id>/light/1, package node/light
 // owns its wire format): submit through the same admission as POST
@@ -63,7 +69,8 @@
 // frames, a deadline per stream and at most 4 requests per peer at once.
 //
 // Imports: everything below it (identity, ledger, ledger/types,
-// ledger/assets, contracts, consensus, chain, mempool, pubsub, clock),
+// ledger/assets, contracts, consensus, chain, chain/txflow, mempool, pubsub,
+// clock),
 // node/web, the dashboard's embedded assets, which imports only the
 // standard library, and node/light for the light protocol's messages
 // (node/light never imports node). Only cmd and

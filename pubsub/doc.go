@@ -5,7 +5,8 @@
 // # Topics
 //
 //	/sixdomain/<chain-id>/tx/1      one signed transaction per message (types.Tx encoding)
-//	/sixdomain/<chain-id>/blocks/1  one sealed block per message (types.Block encoding)
+//	/sixdomain/<chain-id>/txbatch/1 a batch of transactions (types.TxBatch encoding)
+//	/sixdomain/<chain-id>/blocks/2  one sealed block per message, compact (types.CompactBlock encoding)
 //	/sixdomain/<chain-id>/votes/1   one finality vote per message (types.FinalityVote encoding)
 //	/sixdomain/<chain-id>/certs/1   finality certificates (types.EncodeCertificates)
 //
@@ -15,6 +16,12 @@
 // strict-no-sign mode refuses them, read the topics. The message ID is the
 // SHA-256 of the message data, so the same transaction relayed by two peers
 // is one message.
+//
+// Devices publish single transactions on tx/1; a node that keeps the
+// chain admits them (RelayTxValidator), hands them to its batcher and
+// answers Ignore, so they travel on in its batches (BatchValidator checks
+// a batch's transactions with their signatures verified together, see
+// TxChecker.CheckBatch). docs/PROTOCOL.md gives every byte.
 //
 // # Validation
 //

@@ -204,6 +204,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	r.rec = newRecorder(r.clk, total, sixps.TxTopic(ChainID), sixps.BlockTopic(ChainID))
+	r.rec.batchTopic = sixps.BatchTopic(ChainID)
 	r.rec.certTopic = sixps.CertTopic(ChainID)
 	r.mn = mocknet.New()
 	r.hosts = make([]host.Host, total)
@@ -902,7 +903,7 @@ func (r *runner) blocks(final map[types.Hash]time.Duration, finMu *sync.Mutex, w
 	perHeight := map[uint64]int{}
 	var out []report.Block
 	for _, m := range r.rec.blocks {
-		b, err := types.DecodeBlock(m.data)
+		b, err := types.DecodeCompactBlock(m.data)
 		if err != nil {
 			continue
 		}
@@ -942,7 +943,7 @@ func (r *runner) blocks(final map[types.Hash]time.Duration, finMu *sync.Mutex, w
 			fin = report.Never
 		}
 		out = append(out, report.Block{Height: b.Header.Height, Hash: b.Hash().String(), Proposer: proposer,
-			Sealed: sealed, ReachedAll: reached, Final: fin, Txs: len(b.Txs)})
+			Sealed: sealed, ReachedAll: reached, Final: fin, Txs: len(b.TxHashes)})
 	}
 	slices.SortFunc(out, func(a, b report.Block) int {
 		if a.Height != b.Height {

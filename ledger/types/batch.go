@@ -63,6 +63,20 @@ func DecodeTxBatch(chainID string, data []byte) (*TxBatch, []*Tx, error) {
 	return &b, txs, nil
 }
 
+// BatchTxs returns the transaction encodings of a batch without decoding
+// them or checking the chain ID (for observers such as the simulator's
+// tracer; a node uses DecodeTxBatch).
+func BatchTxs(data []byte) ([][]byte, error) {
+	if len(data) > MaxBatchBytes {
+		return nil, fmt.Errorf("%w: batch of %d bytes exceeds %d", ErrOversize, len(data), MaxBatchBytes)
+	}
+	var b TxBatch
+	if err := decMode.Unmarshal(data, &b); err != nil {
+		return nil, fmt.Errorf("batch: %w: %v", ErrUndecodable, err)
+	}
+	return b.Txs, nil
+}
+
 // CompactBlock is a sealed block that names its transactions by hash
 // instead of carrying them: what the block topic carries, since every
 // node already holds most of a new block's transactions from the batch
