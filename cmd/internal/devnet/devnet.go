@@ -45,6 +45,9 @@ type Options struct {
 	// Light is how many light nodes (package node/light) record a reading
 	// a second each through the device nodes, their gateways.
 	Light int
+	// TxBytes > 0 pads every reading so that its signed transaction
+	// encodes to exactly this many bytes (make bench-compare).
+	TxBytes int
 }
 
 // Summary is what `sixd devnet` measures; --json writes it.
@@ -108,6 +111,9 @@ func Run(ctx context.Context, o Options, out, errOut io.Writer) (Summary, error)
 		return Summary{}, errors.New("--light needs --admission open (light nodes are not onboarded)")
 	case o.Admission != "" && o.Admission != types.AdmissionOpen && o.Admission != types.AdmissionAdmitted:
 		return Summary{}, fmt.Errorf("--admission must be %q or %q", types.AdmissionOpen, types.AdmissionAdmitted)
+	}
+	if err := checkTxBytes(o); err != nil {
+		return Summary{}, err
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(o.LogLevel)); err != nil {
@@ -434,13 +440,11 @@ func (l *load) device(ctx, submitCtx context.Context, n *node.Node, key *identit
 			nonce++
 			now := time.Now()
 			value := fmt.Sprintf(`{"celsius":%.2f,"seq":%d}`, 20+5*math.Sin(float64(nonce)/50)+float64(idx%3), nonce)
-			tx, err := types.NewDataRecordTx(chainID, nonce, now.UnixMilli(),
-				types.DataRecord{Stream: "temperature", ContentType: "application/json", Value: []byte(value)})
+			tx, err := signedReading(chainID, nonce, now.UnixMilli(), value, key, l.o.TxBytes)
 			if err != nil {
 				l.refusedOne(err)
 				return
 			}
-			tx.Sign(key)
 			l.mu.Lock()
 			l.sent[tx.Hash()] = now
 			l.mu.Unlock()
