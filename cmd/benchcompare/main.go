@@ -42,6 +42,7 @@ func run() error {
 	flag.StringVar(&c.Work, "work", ".cache/bench/run", "working directory: CometBFT testnets and logs, devnet summaries and logs")
 	flag.IntVar(&c.Port, "port", 26656, "CometBFT p2p port on 127.0.0.1 to 127.0.0.4 (RPC on the next one)")
 	flag.IntVar(&c.Conns, "conns", 8, "HTTP keep-alive connections (and senders) per CometBFT validator")
+	flag.IntVar(&c.Batch, "batch", 10, "at most this many transactions per HTTP request to CometBFT: a JSON-RPC batch of broadcast_tx_async, of what queued while the last request was out (10: CometBFT's default max_request_batch_size)")
 	flag.StringVar(&c.Only, "only", "", `run one side only: "cometbft" or "sixdomain"`)
 	flag.Parse()
 	if flag.NArg() > 0 {

@@ -154,13 +154,37 @@ func TestParseBlockAndTrack(t *testing.T) {
 	}
 }
 
-// TestBroadcastBody: the request is JSON-RPC 2.0 with the transaction in
-// base64, as CometBFT's JSON-RPC server reads []byte parameters.
+// TestBroadcastBody: one transaction is one JSON-RPC 2.0 request, more
+// are a batch (an array) with consecutive ids; the transaction is in
+// base64, as CometBFT's JSON-RPC server reads []byte parameters. The
+// batch answer is read back by id, in any order, each answer classified.
 func TestBroadcastBody(t *testing.T) {
-	got := string(broadcastBody([]byte("abc=def"), 7))
+	got := string(broadcastBody([][]byte{[]byte("abc=def")}, 7))
 	want := `{"jsonrpc":"2.0","id":7,"method":"broadcast_tx_async","params":{"tx":"YWJjPWRlZg=="}}`
 	if got != want {
 		t.Fatalf("got %s, want %s", got, want)
+	}
+	got = string(broadcastBody([][]byte{[]byte("a=b"), []byte("c=d")}, 9))
+	want = `[{"jsonrpc":"2.0","id":9,"method":"broadcast_tx_async","params":{"tx":"YT1i"}},` +
+		`{"jsonrpc":"2.0","id":10,"method":"broadcast_tx_async","params":{"tx":"Yz1k"}}]`
+	if got != want {
+		t.Fatalf("got %s, want %s", got, want)
+	}
+	answer := `[{"jsonrpc":"2.0","id":11,"error":{"code":-32603,"message":"Internal error","data":"mempool is full: number of txs 5000 (max: 5000), total txs bytes 1000000 (max: 67108864)"}},` +
+		`{"jsonrpc":"2.0","id":9,"result":{"code":0,"data":"","log":"","codespace":"","hash":"AA"}}]`
+	errs, err := parseBatch([]byte(answer), 9, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs[0] != nil || !errors.Is(errs[1], ErrRPC) || !errors.Is(errs[2], ErrMempoolFull) {
+		t.Fatalf("%v", errs)
+	}
+	if s := errs[2].Error(); s != "mempool is full: number of txs 5000 (max: 5000), total txs bytes 1000000 (max: 67108864)" {
+		t.Fatalf("refusal reads %q", s)
+	}
+	// A request CometBFT could not parse at all is answered with one error.
+	if _, err := parseBatch([]byte(`{"jsonrpc":"2.0","id":-1,"error":{"code":-32700,"message":"Parse error","data":"x"}}`), 1, 2); !errors.Is(err, ErrRPC) {
+		t.Fatalf("whole-batch error: %v", err)
 	}
 }
 

@@ -81,6 +81,7 @@ type loadConfig struct {
 	Slot     time.Duration
 	TxBytes  int
 	Conns    int // HTTP connections (and senders) per validator
+	Batch    int // at most this many transactions per HTTP request (a JSON-RPC batch)
 	Run      int // makes keys unique across runs
 }
 
@@ -88,13 +89,13 @@ type loadConfig struct {
 // watches node 0's blocks until what was accepted commits or the drain
 // time (ten slots plus five seconds, as sixd devnet) passes.
 func runLoad(ctx context.Context, cfg loadConfig, startHeight int64) (Result, error) {
-	if len(cfg.RPC) == 0 || cfg.Conns < 1 || cfg.Rate <= 0 {
-		return Result{}, errors.New("load: no validators, connections or rate")
+	if len(cfg.RPC) == 0 || cfg.Conns < 1 || cfg.Batch < 1 || cfg.Rate <= 0 {
+		return Result{}, errors.New("load: no validators, connections, batch or rate")
 	}
 	c := newRPCClient(len(cfg.RPC), cfg.Conns+1)
 	defer c.close()
 	tr := newTracker()
-	var refused, failed, sent atomic.Int64
+	var refused, failed, sent, requests atomic.Int64
 	var errMu sync.Mutex
 	var errEx, refusedEx string
 
@@ -130,6 +131,22 @@ func runLoad(ctx context.Context, cfg loadConfig, startHeight int64) (Result, er
 		}
 	}()
 
+	note := func(err error) {
+		errMu.Lock()
+		defer errMu.Unlock()
+		if errors.Is(err, ErrMempoolFull) {
+			refused.Add(1)
+			if refusedEx == "" {
+				refusedEx = err.Error()
+			}
+			return
+		}
+		failed.Add(1)
+		if errEx == "" {
+			errEx = err.Error()
+		}
+	}
+
 	// Senders: cfg.Conns per validator, each taking transactions from its
 	// validator's queue. The pacer fills the queues round-robin.
 	loadCtx, stopLoad := context.WithTimeout(ctx, cfg.Duration)
@@ -147,35 +164,47 @@ func runLoad(ctx context.Context, cfg loadConfig, startHeight int64) (Result, er
 			senders.Add(1)
 			go func(url string, q <-chan job) {
 				defer senders.Done()
+				batch := make([]job, 0, cfg.Batch)
+				txs := make([][]byte, 0, cfg.Batch)
 				for {
-					var j job
+					batch, txs = batch[:0], txs[:0]
 					select {
 					case <-loadCtx.Done():
 						return
-					case j = <-q:
+					case j := <-q:
+						batch = append(batch, j)
 					}
-					tr.add(j.h, time.Now())
+					// What queued up while the last request was out goes in
+					// this one, up to cfg.Batch.
+				more:
+					for len(batch) < cfg.Batch {
+						select {
+						case j := <-q:
+							batch = append(batch, j)
+						default:
+							break more
+						}
+					}
+					now := time.Now()
+					for _, j := range batch {
+						tr.add(j.h, now)
+						txs = append(txs, j.tx)
+					}
 					// The request outlives the load's end (ctx, not loadCtx):
 					// a transaction is not cut off half sent.
-					err := c.broadcast(ctx, url, j.tx, j.id)
-					sent.Add(1)
-					if err == nil {
-						continue
-					}
-					tr.forget(j.h)
-					errMu.Lock()
-					if errors.Is(err, ErrMempoolFull) {
-						refused.Add(1)
-						if refusedEx == "" {
-							refusedEx = err.Error()
+					errs, err := c.broadcast(ctx, url, txs, batch[0].id)
+					sent.Add(int64(len(batch)))
+					requests.Add(1)
+					for k, j := range batch {
+						e := err // the whole request failed
+						if e == nil {
+							e = errs[k]
 						}
-					} else {
-						failed.Add(1)
-						if errEx == "" {
-							errEx = err.Error()
+						if e != nil {
+							tr.forget(j.h)
+							note(e)
 						}
 					}
-					errMu.Unlock()
 				}
 			}(cfg.RPC[i], queues[i])
 		}
@@ -240,6 +269,7 @@ pace:
 	r.Errors = int(failed.Load())
 	r.Uncommitted = len(tr.sent)
 	r.Blocks = blocks
+	r.Requests = int(requests.Load())
 	r.DurationSec = loadEnd.Sub(start).Seconds()
 	r.RefusedExample, r.ErrorExample = refusedEx, errEx
 	return r, nil

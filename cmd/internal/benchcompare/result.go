@@ -20,6 +20,7 @@ type Result struct {
 	NotSent     int     // CometBFT only: the driver's senders could not keep up
 	Refused     int     // refused for load: a full mempool, a refused submission
 	Errors      int     // CometBFT only: any other error answer
+	Requests    int     // CometBFT only: HTTP requests (a batch is one)
 	Committed   int
 	Uncommitted int     // accepted, not committed by the end of the drain
 	TxPerSec    float64 // committed / (last commit − start of the load)
@@ -144,6 +145,9 @@ func detail(r Result, err error) string {
 		return "failed: " + oneLine(err.Error())
 	}
 	s := fmt.Sprintf("%d sent, %d committed, %d uncommitted, %d refused", r.Sent, r.Committed, r.Uncommitted, r.Refused)
+	if r.Requests > 0 {
+		s += fmt.Sprintf(" in %d HTTP requests", r.Requests)
+	}
 	if r.NotSent > 0 {
 		s += fmt.Sprintf(", %d not sent (driver behind)", r.NotSent)
 	}

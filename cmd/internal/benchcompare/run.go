@@ -40,6 +40,7 @@ type Config struct {
 	Work         string // working directory: testnets, logs, JSON summaries
 	Port         int    // CometBFT p2p port; RPC is Port+1, on 127.0.0.1..4
 	Conns        int    // HTTP connections per CometBFT validator
+	Batch        int    // at most this many transactions per HTTP request to CometBFT
 	Only         string // "", "cometbft" or "sixdomain": run one side only
 	Machine      string // a line about the machine, for the header
 	Log          *slog.Logger
@@ -59,6 +60,8 @@ func (c Config) validate() error {
 		return errors.New("--port must be in [1024, 65534]")
 	case c.Conns < 1 || c.Conns > 256:
 		return errors.New("--conns must be in [1, 256]")
+	case c.Batch < 1 || c.Batch > 1000:
+		return errors.New("--batch must be in [1, 1000]")
 	case c.Only != "" && c.Only != "cometbft" && c.Only != "sixdomain":
 		return errors.New(`--only must be "cometbft" or "sixdomain"`)
 	}
@@ -158,7 +161,7 @@ func runCometBFT(ctx context.Context, c Config, i int, rate float64) (Result, er
 		return Result{}, err
 	}
 	r, err := runLoad(ctx, loadConfig{RPC: net.rpc, Rate: rate, Duration: c.Duration, Slot: c.Slot,
-		TxBytes: c.TxBytes, Conns: c.Conns, Run: i}, h)
+		TxBytes: c.TxBytes, Conns: c.Conns, Batch: c.Batch, Run: i}, h)
 	if err != nil {
 		return r, err
 	}
