@@ -289,12 +289,14 @@ func TestSummaryAndTable(t *testing.T) {
 	var out bytes.Buffer
 	writeTable(&out, Header{CometVersion: "v1.0.1", Validators: 4, Slot: 200 * time.Millisecond, Duration: 8 * time.Second,
 		TxBytes: 200, DevnetFlags: DefaultDevnetFlags, Machine: "2 cores"},
-		[]Row{{Rate: 2000, CometBFT: cmt, Sixdomain: six}, {Rate: 8000, CometErr: errors.New("boom"), Sixdomain: six}})
+		[]Row{{Rate: 2000, CometBFT: cmt, Sixdomain: six}, {Rate: 8000, CometErr: errors.New("boom"), Sixdomain: six},
+			{Rate: 16000, CometBFT: cmt, Sixdomain: Result{Sent: 5, Uncommitted: 5}}})
 	text := out.String()
 	for _, want := range []string{
 		"timeout_commit 200ms", "every transaction 200 bytes", "unsigned", "Ed25519-signed", "verified on every node",
 		"| 2,000 | 975 | 600 | 900 | 1,951 | 300 | 700 | 2.00 | 0.50 |",
 		"| 8,000 | failed | – | – | 1,951 | 300 | 700 | – | – |",
+		"| 16,000 | 975 | 600 | 900 | 0 | – | – | 0.00 | – |",
 		"1000 refused", "failed: boom",
 	} {
 		if !strings.Contains(text, want) {

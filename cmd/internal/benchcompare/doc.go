@@ -10,8 +10,11 @@
 //     validator on 127.0.0.1 to 127.0.0.4, timeout_commit set to the
 //     sixdomain slot), waits until it makes blocks, offers the rate for the
 //     duration with broadcast_tx_async over HTTP (keep-alive connections,
-//     round-robin over the validators), each transaction a unique
-//     key=value of exactly the size of a sixdomain transaction, learns
+//     several per validator, round-robin over the validators; what queued
+//     while a connection's last request was out goes as one JSON-RPC batch
+//     of at most 10, CometBFT's default max_request_batch_size), each
+//     transaction a unique key=value of exactly the size of a sixdomain
+//     transaction, learns
 //     commit times by polling /block on one validator and hashing the
 //     transactions (SHA-256, CometBFT's transaction hash), and stops every
 //     process (also on error or interrupt);

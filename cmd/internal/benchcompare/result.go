@@ -90,10 +90,24 @@ type Header struct {
 
 // ratio formats a/b, "–" when b is 0.
 func ratio(a, b float64) string {
-	if b == 0 || a == 0 {
+	if b == 0 {
 		return "–"
 	}
 	return fmt.Sprintf("%.2f", a/b)
+}
+
+// ratios formats six/cmt for the committed rate and the p50 latency; a
+// side that failed or committed nothing has no latency to compare.
+func ratios(r Row) string {
+	c, s := r.CometBFT, r.Sixdomain
+	if r.CometErr != nil || r.SixErr != nil {
+		return "– | –"
+	}
+	p50 := "–"
+	if c.Committed > 0 && s.Committed > 0 {
+		p50 = ratio(s.P50Ms, c.P50Ms)
+	}
+	return ratio(s.TxPerSec, c.TxPerSec) + " | " + p50
 }
 
 // writeTable prints the statement of what is compared, one Markdown table
@@ -113,9 +127,7 @@ func writeTable(w io.Writer, h Header, rows []Row) {
 	fmt.Fprintln(w, "| offered tx/s | CometBFT committed tx/s | p50 ms | p99 ms | sixdomain committed tx/s | p50 ms | p99 ms | committed six/cmt | p50 six/cmt |")
 	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rows {
-		c, s := r.CometBFT, r.Sixdomain
-		cc, sc := cells(c, r.CometErr), cells(s, r.SixErr)
-		fmt.Fprintf(w, "| %s | %s | %s |\n", num(r.Rate), cc, sc+" | "+ratio(s.TxPerSec, c.TxPerSec)+" | "+ratio(s.P50Ms, c.P50Ms))
+		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", num(r.Rate), cells(r.CometBFT, r.CometErr), cells(r.Sixdomain, r.SixErr), ratios(r))
 	}
 	fmt.Fprintln(w)
 	for _, r := range rows {
@@ -134,6 +146,9 @@ func cells(r Result, err error) string {
 	if err != nil {
 		return "failed | – | –"
 	}
+	if r.Committed == 0 {
+		return "0 | – | –" // no latency to speak of
+	}
 	return fmt.Sprintf("%s | %.0f | %.0f", num(r.TxPerSec), r.P50Ms, r.P99Ms)
 }
 
@@ -149,7 +164,7 @@ func detail(r Result, err error) string {
 		s += fmt.Sprintf(" in %d HTTP requests", r.Requests)
 	}
 	if r.NotSent > 0 {
-		s += fmt.Sprintf(", %d not sent (driver behind)", r.NotSent)
+		s += fmt.Sprintf(", %d not sent (left in the driver's queue: full, or at the end)", r.NotSent)
 	}
 	if r.Errors > 0 {
 		s += fmt.Sprintf(", %d errors (%s)", r.Errors, oneLine(r.ErrorExample))
