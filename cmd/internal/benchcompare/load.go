@@ -99,27 +99,37 @@ func runLoad(ctx context.Context, cfg loadConfig, startHeight int64) (Result, er
 	var errMu sync.Mutex
 	var errEx, refusedEx string
 
+	if _, err := kvTx(cfg.Run, uint64(cfg.Rate*cfg.Duration.Seconds())+1, cfg.TxBytes); err != nil {
+		return Result{}, err
+	}
 	// The watcher polls node 0 for each next block.
 	watchCtx, stopWatch := context.WithCancel(ctx)
-	defer stopWatch()
 	var watchErr error
 	var blocks int64
 	watchDone := make(chan struct{})
 	go func() {
 		defer close(watchDone)
 		h := startHeight + 1
+		var failingSince time.Time
 		for watchCtx.Err() == nil {
+			// The block was committed before this request reached node 0:
+			// its start is the commit time, up to the 5 ms between polls.
+			asked := time.Now()
 			txs, err := c.block(watchCtx, cfg.RPC[0], h)
 			switch {
 			case err == nil:
-				tr.committed(txs, time.Now())
+				tr.committed(txs, asked)
 				h++
 				blocks++
+				failingSince = time.Time{}
 				continue
 			case errors.Is(err, ErrNoBlockYet):
+				failingSince = time.Time{}
 			case watchCtx.Err() != nil:
 				return
-			default:
+			case failingSince.IsZero():
+				failingSince = time.Now() // a loaded node may fail a request; try again
+			case time.Since(failingSince) > 10*time.Second:
 				watchErr = err
 				return
 			}
@@ -212,6 +222,7 @@ func runLoad(ctx context.Context, cfg loadConfig, startHeight int64) (Result, er
 
 	start := time.Now()
 	var made uint64
+	var paceErr error
 	var backlog int64
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
@@ -226,7 +237,9 @@ pace:
 		for ; made < due; made++ {
 			tx, err := kvTx(cfg.Run, made, cfg.TxBytes)
 			if err != nil {
-				return Result{}, err
+				paceErr = err
+				stopLoad()
+				break pace
 			}
 			j := job{tx: tx, h: sha256.Sum256(tx), id: made}
 			select {
@@ -244,14 +257,19 @@ pace:
 	}
 
 	drain := time.Now().Add(10*cfg.Slot + 5*time.Second)
-	for tr.pending() > 0 && time.Now().Before(drain) && ctx.Err() == nil && watchErr == nil {
+wait:
+	for tr.pending() > 0 && time.Now().Before(drain) && ctx.Err() == nil {
 		select {
-		case <-watchDone:
+		case <-watchDone: // the watcher failed
+			break wait
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
 	stopWatch()
 	<-watchDone
+	if paceErr != nil {
+		return Result{}, paceErr
+	}
 	if watchErr != nil {
 		return Result{}, fmt.Errorf("watching blocks: %w", watchErr)
 	}
