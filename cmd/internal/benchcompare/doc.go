@@ -31,8 +31,9 @@
 // process; sixdomain's devnet generates and signs its load inside its own
 // process.
 //
-// Nothing here runs in `go test` beyond the pure parts (sizing,
-// percentiles, parsing CometBFT's JSON, editing its config, the table).
+// `go test` runs the pure parts (sizing, percentiles, parsing CometBFT's
+// JSON, editing its config, the table) and the load loop against a fake
+// of CometBFT's RPC in the test; never CometBFT or a devnet.
 //
 // Imports: the standard library and cmd/internal/devnet (its Summary);
 // nothing of CometBFT's code, which runs as a separate binary.
