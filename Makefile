@@ -27,12 +27,27 @@ IMAGE     ?= sixdomain/sixd:dev
 TESTNET   ?= deploy/testnet
 COMPOSE   ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 
+# make bench-compare: the same load against CometBFT's kvstore localnet and a
+# sixdomain devnet, one after the other, in one table (docs/BENCHMARKS.md,
+# Side by side with CometBFT). CometBFT is installed with go install into
+# BENCH_CACHE (ignored by git), once per version.
+RATES       ?= 1000,2000,4000,8000
+DURATION    ?= 20s
+SLOT        ?= 200ms
+TX_BYTES    ?= 200
+# The sixdomain load's shape (after --authorities 4 --slot --rate --duration).
+BENCH_DEVNET_FLAGS ?= --devices 0 --sensors 40
+BENCH_FLAGS ?=
+CMT_VERSION ?= v1.0.1
+BENCH_CACHE ?= $(CURDIR)/.cache/bench
+CMT_BIN      = $(BENCH_CACHE)/bin/cometbft
+
 # End-to-end fault runs (e2e/, docs/RELIABILITY.md): make e2e MANIFEST=e2e/manifests/long.toml
 MANIFEST  ?= e2e/manifests/ci.toml
 E2E_MODE  ?= auto
 E2E_OUT   ?= e2e-out/$(basename $(notdir $(MANIFEST)))-$(shell date +%Y%m%d-%H%M%S)
 
-.PHONY: all build build-static build-device build-light cross test test-docker devnet devnet-admitted sim lint bench bench-devnet fuzz fuzz-consensus clean docker compose-up compose-down e2e e2e-ci
+.PHONY: all build build-static build-device build-light cross test test-docker devnet devnet-admitted sim lint bench bench-devnet bench-compare cometbft fuzz fuzz-consensus clean docker compose-up compose-down e2e e2e-ci
 
 all: lint test build
 
@@ -106,6 +121,22 @@ bench-devnet:
 	$(GO) run ./cmd/sixd devnet --quiet --duration 20s --authorities 4 --rate 1000 --sensors 20 --json devnet-4a-1000.json
 	$(GO) run ./cmd/sixd devnet --quiet --duration 20s --authorities 4 --rate 1500 --sensors 20 --json devnet-4a-1500.json
 	$(GO) test -run '^$$' -bench SyncCatchUp -benchtime 1x ./node/
+
+# CometBFT CMT_VERSION into BENCH_CACHE/bin, skipped when it is there already.
+cometbft:
+	@if [ "$$($(CMT_BIN) version 2>/dev/null)" = "$(patsubst v%,%,$(CMT_VERSION))" ]; then \
+	  echo "cometbft $(CMT_VERSION) already in $(CMT_BIN)"; \
+	else \
+	  echo "installing cometbft $(CMT_VERSION) into $(BENCH_CACHE)/bin"; \
+	  GOBIN=$(BENCH_CACHE)/bin $(GO) install github.com/cometbft/cometbft/cmd/cometbft@$(CMT_VERSION); \
+	fi
+
+# The table of docs/BENCHMARKS.md, Side by side with CometBFT:
+# make bench-compare RATES=1000,4000 DURATION=8s SLOT=1s
+bench-compare: build cometbft
+	$(GO) build -o bin/benchcompare ./cmd/benchcompare
+	bin/benchcompare --cometbft $(CMT_BIN) --sixd $(BIN) --rates $(RATES) --duration $(DURATION) \
+	  --slot $(SLOT) --tx-bytes $(TX_BYTES) --devnet-flags "$(BENCH_DEVNET_FLAGS)" --work $(BENCH_CACHE)/run $(BENCH_FLAGS)
 
 # Every native fuzz target for FUZZTIME each.
 fuzz:

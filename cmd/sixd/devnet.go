@@ -96,6 +96,7 @@ refusals.`,
 	f.IntVar(&o.Light, "light", 0, "number of light nodes, each recording a reading a second through a device node (its gateway)")
 	f.StringVar(&o.Admission, "admission", "open", `genesis admission mode: "open", or "admitted" (a gateway onboards every device on the DID registry first)`)
 	f.IntVar(&o.MempoolTxs, "mempool-txs", 0, "bound every node's mempool to this many transactions (0: the role's default), to see the back-pressure at low rates")
+	f.IntVar(&o.TxBytes, "tx-bytes", 0, "pad each reading so its signed transaction is exactly this many bytes (0: no padding)")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (every node) to this file")
 	return cmd
 }

@@ -56,6 +56,9 @@ type Options struct {
 	// transactions (the high-water mark at 80 % of it), to show the
 	// back-pressure at low rates.
 	MempoolTxs int
+	// TxBytes > 0 pads every reading so that its signed transaction
+	// encodes to exactly this many bytes (make bench-compare).
+	TxBytes int
 }
 
 // Summary is what `sixd devnet` measures; --json writes it.
@@ -137,6 +140,9 @@ func Run(ctx context.Context, o Options, out, errOut io.Writer) (Summary, error)
 		return Summary{}, errors.New("--light needs --admission open (light nodes are not onboarded)")
 	case o.Admission != "" && o.Admission != types.AdmissionOpen && o.Admission != types.AdmissionAdmitted:
 		return Summary{}, fmt.Errorf("--admission must be %q or %q", types.AdmissionOpen, types.AdmissionAdmitted)
+	}
+	if err := checkTxBytes(o); err != nil {
+		return Summary{}, err
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(o.LogLevel)); err != nil {
@@ -504,13 +510,11 @@ func (l *load) device(ctx, submitCtx context.Context, n *node.Node, key *identit
 		for ; sent < due && ctx.Err() == nil; sent++ {
 			nonce++
 			value := fmt.Sprintf(`{"celsius":%.2f,"seq":%d}`, 20+5*math.Sin(float64(nonce)/50)+float64(idx%3), nonce)
-			tx, err := types.NewDataRecordTx(chainID, nonce, time.Now().UnixMilli(),
-				types.DataRecord{Stream: "temperature", ContentType: "application/json", Value: []byte(value)})
+			tx, err := signedReading(chainID, nonce, time.Now().UnixMilli(), value, key, l.o.TxBytes)
 			if err != nil {
 				l.refusedOne(err)
 				return
 			}
-			tx.Sign(key)
 			if !l.submit(ctx, submitCtx, n, tx) {
 				nonce-- // the node did not take it: reuse the nonce
 			}
