@@ -260,7 +260,7 @@ func TestParseRatesAndArgs(t *testing.T) {
 	}
 	c := Config{Slot: 200 * time.Millisecond, Duration: 8 * time.Second, TxBytes: 200, DevnetFlags: DefaultDevnetFlags}
 	got := strings.Join(devnetArgs(c, 4000, "out.json"), " ")
-	want := "devnet --quiet --authorities 4 --slot 200ms --rate 4000 --duration 8s --tx-bytes 200 --json out.json --devices 2 --sensors 20"
+	want := "devnet --quiet --authorities 4 --slot 200ms --rate 4000 --duration 8s --tx-bytes 200 --json out.json --devices 0 --sensors 40"
 	if got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}

@@ -21,7 +21,7 @@ import (
 // DefaultDevnetFlags are the load-shape flags of the sixdomain side, after
 // --authorities, --slot, --rate, --duration and --tx-bytes. The Makefile's
 // BENCH_DEVNET_FLAGS overrides them.
-const DefaultDevnetFlags = "--devices 2 --sensors 20"
+const DefaultDevnetFlags = "--devices 0 --sensors 40"
 
 // Validators is the size of both networks: 4 CometBFT validators, 4
 // sixdomain authorities.
