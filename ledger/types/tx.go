@@ -73,6 +73,12 @@ type Tx struct {
 	Timestamp int64              // milliseconds since the Unix epoch, set by the device
 	Payload   []byte             // canonical encoding of the type's payload (DataRecord, ...)
 	Signature []byte             // Ed25519 over SignBytes()
+
+	// bodyHash is Hash(), computed once by DecodeTx for the transactions
+	// that arrive from the network and are read by many goroutines (it is
+	// never set later, so reading it needs no lock). Sign clears it. It is
+	// not part of the encoding.
+	bodyHash *Hash
 }
 
 // txBody is the unsigned part of a transaction: the same array without its
@@ -98,7 +104,12 @@ func (tx *Tx) BodyBytes() []byte { return marshal(tx.body()) }
 
 // Hash returns SHA-256 of the unsigned transaction's canonical encoding.
 // It identifies the transaction; the signature is not part of it.
-func (tx *Tx) Hash() Hash { return sha256.Sum256(tx.BodyBytes()) }
+func (tx *Tx) Hash() Hash {
+	if tx.bodyHash != nil {
+		return *tx.bodyHash
+	}
+	return sha256.Sum256(tx.BodyBytes())
+}
 
 // txSignDomain separates transaction signatures from every other use of a key.
 const txSignDomain = "SIXDOMAIN-TX-V1\x00"
@@ -113,6 +124,7 @@ func (tx *Tx) SignBytes() []byte {
 // Sign sets the sender to key's public key and signs the transaction.
 func (tx *Tx) Sign(key *identity.PrivateKey) {
 	tx.Sender = key.Public()
+	tx.bodyHash = nil
 	tx.Signature = key.Sign(tx.SignBytes())
 }
 
@@ -133,6 +145,10 @@ func DecodeTx(data []byte) (*Tx, error) {
 	if err := unmarshalCanonical(data, &tx); err != nil {
 		return nil, fmt.Errorf("transaction: %w", err)
 	}
+	// A decoded transaction is not changed afterwards (callers that want
+	// another one build it), so its hash is computed here once.
+	h := Hash(sha256.Sum256(tx.BodyBytes()))
+	tx.bodyHash = &h
 	return &tx, nil
 }
 
