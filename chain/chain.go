@@ -94,6 +94,15 @@ type entry struct {
 	td       uint64
 	children []*entry
 	arrived  time.Time
+	enc      []byte // block.Encode(), once asked for (recovery records)
+}
+
+// encoded returns the block's encoding, computed once.
+func (e *entry) encoded() []byte {
+	if e.enc == nil {
+		e.enc = e.block.Encode()
+	}
+	return e.enc
 }
 
 // Chain is the consensus state machine. See the package doc.
@@ -246,7 +255,7 @@ func (c *Chain) recoveryRecord(source types.Checkpoint) []byte {
 	var blocks [][]byte
 	if e, ok := c.blocks[source.Hash]; ok {
 		for x := e; x != nil && len(blocks) <= maxRecoveryBlocks; x = x.parent {
-			blocks = append(blocks, x.block.Encode())
+			blocks = append(blocks, x.encoded())
 		}
 		if len(blocks) > maxRecoveryBlocks {
 			blocks = nil

@@ -68,6 +68,7 @@ type Node struct {
 	batcher    *txflow.Batcher
 	assembler  *txflow.Assembler
 	pullSem    chan struct{}
+	sigq       *txflow.SigQueue // API and single-transaction signature checks, batched
 	txm        *txflowMetrics
 	txSub      *lp2pps.Subscription
 	blkSub     *lp2pps.Subscription
@@ -224,7 +225,8 @@ func New(ctx context.Context, key *identity.PrivateKey, g *types.Genesis, opts .
 	n.checker = &sixps.TxChecker{ChainID: g.ChainID, Window: g.TimeWindow(), Now: cfg.Clock, Sigs: n.sigs,
 		Nonce: n.committedNonce, Known: n.knownTx, Sender: n.checkSender,
 		Admit:  func(tx *types.Tx, size int) error { return n.pool.Admit(tx, size, n.committedNonce(tx.Sender)) },
-		Verify: types.VerifyTxs}
+		Verify: types.VerifyTxs, VerifyOne: func(tx *types.Tx) error { return n.sigq.Verify(n.ctx, tx) }}
+	n.sigq = txflow.NewSigQueue(func(txs []*types.Tx) []error { return types.VerifyTxs(txs, n.sigs) }, 256)
 	n.ps, err = lp2pps.NewGossipSub(n.ctx, n.host, append(sixps.Options(sixps.Config{ChainID: g.ChainID,
 		PeerExchange: cfg.Role == RoleBootstrap, Bootstrapper: cfg.relayOnly(), TrustedPX: n.isBootstrapPeer,
 		ScoreInspect: n.setScores, ScoreInspectPeriod: time.Second, TimeScale: n.clk.Scale()}),
@@ -414,6 +416,9 @@ func (n *Node) Close() error {
 		n.wg.Wait()
 		if n.batcher != nil {
 			n.batcher.Close()
+		}
+		if n.sigq != nil {
+			n.sigq.Close()
 		}
 		if n.dht != nil {
 			errs = append(errs, n.dht.Close())

@@ -1,6 +1,7 @@
 package types
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"fmt"
 	"time"
@@ -79,6 +80,11 @@ type Tx struct {
 	// never set later, so reading it needs no lock). Sign clears it. It is
 	// not part of the encoding.
 	bodyHash *Hash
+	// raw is the encoding DecodeTx read, returned by Encode while the
+	// signature still matches its last 64 bytes (a test that alters the
+	// signature of a decoded transaction gets a fresh encoding). Sign
+	// clears it.
+	raw []byte
 }
 
 // txBody is the unsigned part of a transaction: the same array without its
@@ -124,12 +130,19 @@ func (tx *Tx) SignBytes() []byte {
 // Sign sets the sender to key's public key and signs the transaction.
 func (tx *Tx) Sign(key *identity.PrivateKey) {
 	tx.Sender = key.Public()
-	tx.bodyHash = nil
+	tx.bodyHash, tx.raw = nil, nil
 	tx.Signature = key.Sign(tx.SignBytes())
 }
 
-// Encode returns the canonical encoding of the signed transaction.
-func (tx *Tx) Encode() []byte { return marshal(tx) }
+// Encode returns the canonical encoding of the signed transaction. The
+// caller must not modify it: for a decoded transaction it is the bytes it
+// was decoded from.
+func (tx *Tx) Encode() []byte {
+	if r := tx.raw; len(r) > 64 && len(tx.Signature) == 64 && bytes.Equal(r[len(r)-64:], tx.Signature) {
+		return r
+	}
+	return marshal(tx)
+}
 
 // Time returns the transaction's timestamp as a time.Time.
 func (tx *Tx) Time() time.Time { return time.UnixMilli(tx.Timestamp) }
@@ -149,6 +162,7 @@ func DecodeTx(data []byte) (*Tx, error) {
 	// another one build it), so its hash is computed here once.
 	h := Hash(sha256.Sum256(tx.BodyBytes()))
 	tx.bodyHash = &h
+	tx.raw = bytes.Clone(data)
 	return &tx, nil
 }
 
