@@ -268,7 +268,7 @@ func (c *Cluster) equivocate(n *Node, b *types.Block, votes []*types.FinalityVot
 	bh := b.Hash()
 	var rest []*types.FinalityVote
 	for _, v := range votes {
-		if v.Target.Hash != bh {
+		if v.Target.Hash != bh || v.IsCommit() {
 			rest = append(rest, v)
 			continue
 		}
