@@ -199,7 +199,7 @@ type Cluster struct {
 	// saves most of the signature checks of a run.
 	sigs *types.SigCache
 
-	final     map[uint64]finalRec   // height -> the block finalized there
+	final     map[uint64]finalRec // height -> the block finalized there
 	finality  map[uint64]*BlockFinality
 	txHeight  map[types.Hash]uint64 // committed transaction -> height
 	devices   []*device
