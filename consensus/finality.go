@@ -578,10 +578,11 @@ func (f *Finality) NextVote(chainID string, self identity.PublicKey, head types.
 func (f *Finality) NextCommit(chainID string, self identity.PublicKey, head types.Checkpoint, info BlockInfo) (types.FinalityVote, bool) {
 	var none types.FinalityVote
 	c := f.highest
-	if c.Height <= f.finalized.Height || f.justified[c] == nil || !info.Known(head) || !info.Known(c) || !info.IsAncestor(c, head) {
+	if c.Height <= f.finalized.Height || f.justified[c] == nil ||
+		f.hasOwn && (f.own.Target.Height > c.Height || f.own.Target.Height == c.Height && f.own.IsCommit() || f.own.Source.Height > c.Height) {
 		return none, false
 	}
-	if f.hasOwn && (f.own.Target.Height > c.Height || f.own.Target.Height == c.Height && f.own.IsCommit() || f.own.Source.Height > c.Height) {
+	if !info.Known(head) || !info.Known(c) || !info.IsAncestor(c, head) {
 		return none, false
 	}
 	if voters, ok := info.Voters(c); !ok || !slices.Contains(voters, self) {

@@ -165,6 +165,7 @@ type Stats struct {
 	Events, Delivered, Dropped, Duplicated int
 	Sealed, Equivocations, Commits         int
 	Evidence, EvidenceTxs                  int
+	CommitEvidence                         int // evidence with a commit vote in it
 	SyncRequests, SyncBlocks, Certificates int
 	SyncForks                              int // sync answers from another branch: asked again from the finalized height
 	Crashes, Restarts, Partitions          int
