@@ -711,16 +711,28 @@ func (c *Chain) onHeadChange(old, cur *entry) {
 
 // ---- voting and finality ----
 
+// vote casts this authority's votes for its head: the normal vote (the
+// link from the highest justified ancestor to the head) once per head
+// height, and the commit vote (Finality.NextCommit) on the highest
+// justified block of the head chain once it is justified, which
+// finalizes that block within its slot.
 func (c *Chain) vote() {
 	if c.head == nil {
 		return
 	}
 	self := c.cfg.Key.Public()
 	head := types.Checkpoint{Height: c.head.block.Header.Height, Hash: c.head.hash}
-	v, ok := c.fin.NextVote(c.cfg.Genesis.ChainID, self, head, treeInfo{c})
-	if !ok {
-		return
+	if v, ok := c.fin.NextVote(c.cfg.Genesis.ChainID, self, head, treeInfo{c}); ok {
+		c.cast(v)
 	}
+	if v, ok := c.fin.NextCommit(c.cfg.Genesis.ChainID, self, head, treeInfo{c}); ok {
+		c.cast(v)
+	}
+}
+
+// cast signs, persists, counts and sends one of this authority's votes.
+func (c *Chain) cast(v types.FinalityVote) {
+	self := c.cfg.Key.Public()
 	voters, ok := treeInfo{c}.Voters(v.Source)
 	if !ok || !slices.Contains(voters, self) {
 		return

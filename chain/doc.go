@@ -19,19 +19,26 @@
 //     weigh 2, out-of-turn 1), then the lower height, then the lower hash
 //     (EIP-3436's tie-breaks). It never leaves the finalized chain: blocks
 //     at or below the finalized height are refused.
-//   - Finality: Casper FFG (consensus.Finality). An authority votes for its
-//     head once per height; a block is final when a supermajority link from
-//     it to its child exists. Only final blocks reach the ledger store, so
-//     "committed" in the API means final, and survives kill -9.
+//   - Finality: Casper FFG (consensus.Finality) with two vote rounds per
+//     block. An authority votes for its head once per height (normal
+//     vote), and commit-votes the highest justified block of its head
+//     chain once it is justified (consensus.Finality.NextCommit: source ==
+//     target). A justified block is final when its commit votes, or a
+//     link from it to its child, form a supermajority link — on a healthy
+//     network about two vote propagations after it is sealed, before the
+//     next block (chaintest.TestFinalWithinSlot). Only final blocks reach
+//     the ledger store, so "committed" in the API means final, and
+//     survives kill -9.
 //
 // Storage: the chain keeps its own records in its namespace of the node's
-// datastore (ledger.Spaces.Chain): its last vote with a recovery record
-// (one synced batch, before the vote leaves), and the finalized tip's total
+// datastore (ledger.Spaces.Chain): its last vote, normal or commit, with a
+// recovery record (one synced batch, before the vote leaves), and the finalized tip's total
 // difficulty, which joins each finalized block's commit batch
 // (ledger.Write), so the store's head and it never disagree after a
 // crash; in the same batch, the certificates of finality proofs
 // (proofs.go: /cert/j/<height>, the votes that justified the block, and
-// /cert/f/<height>, the votes that finalized it), from which FinalityProof
+// /cert/f/<height>, the votes that finalized it: its link to its child or
+// its commit link), from which FinalityProof
 // builds proofs for light clients (consensus.VerifyFinality). The store I/O of the synchronous steps uses the one context the
 // chain keeps from New (without its cancellation).
 //

@@ -20,8 +20,9 @@ import (
 //	/cert/j/<height, 16 hex>  the votes of the link that justified the
 //	                          finalized block at height (EncodeCertificates
 //	                          of one certificate), when this node saw it
-//	/cert/f/<height, 16 hex>  the votes of the link from the block at height
-//	                          to its child, which finalized it
+//	/cert/f/<height, 16 hex>  the votes of the link that finalized the block
+//	                          at height: from it to its child, or its commit
+//	                          link (source == target)
 func justifiedCertKey(height uint64) datastore.Key {
 	return datastore.RawKey(fmt.Sprintf("/cert/j/%016x", height))
 }
@@ -151,8 +152,8 @@ func (c *Chain) finalizingCert(ctx context.Context, from, head uint64) (uint64, 
 
 // handoff finds, for the authority-set change at block change, a block t
 // at or above it justified by a link from a source s in [cur, change)
-// (signed by curSet) and finalized by its link to its child (signed by the
-// set after t), and returns the handoff, t and the set after t.
+// (signed by curSet) and finalized by its link to its child or its commit
+// link (signed by the set after t), and returns the handoff, t and the set after t.
 func (c *Chain) handoff(ctx context.Context, cur uint64, curSet []identity.PublicKey, change, head uint64) (*types.Handoff, uint64, []identity.PublicKey, error) {
 	for t := change; t < head && t <= change+handoffSearch; t++ {
 		jus, err := c.storedCert(ctx, justifiedCertKey(t))
@@ -162,7 +163,7 @@ func (c *Chain) handoff(ctx context.Context, cur uint64, curSet []identity.Publi
 		if jus == nil || jus[0].Source.Height >= change || jus[0].Source.Height < cur {
 			continue
 		}
-		// The lowest block f >= t that a link to its child finalized,
+		// The lowest block f >= t that a link to its child (or its commit link) finalized,
 		// under the set after t (no other change in between).
 		f, fin, err := c.finalizingCert(ctx, t, head)
 		if err != nil {

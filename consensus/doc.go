@@ -31,50 +31,91 @@
 //
 // The Proof-of-Authority producer gives probabilistic, fork-choice
 // finality only: a block can be reverted by a heavier chain. Finality adds
-// a Casper FFG gadget on top of it. Every block is a checkpoint
-// (types.Checkpoint: height and hash). An authority that adopts a new head
-// signs a vote (types.FinalityVote), a link source → target, where target
-// is its head and source is the highest justified checkpoint on the
-// head's chain. The voters of a link are the authority set at its source.
+// a Casper FFG gadget on top of it, with two vote rounds per block. Every
+// block is a checkpoint (types.Checkpoint: height and hash), and blocks
+// map to FFG epochs: the block at height h is the checkpoint of epoch 2h.
+// An authority that adopts a new head signs a normal vote
+// (types.FinalityVote), a link source → target, where target is its head
+// and source is the highest justified checkpoint on the head's chain: the
+// link epoch 2·source → epoch 2·target. Once a block c of its head chain
+// is justified it signs a commit vote (NextCommit): Source == Target == c,
+// the link from c at epoch 2h to the same block at epoch 2h+1 (Gasper lets
+// one block be the checkpoint of several epochs). The voters of a link are
+// the authority set at its source.
 //
 //   - The genesis is justified and finalized.
 //   - A link s → t is a supermajority link when more than 2/3 of the
 //     voters of s (3·count > 2·|voters|, distinct voters) signed it. When
 //     s is justified and an ancestor of t, t becomes justified.
-//   - When t is justified by a supermajority link from s and t is a child
-//     of s (t.Height == s.Height+1), s is finalized, and with it every
-//     block below it on its chain.
+//   - When s is justified and a supermajority link goes from s to its
+//     child t (t.Height == s.Height+1), or s's commit link is a
+//     supermajority link, s is finalized, and with it every block below
+//     it on its chain. A commit link justifies nothing further: epoch
+//     2h+1 is never the source of a vote.
 //
-// An honest authority never signs two votes that break one of the two
-// slashing conditions (types.Conflict): a double vote (two different
-// targets at one height) or a surround vote (one link strictly inside the
-// other). NextVote enforces this: targets strictly increase and sources
-// never decrease, so no later vote can double or surround an earlier one.
-// Any two conflicting votes of one authority are the Evidence of a
-// TxEvidence transaction that anyone can put on the chain.
+// On a healthy network a block is justified by the normal votes of its
+// own height and finalized by the commit votes that follow, about two
+// vote propagations after it is sealed, within its slot; the child rule
+// still finalizes it one block later when the commit round falls short.
+//
+// The slashing conditions (types.Conflict) are judged on epochs: a double
+// vote is two different targets at one target epoch (two normal votes for
+// different blocks at one height, or two commit votes for different
+// blocks at one height; a commit vote, at an odd epoch, never doubles a
+// normal vote), a surround vote one link strictly inside the other (a
+// normal vote s → t surrounds a commit vote at h iff s < h < t; a commit
+// vote, one epoch long, surrounds nothing). Between normal votes this is
+// the rule of plain block checkpoints, so evidence from before commit
+// votes keeps its verdict. An honest authority never signs two
+// conflicting votes. NextVote and NextCommit enforce it with the last own
+// vote (normal or commit): normal-vote targets strictly increase and
+// sources never decrease, so no normal vote doubles or surrounds another;
+// a commit vote at h needs the last vote's target at or below h (no
+// earlier normal vote reaches past h, so none surrounds it) and no commit
+// at h already (no double commit); and as the last vote it makes every
+// later normal vote's source at least h (none surrounds it) and target
+// above h. Any two conflicting votes of one authority are the Evidence of
+// a TxEvidence transaction that anyone can put on the chain.
 //
 // # Why finalized blocks are safe: accountable safety
 //
-// Suppose two conflicting checkpoints (neither an ancestor of the other)
-// were finalized, a at height h_a by the link a → a' (a' a child of a),
-// and b at height h_b ≥ h_a. Follow the chain of supermajority links that
-// justified b, genesis = j_0 → j_1 → ... → j_n = b, all on b's chain and
-// so none equal to a or a'. Take the first j_k with j_k.Height ≥ h_a:
-// its predecessor is below h_a, so the link j_(k-1) → j_k either targets
-// height h_a (a double vote against a's own justifying link: two
-// different targets at one height), height h_a+1 (a double vote against
-// a → a'), or a height above h_a+1 (a surround vote: it strictly contains
-// a → a'). Each of those links has more than 2/3 of the voters; two such
-// sets of one voter set intersect in more than 1/3 of it. So two
-// conflicting finalized checkpoints prove that more than 1/3 of the
-// authorities signed conflicting votes, and the pairs of votes are the
-// proof (types.Evidence). Contrapositive: with fewer than 1/3 byzantine
+// A finalized block a at height h_a is the justified checkpoint (a, 2h_a)
+// with a supermajority link that finalized it: a → a' with a' a child of
+// a (epochs 2h_a → 2h_a+2) or a's commit link (2h_a → 2h_a+1). Suppose a
+// and b were both finalized and conflict (neither is an ancestor of the
+// other), with h_b ≥ h_a. Follow the chain of supermajority links that
+// justified b, genesis = j_0 → j_1 → ... → j_n = b: every j_k is an
+// ancestor of b at an even epoch (only the even epoch of a block is a
+// source, and commit links justify nothing further), so none of them is
+// a or a', and every link in it is a normal link. Take the first j_k with
+// epoch ≥ 2h_a: its predecessor's epoch is below 2h_a, so the link
+// j_(k-1) → j_k crosses 2h_a, and it
+//
+//   - targets epoch 2h_a (height h_a, a block other than a): a double vote
+//     against a's own justifying link;
+//   - targets epoch 2h_a+2 when a was finalized by the link to its child
+//     a': a double vote against a → a' (height h_a+1, not a'); epoch
+//     2h_a+1 cannot be its target, since only commit links target odd
+//     epochs and they start at 2h_a, not below;
+//   - or targets a higher epoch, from a source below 2h_a: a surround vote
+//     around the link that finalized a (2h_a → 2h_a+2, or the commit link
+//     2h_a → 2h_a+1: s < h_a < t).
+//
+// Each of those links has more than 2/3 of the voters; two such sets of
+// one voter set intersect in more than 1/3 of it. So two conflicting
+// finalized checkpoints prove that more than 1/3 of the authorities
+// signed conflicting votes, and the pairs of votes are the proof
+// (types.Evidence). Contrapositive: with fewer than 1/3 byzantine
 // authorities, finalized blocks are never reverted, whatever the network
-// does — delays, partitions, or a fork choice gone wrong. The gadget also
-// declines to count a vote that conflicts with one it already holds from
-// the same authority (it reports Evidence instead; certificates are the
-// exception, see liveness), and refuses to justify checkpoints that
-// conflict with its finalized one;
+// does — delays, partitions, or a fork choice gone wrong. (The child rule
+// stays safe beside commit links because the epoch 2h_a+1 between a and
+// its child holds no other justified checkpoint: one there would need a
+// commit link from a block at height h_a, i.e. a justified checkpoint at
+// 2h_a other than a, which is already the double vote of the first case.)
+// The gadget also declines to count a vote that conflicts with one it
+// already holds from the same authority (it reports Evidence instead;
+// certificates are the exception, see liveness), and refuses to justify
+// checkpoints that conflict with its finalized one;
 // should a supermajority link ever try to finalize a conflicting
 // checkpoint, it reports ErrConflictingFinality: the safety alarm, which
 // cannot fire unless more than 1/3 of the authorities misbehaved (or the
@@ -89,9 +130,13 @@
 //     within a block interval. The PoA producer alone needs only a
 //     majority of authorities to keep the chain growing; finality needs
 //     more, and while it lacks them the chain grows without finalizing.
-//   - The chain must keep growing: a vote needs a target above every
-//     earlier target of its voter, and finalizing s needs a justified
-//     child of s.
+//   - The chain must keep growing: a normal vote needs a target above
+//     every earlier target of its voter, and a block is justified only by
+//     the votes of its own height. Finalizing a justified s then needs
+//     its commit round (more than 2/3 commit votes, which authorities
+//     cast only while they have not voted above s yet) or a justified
+//     child of s; a block whose commit round falls short (a vote came too
+//     late, the next block came first) is finalized with a later one.
 //   - Honest authorities must converge on one head per height for long
 //     enough to justify it: the block interval should exceed vote
 //     propagation, and the fork choice must prefer the chain holding the
@@ -137,8 +182,9 @@
 // that a block is final with VerifyFinality and a types.FinalityProof,
 // offline:
 //
-//   - Final: the votes of a supermajority link f → child of f under the
-//     trusted set (which finalizes f), with f's header; unless f is the
+//   - Final: the votes of a supermajority link f → child of f, or of f's
+//     commit link f → f, under the trusted set (which finalizes f), with
+//     f's header; unless f is the
 //     trusted checkpoint, a state-tree proof that f's state records the
 //     trusted set as its voters (the state tree's authorities key, package
 //     ledger), so that a proof that skips an authority-set change fails.
@@ -168,8 +214,8 @@
 // before AddVote; gossips the certificates of newly justified checkpoints
 // and, now and then, Certificates(), and feeds received ones to
 // AddCertificate; calls Retry when blocks arrive, NextVote when its head
-// changes (then persists OwnLastVote, with Certificates(), before signing
-// and broadcasting); and Prune at the finalized height. After a restart
+// changes and NextCommit after every change (then persists OwnLastVote,
+// with Certificates(), before signing and broadcasting each); and Prune at the finalized height. After a restart
 // it starts a gadget at the finalized checkpoint, then SetOwnLastVote and
 // AddCertificate the persisted certificates. BlockInfo must know the
 // finalized checkpoint and everything above it. Evidence from any Update

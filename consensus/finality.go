@@ -144,8 +144,8 @@ func (f *Finality) Certificate(c types.Checkpoint) []*types.FinalityVote {
 }
 
 // FinalizingCertificate returns the votes of the link that finalized the
-// finalized checkpoint (a link from it to its child), nil for the
-// checkpoint NewFinality started from.
+// finalized checkpoint (a link from it to its child, or its commit link),
+// nil for the checkpoint NewFinality started from.
 func (f *Finality) FinalizingCertificate() []*types.FinalityVote {
 	if len(f.finCert) == 0 {
 		return nil
@@ -192,8 +192,8 @@ func (f *Finality) Certificates() [][]*types.FinalityVote {
 // verified.
 //
 // It refuses (with an error wrapping types.ErrBadVote) a vote whose target
-// is not above its source, or whose source is known but is not an ancestor
-// of its known target, and (with ErrNotVoter) one whose voter is not in
+// is neither above its source nor the same checkpoint (a commit vote), or
+// whose source is known but is not an ancestor of its known target, and (with ErrNotVoter) one whose voter is not in
 // Voters(source). A vote that Conflicts with one the gadget holds from the
 // same voter is not counted: the pair is returned as Evidence. Duplicates
 // are ignored, as are votes beyond a few per voter and target height, and
@@ -210,8 +210,8 @@ func (f *Finality) AddVote(v *types.FinalityVote, info BlockInfo) (Update, error
 	if v == nil {
 		return u, fmt.Errorf("%w: nil vote", types.ErrBadVote)
 	}
-	if v.Target.Height <= v.Source.Height {
-		return u, fmt.Errorf("%w: target height %d not above source %d", types.ErrBadVote, v.Target.Height, v.Source.Height)
+	if err := v.CheckLink(); err != nil {
+		return u, err
 	}
 	h := v.Hash()
 	if _, dup := f.seen[h]; dup {
@@ -263,8 +263,10 @@ func (f *Finality) AddVote(v *types.FinalityVote, info BlockInfo) (Update, error
 // they saw justified, and unless 2/3 or more of the authorities are
 // byzantine every supermajority holds an honest vote, so by induction
 // a supermajority link proves a chain of supermajority links into its
-// source. A direct-link certificate thus finalizes its source on a
-// gadget that is behind.
+// source (a commit certificate, source == target, proves its block
+// justified the same way: honest authorities commit-vote only blocks
+// they saw justified). A direct-link or commit certificate thus finalizes
+// its source on a gadget that is behind.
 //
 // Certificates keep honest views from diverging: which of an
 // equivocator's conflicting votes AddVote counts depends on arrival
@@ -282,7 +284,7 @@ func (f *Finality) AddCertificate(chainID string, votes []*types.FinalityVote, i
 		return u, fmt.Errorf("%w: no votes", ErrBadCertificate)
 	}
 	s, t := votes[0].Source, votes[0].Target
-	if l := f.links[ffgLinkKey{s, t}]; l != nil && l.done || f.justified[t] != nil && t.Height != s.Height+1 || t.Height <= f.pruned {
+	if l := f.links[ffgLinkKey{s, t}]; l != nil && l.done || f.justified[t] != nil && !finalizingLink(s, t) || t.Height <= f.pruned {
 		return u, nil // nothing to learn from it
 	}
 	if !info.Known(s) || !info.Known(t) {
@@ -439,7 +441,7 @@ func (f *Finality) resolve(k ffgLinkKey, info BlockInfo, u *Update) {
 		}
 		l.done = true
 		s, t := k.s, k.t
-		if t.Height == s.Height+1 {
+		if finalizingLink(s, t) {
 			fin := f.finalized
 			switch {
 			case s == fin || s.Height < fin.Height && info.IsAncestor(s, fin):
@@ -463,6 +465,24 @@ func (f *Finality) resolve(k ffgLinkKey, info BlockInfo, u *Update) {
 		}
 		work = append(work, f.bySource[t]...)
 	}
+}
+
+// finalizingLink reports whether a supermajority link s → t finalizes a
+// justified s: t is a child of s (epoch 2h → 2h+2, with nothing
+// justifiable at 2h+1 but through s itself), or t is s (a commit link,
+// epoch 2h → 2h+1). A commit link justifies nothing new: its target
+// epoch 2h+1 is never the source of a vote.
+func finalizingLink(s, t types.Checkpoint) bool { return t.Height == s.Height+1 || s == t }
+
+// FinalizedBy returns the checkpoint a certificate's link finalizes when
+// its source is justified — its source, if the link goes to a child of the
+// source or is a commit link — and false for other links. It does not
+// verify the votes (VerifyCertificate does).
+func FinalizedBy(votes []*types.FinalityVote) (types.Checkpoint, bool) {
+	if len(votes) == 0 || votes[0] == nil || !finalizingLink(votes[0].Source, votes[0].Target) {
+		return types.Checkpoint{}, false
+	}
+	return votes[0].Source, true
 }
 
 // compatible reports whether c is on the finalized checkpoint's chain:
@@ -542,8 +562,44 @@ func (f *Finality) NextVote(chainID string, self identity.PublicKey, head types.
 	return v, true
 }
 
-// OwnLastVote returns the last vote NextVote returned (or SetOwnLastVote
-// set), for the caller to persist.
+// NextCommit returns the (unsigned) commit vote an honest authority self
+// casts once its highest justified checkpoint c, above the finalized one,
+// is head or an ancestor of head: Source == Target == c, the FFG link from
+// c's epoch 2h to epoch 2h+1, which finalizes c in its own slot when more
+// than 2/3 of Voters(c) sign it. ok is false unless self's last vote (a
+// normal or a commit vote) has its target at or below c's height and is
+// not a commit vote at c's height, and self is a voter of c. So no earlier
+// normal vote of self surrounds the commit vote (its target would be above
+// c) and self never commits two blocks at one height; NextVote then takes
+// the commit vote as self's last vote, so later normal votes have sources
+// at or above c and targets above it, and never surround it either. A
+// returned vote is recorded as self's last vote; persist it (with the
+// recovery record) before signing and broadcasting it, then AddVote it.
+func (f *Finality) NextCommit(chainID string, self identity.PublicKey, head types.Checkpoint, info BlockInfo) (types.FinalityVote, bool) {
+	var none types.FinalityVote
+	c := f.highest
+	if c.Height <= f.finalized.Height || f.justified[c] == nil ||
+		f.hasOwn && (f.own.Target.Height > c.Height || f.own.Target.Height == c.Height && f.own.IsCommit() || f.own.Source.Height > c.Height) {
+		return none, false
+	}
+	if !info.Known(head) || !info.Known(c) || !info.IsAncestor(c, head) {
+		return none, false
+	}
+	if voters, ok := info.Voters(c); !ok || !slices.Contains(voters, self) {
+		return none, false
+	}
+	v := types.FinalityVote{ChainID: chainID, Source: c, Target: c, Voter: self}
+	for _, old := range f.byVoter[self] {
+		if ffgConflict(old.v, &v) {
+			return none, false
+		}
+	}
+	f.own, f.hasOwn = v, true
+	return v, true
+}
+
+// OwnLastVote returns the last vote NextVote or NextCommit returned (or
+// SetOwnLastVote set), for the caller to persist.
 func (f *Finality) OwnLastVote() (types.FinalityVote, bool) {
 	if !f.hasOwn {
 		return types.FinalityVote{}, false
@@ -551,9 +607,9 @@ func (f *Finality) OwnLastVote() (types.FinalityVote, bool) {
 	return *ffgCloneVote(&f.own), true
 }
 
-// SetOwnLastVote restores self's last vote after a restart, so that
-// NextVote never returns a vote conflicting with it. It replaces the
-// recorded one.
+// SetOwnLastVote restores self's last vote (normal or commit) after a
+// restart, so that NextVote and NextCommit never return a vote
+// conflicting with it. It replaces the recorded one.
 func (f *Finality) SetOwnLastVote(v types.FinalityVote) {
 	f.own, f.hasOwn = *ffgCloneVote(&v), true
 }
@@ -603,7 +659,8 @@ func (f *Finality) Prune(height uint64) {
 }
 
 // VerifyCertificate checks, standalone, that votes form a supermajority
-// link source → target under voters: every vote is for chainID and that
+// link source → target (target above source, or a commit link: target ==
+// source) under voters: every vote is for chainID and that
 // one link, from a distinct member of voters, with a valid signature, and
 // more than 2/3 of voters signed. Syncing nodes use it on certificates
 // (Finality.Certificate) with the voters of the source.
@@ -620,8 +677,8 @@ func VerifyCertificate(chainID string, votes []*types.FinalityVote, voters []ide
 		return none, none, fmt.Errorf("%w: %d votes for %d voters", ErrBadCertificate, len(votes), len(members))
 	}
 	source, target = votes[0].Source, votes[0].Target
-	if target.Height <= source.Height {
-		return none, none, fmt.Errorf("%w: %w: target height %d not above source %d", ErrBadCertificate, types.ErrBadVote, target.Height, source.Height)
+	if err := votes[0].CheckLink(); err != nil {
+		return none, none, fmt.Errorf("%w: %w", ErrBadCertificate, err)
 	}
 	signed := make(map[identity.PublicKey]struct{}, len(votes))
 	for i, v := range votes {
@@ -653,7 +710,10 @@ func VerifyCertificate(chainID string, votes []*types.FinalityVote, voters []ide
 	return source, target, nil
 }
 
-// ffgConflict is types.Conflict, with a cheap test of the heights first.
+// ffgConflict is types.Conflict, with a cheap test of the heights first
+// (a necessary condition on the epochs of types.Conflict too: a surround
+// on epochs has strictly nested source heights and target heights nested
+// or equal).
 func ffgConflict(a, b *types.FinalityVote) bool {
 	if a.Target.Height != b.Target.Height &&
 		!(a.Source.Height < b.Source.Height && b.Target.Height < a.Target.Height) &&

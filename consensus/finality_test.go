@@ -386,8 +386,11 @@ func TestFinalityRefusesNonVoters(t *testing.T) {
 	}
 
 	// Malformed links.
-	if _, err := f.AddVote(ffgSign(ks[0], b[1], b[1]), tree); !errors.Is(err, types.ErrBadVote) {
-		t.Fatalf("target = source: %v", err)
+	if _, err := f.AddVote(ffgSign(ks[0], b[2], b[1]), tree); !errors.Is(err, types.ErrBadVote) {
+		t.Fatalf("target below source: %v", err)
+	}
+	if _, err := f.AddVote(ffgSign(ks[0], b[1], types.Checkpoint{Height: b[1].Height, Hash: types.Hash{0xee}}), tree); !errors.Is(err, types.ErrBadVote) {
+		t.Fatalf("target at the source's height, another block: %v", err)
 	}
 	fork := tree.add(g)
 	fork2 := tree.add(fork)
@@ -642,21 +645,30 @@ func TestNextVote(t *testing.T) {
 }
 
 // ffgTestConflict is types.Conflict for one voter on one chain, without
-// hashing.
+// hashing, written out on FFG epochs: block h is epoch 2h, a commit
+// vote's target epoch 2h+1.
 func ffgTestConflict(a, b *types.FinalityVote) bool {
 	if a.Source == b.Source && a.Target == b.Target {
 		return false
 	}
-	if a.Target.Height == b.Target.Height && a.Target.Hash != b.Target.Hash {
+	epochs := func(v *types.FinalityVote) (s, t uint64) {
+		s, t = 2*v.Source.Height, 2*v.Target.Height
+		if v.Source == v.Target {
+			t++
+		}
+		return s, t
+	}
+	as, at := epochs(a)
+	bs, bt := epochs(b)
+	if at == bt && a.Target.Hash != b.Target.Hash {
 		return true
 	}
-	return a.Source.Height < b.Source.Height && b.Target.Height < a.Target.Height ||
-		b.Source.Height < a.Source.Height && a.Target.Height < b.Target.Height
+	return as < bs && bt < at || bs < as && at < bt
 }
 
 // TestNextVoteNeverConflicts: over random trees with forks, random
 // justified sets, finalizations, restarts and random heads, no two votes
-// NextVote returns for one authority conflict.
+// NextVote and NextCommit return for one authority conflict.
 func TestNextVoteNeverConflicts(t *testing.T) {
 	ks := ffgKeys(t, "property", 4)
 	self := ks[0].Public()
@@ -667,6 +679,7 @@ func TestNextVoteNeverConflicts(t *testing.T) {
 			blocks := []types.Checkpoint{tree.genesis}
 			f := NewFinality(tree.genesis)
 			var votes []*types.FinalityVote
+			commits := 0
 			for step := range 10_000 {
 				switch x := r.IntN(100); {
 				case x < 35: // a block on a random recent block (forks) that keeps the finalized one
@@ -703,15 +716,26 @@ func TestNextVoteNeverConflicts(t *testing.T) {
 						g.SetOwnLastVote(last)
 					}
 					f = g
-				default: // a new head, often on another branch
+				default: // a new head, often on another branch; a commit vote now and then
 					head := blocks[len(blocks)-1-r.IntN(min(len(blocks), 12))]
-					v, ok := f.NextVote(ffgChain, self, head, tree)
+					var v types.FinalityVote
+					var ok bool
+					if r.IntN(3) == 0 {
+						v, ok = f.NextCommit(ffgChain, self, head, tree)
+						if ok && (!v.IsCommit() || !f.IsJustified(v.Source) || !tree.IsAncestor(v.Source, head) ||
+							v.Source.Height <= f.Finalized().Height) {
+							t.Fatalf("step %d: bad commit vote at %d", step, v.Source.Height)
+						}
+						commits += b2i(ok)
+					} else {
+						v, ok = f.NextVote(ffgChain, self, head, tree)
+						if ok && (v.Target != head || v.Target.Height <= v.Source.Height || !f.IsJustified(v.Source) ||
+							!tree.IsAncestor(v.Source, v.Target) || !tree.IsAncestor(f.Finalized(), v.Target)) {
+							t.Fatalf("step %d: bad vote %d → %d", step, v.Source.Height, v.Target.Height)
+						}
+					}
 					if !ok {
 						continue
-					}
-					if v.Target != head || v.Target.Height <= v.Source.Height || !f.IsJustified(v.Source) ||
-						!tree.IsAncestor(v.Source, v.Target) || !tree.IsAncestor(f.Finalized(), v.Target) {
-						t.Fatalf("step %d: bad vote %d → %d", step, v.Source.Height, v.Target.Height)
 					}
 					for _, old := range votes {
 						if ffgTestConflict(old, &v) {
@@ -727,10 +751,10 @@ func TestNextVoteNeverConflicts(t *testing.T) {
 					votes = append(votes, &v)
 				}
 			}
-			if len(votes) < 300 || f.Finalized().Height < 50 {
-				t.Fatalf("only %d votes, finalized %d: the test exercised little", len(votes), f.Finalized().Height)
+			if len(votes) < 300 || commits < 20 || f.Finalized().Height < 50 {
+				t.Fatalf("only %d votes (%d commits), finalized %d: the test exercised little", len(votes), commits, f.Finalized().Height)
 			}
-			t.Logf("%d blocks, %d votes, finalized at %d", len(blocks), len(votes), f.Finalized().Height)
+			t.Logf("%d blocks, %d votes (%d commits), finalized at %d", len(blocks), len(votes), commits, f.Finalized().Height)
 		})
 	}
 }
@@ -786,6 +810,13 @@ func (nd *ffgNode) head(r *rand.Rand, chaos bool) (types.Checkpoint, bool) {
 		return cands[r.IntN(len(cands))], true
 	}
 	return cands[0], true
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func cmpHeight(a, b uint64) int {
@@ -886,6 +917,7 @@ func ffgSafetyRun(t *testing.T, fByz int, seed uint64, steps int, opts ffgSimOpt
 	}
 
 	everFinal := map[types.Checkpoint]bool{tree.genesis: true}
+	honestCommits := 0
 	evidence, finalizedAfterPartition := 0, 0
 	var calmFrom uint64 // highest finalized when the partition ends
 	certs, restarts := 0, 0
@@ -1029,10 +1061,19 @@ func ffgSafetyRun(t *testing.T, fByz int, seed uint64, steps int, opts ffgSimOpt
 				check(step, i, u, err)
 			}
 			nd.votes = rest
-			// Vote for the head.
+			// Vote for the head, then commit-vote the highest justified
+			// block if the rules allow.
 			chaos := step < partFrom && r.IntN(4) == 0 || r.IntN(50) == 0
 			if head, ok := nd.head(r, chaos); ok {
+				var mine []types.FinalityVote
 				if v, ok := nd.fin.NextVote(ffgChain, nd.key.Public(), head, nd.view); ok {
+					mine = append(mine, v)
+				}
+				if v, ok := nd.fin.NextCommit(ffgChain, nd.key.Public(), head, nd.view); ok {
+					mine = append(mine, v)
+					honestCommits++
+				}
+				for _, v := range mine {
 					v.Sign(nd.key)
 					for _, to := range nodes {
 						send(step, i, to, ffgInFlight{vote: &v})
@@ -1054,10 +1095,17 @@ func ffgSafetyRun(t *testing.T, fByz int, seed uint64, steps int, opts ffgSimOpt
 		}
 		// Outside the partition, byzantine votes also go for random links
 		// from checkpoints some node justified (or any recent block) to
-		// any later recent block.
+		// any later recent block, and for commits on random recent blocks.
 		for _, k := range byz {
 			if partitioned(step) {
 				break
+			}
+			if r.IntN(2) == 0 {
+				c := blocks[len(blocks)-1-r.IntN(min(len(blocks), 10))]
+				v := ffgSign(k, c, c)
+				for _, to := range nodes {
+					send(step+r.IntN(3), -1, to, ffgInFlight{vote: v})
+				}
 			}
 			for range 2 {
 				src := nodes[r.IntN(len(nodes))].fin.Justified()
@@ -1091,8 +1139,8 @@ func ffgSafetyRun(t *testing.T, fByz int, seed uint64, steps int, opts ffgSimOpt
 	for c := range everFinal {
 		maxFinal = max(maxFinal, c.Height)
 	}
-	t.Logf("%d blocks, tip at %d, finalized %d at the end of the partition and %d at the end (%d finalizations after it), %d pieces of evidence, %d certificates, %d restarts",
-		len(blocks), blocks[len(blocks)-1].Height, calmFrom, maxFinal, finalizedAfterPartition, evidence, certs, restarts)
+	t.Logf("%d blocks, tip at %d, finalized %d at the end of the partition and %d at the end (%d finalizations after it), %d pieces of evidence, %d certificates, %d restarts, %d honest commit votes",
+		len(blocks), blocks[len(blocks)-1].Height, calmFrom, maxFinal, finalizedAfterPartition, evidence, certs, restarts, honestCommits)
 	if maxFinal < calmFrom+uint64(steps-partTo)/blockEvery/2 {
 		t.Fatalf("finality did not keep up in the calm phase: from %d to %d in %d blocks", calmFrom, maxFinal, (steps-partTo)/blockEvery)
 	}

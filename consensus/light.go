@@ -66,10 +66,10 @@ func encodeAuthorities(set []identity.PublicKey) []byte {
 //     trusted set, from a source at or above the trusted checkpoint whose
 //     state records that set (or the trusted checkpoint itself), to a
 //     target whose state holds the next set (state-tree proof) and whose
-//     Finalize link to its child has votes of more than 2/3 of that next
-//     set; the target and its set become the trust;
+//     Finalize link (to its child, or its commit link) has votes of more
+//     than 2/3 of that next set; the target and its set become the trust;
 //   - the Final link the same way under the trust the handoffs led to, its
-//     target the child of its source f;
+//     target the child of its source f or f itself (a commit link);
 //   - header is f, or is reached from f by the parent links of Headers.
 //
 // Soundness rests on fewer than 1/3 of each trusted set being byzantine
@@ -276,7 +276,7 @@ func VerifyFinalTxProof(t Trust, p *types.TxProof) (*types.Header, *types.Tx, Tr
 }
 
 // verifyFinal checks that link l finalizes a block f (its target is f's
-// child) under trust cur, and that header is f or is reached from f by the
+// child, or f itself: a commit link) under trust cur, and that header is f or is reached from f by the
 // parent links of headers: f's parent first, down to header's child. It
 // returns f.
 func verifyFinal(cur Trust, l *types.Link, headers []types.HexBytes, header *types.Header) (types.Checkpoint, error) {
@@ -285,7 +285,7 @@ func verifyFinal(cur Trust, l *types.Link, headers []types.HexBytes, header *typ
 	if err != nil {
 		return none, err
 	}
-	if ft.Height != f.Height+1 {
+	if !finalizingLink(f, ft) {
 		return none, fmt.Errorf("%w: link %d → %d does not finalize its source", ErrNotProvenFinal, f.Height, ft.Height)
 	}
 	if header.Height > f.Height {

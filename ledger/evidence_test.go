@@ -308,3 +308,52 @@ func TestStoreCommitRefusesForeignEvidence(t *testing.T) {
 		})
 	}
 }
+
+// TestApplyCommitVoteEvidence: evidence built from commit votes (source ==
+// target, the finality gadget's second round) is judged on FFG epochs:
+// two commits for different blocks at one height, and a normal vote
+// around a commit, are evidence against their voter; a commit and a
+// normal vote for another block at its height are not.
+func TestApplyCommitVoteEvidence(t *testing.T) {
+	f := newFixture(t, 1)
+	k0, x := f.keys[0], newKey(t)
+	st := GenesisState(f.g)
+	at := st.LastBlockTime + 1000
+	vote := func(s uint64, sh byte, tg uint64, th byte) *types.FinalityVote {
+		v := &types.FinalityVote{ChainID: f.p.ChainID, Source: types.Checkpoint{Height: s, Hash: types.Hash{sh}},
+			Target: types.Checkpoint{Height: tg, Hash: types.Hash{th}}}
+		v.Sign(x)
+		return v
+	}
+	evidence := func(a, b *types.FinalityVote) *types.Evidence {
+		e, err := types.NewEvidence(a, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	double := evidence(vote(7, 1, 7, 1), vote(7, 2, 7, 2))
+	surround := evidence(vote(6, 6, 8, 3), vote(7, 1, 7, 1))
+	txs := []*types.Tx{f.evidenceTx(t, k0, 1, at, double), f.evidenceTx(t, k0, 2, at, surround)}
+	b, _, ch, skipped := propose(st, memNonces{}, f.p, txs, at, f.auth.Public())
+	if len(skipped) != 0 || len(b.Txs) != 2 {
+		t.Fatalf("skipped %v", skipped)
+	}
+	if _, ach, err := Apply(st, memNonces{}, f.p, f.seal(b)); err != nil || !reflect.DeepEqual(ach, ch) {
+		t.Fatalf("Apply: %v", err)
+	}
+	if len(ch.Evidence) != 2 || ch.Evidence[0].Offender != x.Public() || ch.Evidence[1].Offender != x.Public() {
+		t.Fatalf("evidence %+v", ch.Evidence)
+	}
+	// Not conflicting on epochs: refused as a bad payload.
+	a, c := vote(6, 6, 7, 2), vote(7, 1, 7, 1)
+	ha, hc := a.Hash(), c.Hash()
+	if bytes.Compare(ha[:], hc[:]) > 0 {
+		a, c = c, a
+	}
+	none := &types.Evidence{A: a.Encode(), B: c.Encode()}
+	_, ch, err := Apply(st, memNonces{}, f.p, assemble(st, f.p, []*types.Tx{f.evidenceTx(t, k0, 1, at, none)}, at))
+	if !errors.Is(err, types.ErrBadPayload) || ch != nil {
+		t.Fatalf("a commit and a normal vote at its height: %v", err)
+	}
+}

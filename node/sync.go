@@ -297,13 +297,14 @@ func (n *Node) penalise(p peer.ID, banned map[peer.ID]time.Time, err error) {
 const catchUpSlack = 2
 
 // noteFinalized raises the sync target to the height a verified
-// certificate finalizes: a supermajority link s → t with t the child of s
-// finalizes s.
+// certificate finalizes: a supermajority link s → t with t the child of s,
+// or s's commit link (t == s), finalizes s (consensus.FinalizedBy).
 func (n *Node) noteFinalized(cert []*types.FinalityVote) {
-	if len(cert) == 0 || cert[0].Target.Height != cert[0].Source.Height+1 {
+	f, ok := consensus.FinalizedBy(cert)
+	if !ok {
 		return
 	}
-	h := cert[0].Source.Height
+	h := f.Height
 	for {
 		cur := n.syncTarget.Load()
 		if h <= cur || n.syncTarget.CompareAndSwap(cur, h) {

@@ -165,6 +165,7 @@ type Stats struct {
 	Events, Delivered, Dropped, Duplicated int
 	Sealed, Equivocations, Commits         int
 	Evidence, EvidenceTxs                  int
+	CommitEvidence                         int // evidence with a commit vote in it
 	SyncRequests, SyncBlocks, Certificates int
 	SyncForks                              int // sync answers from another branch: asked again from the finalized height
 	Crashes, Restarts, Partitions          int
@@ -199,7 +200,8 @@ type Cluster struct {
 	// saves most of the signature checks of a run.
 	sigs *types.SigCache
 
-	final     map[uint64]finalRec   // height -> the block finalized there
+	final     map[uint64]finalRec // height -> the block finalized there
+	finality  map[uint64]*BlockFinality
 	txHeight  map[types.Hash]uint64 // committed transaction -> height
 	devices   []*device
 	sealTimes []time.Duration // honest seals, ascending
@@ -241,7 +243,7 @@ func NewCluster(seed uint64, cfg Config) *Cluster {
 		net:  rand.New(rand.NewPCG(seed, 0x6e6574)),
 		load: rand.New(rand.NewPCG(seed, 0x6c6f6164)),
 		drop: cfg.Drop, dup: cfg.Dup, sigs: types.NewSigCache(1 << 16),
-		final: map[uint64]finalRec{}, txHeight: map[types.Hash]uint64{},
+		final: map[uint64]finalRec{}, txHeight: map[types.Hash]uint64{}, finality: map[uint64]*BlockFinality{},
 		trace: fnvOffset, ring: make([]string, max(cfg.LogTail, 200)),
 	}
 	total := cfg.Authorities + cfg.Observers
@@ -285,6 +287,26 @@ func (c *Cluster) Node(i int) *Node { return c.nodes[i] }
 
 // Now returns the virtual time since the start.
 func (c *Cluster) Now() time.Duration { return c.now }
+
+// BlockFinality is when a finalized block was sealed and became final, in
+// virtual time.
+type BlockFinality struct {
+	Height uint64
+	Sealed time.Duration // the block's time stamp
+	First  time.Duration // the first node committed it (a Committed event)
+	Last   time.Duration // the last node so far committed it
+	Nodes  int           // how many node incarnations committed it
+}
+
+// Finality returns, by ascending height, when each finalized block was
+// sealed and became final at the nodes.
+func (c *Cluster) Finality() []BlockFinality {
+	out := make([]BlockFinality, 0, len(c.finality))
+	for _, h := range sortedKeys(c.finality) {
+		out = append(out, *c.finality[h])
+	}
+	return out
+}
 
 // Stats returns what the run did so far.
 func (c *Cluster) Stats() Stats {

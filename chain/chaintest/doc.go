@@ -47,8 +47,10 @@
 //     partitions, loss and duplication, and an equivocating authority:
 //     when it seals it also seals a twin block (same parent, another
 //     time), sends each to one half of its peers, and signs a finality
-//     vote for each. Honest nodes submit the evidence they report as
-//     transactions, which gets the offender voted out.
+//     vote and a commit vote for each (a double vote on FFG epochs, which
+//     lets each half finalize its block if fewer than 1/3 do not stop
+//     it). Honest nodes submit the evidence they report as transactions,
+//     which gets the offender voted out.
 //   - Workload: devices signing data-record transactions with consecutive
 //     nonces, handed to random running nodes (mempool Add with
 //     chain.HeadNonce) and resubmitted while not final.
@@ -68,6 +70,10 @@
 // Evidence against an honest authority, or with bad signatures, and the
 // gadget's safety alarm (consensus.ErrConflictingFinality) are violations
 // too. Violations carry the seed and the tail of the event log.
+//
+// TestFinalWithinSlot checks latency rather than safety: on a healthy
+// network every block is final at every node before the next block is
+// sealed (Cluster.Finality: seal and final times in virtual time).
 //
 // # Use
 //

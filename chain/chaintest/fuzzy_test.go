@@ -72,6 +72,7 @@ func TestFuzzySeeds(t *testing.T) {
 				stats.Commits += s.Commits
 				stats.Equivocations += s.Equivocations
 				stats.Evidence += s.Evidence
+				stats.CommitEvidence += s.CommitEvidence
 				stats.Crashes += s.Crashes
 				stats.Partitions += s.Partitions
 				stats.Events += s.Events
@@ -86,9 +87,9 @@ func TestFuzzySeeds(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	t.Logf("%d seeds in %s (%s simulated): %d events, %d blocks sealed, %d commits, %d equivocations, %d evidence, %d crashes, %d partitions",
-		n, time.Since(start).Round(time.Millisecond), simTime, stats.Events, stats.Sealed, stats.Commits, stats.Equivocations,
-		stats.Evidence, stats.Crashes, stats.Partitions)
+	t.Logf("%d seeds (%d to %d) in %s (%s simulated): %d events, %d blocks sealed, %d commits, %d equivocations, %d evidence (%d with a commit vote), %d crashes, %d partitions",
+		n, base+1, base+n, time.Since(start).Round(time.Millisecond), simTime, stats.Events, stats.Sealed, stats.Commits, stats.Equivocations,
+		stats.Evidence, stats.CommitEvidence, stats.Crashes, stats.Partitions)
 	if len(failures) == 0 {
 		return
 	}

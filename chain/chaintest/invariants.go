@@ -22,6 +22,12 @@ func (c *Cluster) onCommit(n *Node, cm chain.Committed) {
 	h, hash := b.Header.Height, b.Hash()
 	c.stats.Commits++
 	c.stats.MaxFinalized = max(c.stats.MaxFinalized, h)
+	if bf := c.finality[h]; bf == nil {
+		c.finality[h] = &BlockFinality{Height: h, Sealed: time.UnixMilli(b.Header.Time).Sub(c.base), First: c.now, Last: c.now, Nodes: 1}
+	} else {
+		bf.Last = max(bf.Last, c.now)
+		bf.Nodes++
+	}
 	if h != n.lastCommit+1 {
 		c.fail("node %d committed block %d after block %d", n.ID, h, n.lastCommit)
 	}

@@ -268,7 +268,7 @@ func (c *Cluster) equivocate(n *Node, b *types.Block, votes []*types.FinalityVot
 	bh := b.Hash()
 	var rest []*types.FinalityVote
 	for _, v := range votes {
-		if v.Target.Hash != bh {
+		if v.Target.Hash != bh || v.IsCommit() {
 			rest = append(rest, v)
 			continue
 		}
@@ -277,6 +277,14 @@ func (c *Cluster) equivocate(n *Node, b *types.Block, votes []*types.FinalityVot
 		v2.Sign(n.Key)
 		c.broadcast(n, msgVote, v.Encode(), half1)
 		c.broadcast(n, msgVote, v2.Encode(), half2)
+		// And commit votes for both at once, justified or not: a double
+		// vote on FFG epochs, which helps each half finalize its block.
+		c1 := &types.FinalityVote{ChainID: v.ChainID, Source: v.Target, Target: v.Target}
+		c2 := &types.FinalityVote{ChainID: v.ChainID, Source: v2.Target, Target: v2.Target}
+		c1.Sign(n.Key)
+		c2.Sign(n.Key)
+		c.broadcast(n, msgVote, c1.Encode(), half1)
+		c.broadcast(n, msgVote, c2.Encode(), half2)
 	}
 	c.stats.Equivocations++
 	c.logf(n.ID, "EQUIVOCATE at %d: %s to %v, %s to %v", b.Header.Height, shortHash(bh), half1, shortHash(twin.Hash()), half2)
@@ -289,10 +297,13 @@ func (c *Cluster) equivocate(n *Node, b *types.Block, votes []*types.FinalityVot
 func (c *Cluster) onEvidence(n *Node, e *types.Evidence) {
 	n.evidence++
 	c.stats.Evidence++
-	off, _, _, err := types.DecodeEvidence(ChainID, e.Encode())
+	off, va, vb, err := types.DecodeEvidence(ChainID, e.Encode())
 	if err != nil {
 		c.fail("node %d reported invalid evidence: %v", n.ID, err)
 		return
+	}
+	if va.IsCommit() || vb.IsCommit() {
+		c.stats.CommitEvidence++
 	}
 	if on := c.nodeByKey(off); on == nil || !on.Byzantine {
 		c.fail("node %d reported evidence against honest %s", n.ID, c.nameOf(off))

@@ -40,7 +40,7 @@ func TestFinalityProofsAcrossAuthorityChange(t *testing.T) {
 			t.Fatalf("node %d: set after block %d has %d authorities", i, changed.Height, len(changed.Authorities))
 		}
 		head := st.State().Height
-		handoffs := 0
+		handoffs, commitLinks, commitHandoffs := 0, 0, 0
 		for h := uint64(1); h <= head; h++ {
 			p, err := n.Chain().FinalityProof(ctx, h, genesis)
 			if err != nil {
@@ -63,6 +63,14 @@ func TestFinalityProofsAcrossAuthorityChange(t *testing.T) {
 				t.Fatalf("node %d: block %d: %v", i, h, err)
 			}
 			handoffs += len(p.Handoffs)
+			if isCommitLink(t, p2.Final) {
+				commitLinks++
+			}
+			for _, ho := range p2.Handoffs {
+				if isCommitLink(t, ho.Finalize) {
+					commitHandoffs++
+				}
+			}
 			if h > changed.Height+2 {
 				if len(p.Handoffs) == 0 {
 					t.Fatalf("block %d above the change at %d proven without a handoff", h, changed.Height)
@@ -110,6 +118,11 @@ func TestFinalityProofsAcrossAuthorityChange(t *testing.T) {
 		if handoffs == 0 {
 			t.Fatalf("node %d: no proof carried a handoff", i)
 		}
+		// The commit round finalizes most blocks: proofs end with commit
+		// links (and hand over with them).
+		if commitLinks == 0 || commitHandoffs == 0 {
+			t.Fatalf("node %d: %d proofs end with a commit link, %d handoffs finalize with one", i, commitLinks, commitHandoffs)
+		}
 		// State proofs: the authority set and a nonce, at the head.
 		sp, err := st.StateProof(ctx, ledger.AuthoritiesStateKey(), changed.Height)
 		if err != nil {
@@ -127,4 +140,18 @@ func TestFinalityProofsAcrossAuthorityChange(t *testing.T) {
 			t.Fatalf("a proof of the old set at %d accepted: %v", changed.Height, err)
 		}
 	}
+}
+
+// isCommitLink reports whether a proof's link is a commit link (its votes'
+// source is their target).
+func isCommitLink(t *testing.T, l types.Link) bool {
+	t.Helper()
+	if len(l.Votes) == 0 {
+		return false
+	}
+	v, err := types.DecodeVote(l.Votes[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v.IsCommit()
 }

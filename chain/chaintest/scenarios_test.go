@@ -164,6 +164,10 @@ func TestEquivocatorEvidence(t *testing.T) {
 	if st.Equivocations == 0 {
 		t.Fatal("the byzantine authority never equivocated")
 	}
+	// Its commit votes for both blocks of a height are evidence too.
+	if st.CommitEvidence == 0 {
+		t.Errorf("no evidence from the equivocator's two commit votes at one height: %+v", st)
+	}
 	for _, i := range c.Honest() {
 		if c.Node(i).Evidence() == 0 {
 			t.Errorf("honest node %d reported no evidence (%d equivocations)", i, st.Equivocations)

@@ -18,6 +18,14 @@ type Checkpoint struct {
 // FinalityVote is an authority's vote that Target extends the justified
 // Source (Casper FFG's link source → target). It encodes as the CBOR array
 // [chain_id, [source_height, source_hash], [target_height, target_hash], voter, signature].
+//
+// Checkpoints map to FFG epochs: the block at height h is the checkpoint
+// of epoch 2h. A vote whose target is above its source (a normal vote)
+// is the link epoch 2·source → epoch 2·target. A vote whose Source and
+// Target are the same checkpoint (a commit vote, IsCommit) is the link
+// from that block at epoch 2h to the same block at epoch 2h+1, as Gasper
+// allows a block to be the checkpoint of several epochs; it finalizes a
+// justified block within its own slot (package consensus).
 type FinalityVote struct {
 	_         struct{} `cbor:",toarray"`
 	ChainID   string
@@ -68,8 +76,36 @@ func (v *FinalityVote) VerifySignature() error {
 	return nil
 }
 
+// IsCommit reports whether v is a commit vote: Source and Target are the
+// same checkpoint (the FFG link from epoch 2h to epoch 2h+1 of block h).
+func (v *FinalityVote) IsCommit() bool { return v.Source == v.Target }
+
+// CheckLink checks a vote's link form: its target above its source (a
+// normal vote), or the same checkpoint as its source (a commit vote).
+func (v *FinalityVote) CheckLink() error {
+	if v.Target.Height < v.Source.Height || v.Target.Height == v.Source.Height && v.Target != v.Source {
+		return fmt.Errorf("%w: target %d/%s neither above source %d/%s nor equal to it", ErrBadVote,
+			v.Target.Height, v.Target.Hash, v.Source.Height, v.Source.Hash)
+	}
+	return nil
+}
+
+// epoch is an FFG epoch as (height, odd): the block at height h is epoch
+// 2h, a commit vote's target epoch 2h+1. Kept as a pair so that no height
+// overflows when doubled.
+type epoch struct {
+	h   uint64
+	odd bool
+}
+
+func (a epoch) less(b epoch) bool { return a.h < b.h || a.h == b.h && !a.odd && b.odd }
+
+// sourceEpoch and targetEpoch place a vote's link on the FFG epochs.
+func (v *FinalityVote) sourceEpoch() epoch { return epoch{h: v.Source.Height} }
+func (v *FinalityVote) targetEpoch() epoch { return epoch{h: v.Target.Height, odd: v.IsCommit()} }
+
 // DecodeVote decodes a vote and checks its form (not its signature):
-// target above source.
+// target above source, or a commit vote (CheckLink).
 func DecodeVote(data []byte) (*FinalityVote, error) {
 	if len(data) > MaxVoteBytes {
 		return nil, fmt.Errorf("%w: vote of %d bytes", ErrOversize, len(data))
@@ -78,8 +114,8 @@ func DecodeVote(data []byte) (*FinalityVote, error) {
 	if err := unmarshalCanonical(data, &v); err != nil {
 		return nil, fmt.Errorf("vote: %w", err)
 	}
-	if v.Target.Height <= v.Source.Height {
-		return nil, fmt.Errorf("%w: target height %d not above source %d", ErrBadVote, v.Target.Height, v.Source.Height)
+	if err := v.CheckLink(); err != nil {
+		return nil, err
 	}
 	if len(v.Signature) != 64 {
 		return nil, fmt.Errorf("%w: signature of %d bytes", ErrBadSignature, len(v.Signature))
@@ -88,17 +124,26 @@ func DecodeVote(data []byte) (*FinalityVote, error) {
 }
 
 // Conflict reports whether two votes by one voter break one of Casper
-// FFG's two slashing conditions, and which: "double" (two different targets
-// at one height) or "surround" (one link strictly inside the other).
+// FFG's two slashing conditions on the epochs of their links (see
+// FinalityVote), and which: "double" (two different targets at one target
+// epoch: two normal votes for different blocks at one height, or two
+// commit votes for different blocks at one height; a commit vote never
+// doubles a normal vote) or "surround" (one link strictly inside the
+// other: between normal votes as before, and a normal vote s → t around
+// a commit vote for a block at height h when s < h < t; a commit vote
+// surrounds nothing). Between two normal votes the rule is the one of
+// plain block checkpoints, so evidence from before commit votes keeps
+// its verdict.
 func Conflict(a, b *FinalityVote) (string, bool) {
 	if a.Voter != b.Voter || a.ChainID != b.ChainID || a.Hash() == b.Hash() {
 		return "", false
 	}
-	if a.Target.Height == b.Target.Height && a.Target.Hash != b.Target.Hash {
+	at, bt := a.targetEpoch(), b.targetEpoch()
+	if at == bt && a.Target.Hash != b.Target.Hash {
 		return "double", true
 	}
-	if a.Source.Height < b.Source.Height && b.Target.Height < a.Target.Height ||
-		b.Source.Height < a.Source.Height && a.Target.Height < b.Target.Height {
+	as, bs := a.sourceEpoch(), b.sourceEpoch()
+	if as.less(bs) && bt.less(at) || bs.less(as) && at.less(bt) {
 		return "surround", true
 	}
 	return "", false

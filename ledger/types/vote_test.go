@@ -165,6 +165,14 @@ func TestDecodeVoteRejects(t *testing.T) {
 			}
 		})
 	}
+	// A commit vote (source == target) decodes.
+	commit := signedVote(key, testChain, cp(5, 0xaa), cp(5, 0xaa))
+	if v, err := DecodeVote(commit.Encode()); err != nil || !v.IsCommit() || v.Hash() != commit.Hash() {
+		t.Fatalf("commit vote: %v, %v", v, err)
+	}
+	if good().IsCommit() {
+		t.Fatal("a normal vote is a commit vote")
+	}
 	// DecodeVote checks form, not the signature.
 	v := good()
 	v.Signature[0] ^= 1
@@ -200,6 +208,18 @@ func TestConflict(t *testing.T) {
 		{"same target, other source", vote(k1, 1, 1, 5, 0xa), vote(k1, 2, 2, 5, 0xa), ""},
 		{"same target height and hash, nested sources", vote(k1, 1, 1, 9, 0xa), vote(k1, 2, 2, 9, 0xa), ""},
 		{"disjoint", vote(k1, 0, 0, 2, 0xa), vote(k1, 3, 3, 4, 0xb), ""},
+		// Commit votes (source == target: the link epoch 2h → 2h+1).
+		{"two commits, one height", vote(k1, 5, 0xa, 5, 0xa), vote(k1, 5, 0xb, 5, 0xb), "double"},
+		{"same commit", vote(k1, 5, 0xa, 5, 0xa), vote(k1, 5, 0xa, 5, 0xa), ""},
+		{"commits at two heights", vote(k1, 5, 0xa, 5, 0xa), vote(k1, 6, 0xb, 6, 0xb), ""},
+		{"commit and normal vote for another block at its height", vote(k1, 5, 0xa, 5, 0xa), vote(k1, 4, 4, 5, 0xb), ""},
+		{"commit and normal vote for its block", vote(k1, 5, 0xa, 5, 0xa), vote(k1, 4, 4, 5, 0xa), ""},
+		{"normal vote surrounds commit", vote(k1, 4, 4, 6, 0xb), vote(k1, 5, 0xa, 5, 0xa), "surround"},
+		{"normal vote surrounds commit, wide", vote(k1, 0, 0, 9, 0xb), vote(k1, 5, 0xa, 5, 0xa), "surround"},
+		{"normal vote from the commit's block", vote(k1, 5, 0xa, 6, 0xb), vote(k1, 5, 0xa, 5, 0xa), ""},
+		{"normal vote from the commit's height, other block", vote(k1, 5, 0xc, 9, 0xb), vote(k1, 5, 0xa, 5, 0xa), ""},
+		{"normal vote ending below the commit", vote(k1, 1, 1, 4, 0xb), vote(k1, 5, 0xa, 5, 0xa), ""},
+		{"normal vote from above the commit", vote(k1, 6, 6, 9, 0xb), vote(k1, 5, 0xa, 5, 0xa), ""},
 	}
 	for _, c := range cases {
 		for _, swap := range []bool{false, true} {
@@ -255,6 +275,25 @@ func TestEvidenceRoundTrip(t *testing.T) {
 	want = append(append(want, 0x58, byte(len(hi))), hi...)
 	if len(lo) < 24 || len(lo) > 255 || len(hi) > 255 || !bytes.Equal(enc, want) {
 		t.Fatalf("evidence encoding\n got %x\nwant %x", enc, want)
+	}
+
+	// Two commit votes for different blocks at one height are a double
+	// vote; a normal vote around a commit vote is a surround vote.
+	for name, pair := range map[string][2]*FinalityVote{
+		"double commit":   {signedVote(key, testChain, cp(7, 0xa), cp(7, 0xa)), signedVote(key, testChain, cp(7, 0xb), cp(7, 0xb))},
+		"surround commit": {signedVote(key, testChain, cp(6, 6), cp(8, 0xc)), signedVote(key, testChain, cp(7, 0xa), cp(7, 0xa))},
+	} {
+		ec, err := NewEvidence(pair[0], pair[1])
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if off, _, _, err := DecodeEvidence(testChain, ec.Encode()); err != nil || off != key.Public() {
+			t.Fatalf("%s evidence: %v", name, err)
+		}
+	}
+	// A commit vote and a normal vote that do not conflict are no evidence.
+	if _, err := NewEvidence(signedVote(key, testChain, cp(6, 6), cp(7, 0xb)), signedVote(key, testChain, cp(7, 0xa), cp(7, 0xa))); !errors.Is(err, ErrBadPayload) {
+		t.Fatalf("commit vote and a normal vote for another block at its height: %v", err)
 	}
 
 	// A surround pair works the same way.
@@ -423,11 +462,13 @@ func TestEvidenceTx(t *testing.T) {
 }
 
 // FuzzDecodeVote: decoding arbitrary bytes never panics; whatever decodes
-// re-encodes to the same bytes and has its target above its source.
+// re-encodes to the same bytes and has its target above its source, or is
+// a commit vote (target == source).
 func FuzzDecodeVote(f *testing.F) {
 	key := seedKey(f, 7)
 	f.Add(signedVote(key, testChain, cp(5, 0xaa), cp(300, 0xbb)).Encode())
 	f.Add(signedVote(key, "", cp(0, 0), cp(1, 1)).Encode())
+	f.Add(signedVote(key, testChain, cp(5, 0xaa), cp(5, 0xaa)).Encode())
 	f.Add([]byte{})
 	f.Add([]byte{0x85})
 	f.Add(bytes.Repeat([]byte{0x82}, 16))
@@ -439,7 +480,7 @@ func FuzzDecodeVote(f *testing.F) {
 		if !bytes.Equal(v.Encode(), data) {
 			t.Fatal("decoded vote re-encodes differently")
 		}
-		if v.Target.Height <= v.Source.Height || len(v.Signature) != 64 {
+		if v.Target.Height < v.Source.Height || v.Target.Height == v.Source.Height && !v.IsCommit() || len(v.Signature) != 64 {
 			t.Fatalf("DecodeVote accepted %+v", v)
 		}
 		if _, ok := Conflict(v, v); ok {
