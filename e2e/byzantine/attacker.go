@@ -171,10 +171,13 @@ func (o *observed) addBlock(b *types.Block) {
 	for _, tx := range b.Txs {
 		o.addTx(tx.Encode())
 	}
+	o.addHeader(b.Header)
+}
+
+func (o *observed) addHeader(h types.Header) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.head == nil || b.Header.Height > o.head.Height {
-		h := b.Header
+	if o.head == nil || h.Height > o.head.Height {
 		o.head = &h
 	}
 }
@@ -203,12 +206,13 @@ func (o *observed) txAt(i int) ([]byte, int) {
 	return o.txs[i%len(o.txs)], len(o.txs)
 }
 
-// lastVote returns the newest observed vote whose target is above height.
+// lastVote returns the newest observed normal vote (not a commit vote)
+// whose target is above height.
 func (o *observed) lastVote(above uint64) *types.FinalityVote {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for i := len(o.votes) - 1; i >= 0; i-- {
-		if o.votes[i].Target.Height > above {
+		if o.votes[i].Target.Height > above && !o.votes[i].IsCommit() {
 			return o.votes[i]
 		}
 	}
@@ -262,7 +266,7 @@ func New(ctx context.Context, cfg Config) (_ *Attacker, err error) {
 		lp2pps.WithPeerOutboundQueueSize(4096)); err != nil {
 		return nil, fmt.Errorf("byzantine: gossipsub: %w", err)
 	}
-	for _, name := range []string{sixps.TxTopic(chainID), sixps.BlockTopic(chainID), sixps.VoteTopic(chainID), sixps.CertTopic(chainID)} {
+	for _, name := range []string{sixps.TxTopic(chainID), sixps.BatchTopic(chainID), sixps.BlockTopic(chainID), sixps.VoteTopic(chainID), sixps.CertTopic(chainID)} {
 		t, err := a.ps.Join(name)
 		if err != nil {
 			return nil, fmt.Errorf("byzantine: join %s: %w", name, err)
@@ -327,9 +331,15 @@ func (a *Attacker) record(topic string, sub *lp2pps.Subscription) {
 		switch topic {
 		case sixps.TxTopic(chainID):
 			a.obs.addTx(m.Data)
+		case sixps.BatchTopic(chainID):
+			if raws, err := types.BatchTxs(m.Data); err == nil {
+				for _, raw := range raws {
+					a.obs.addTx(raw)
+				}
+			}
 		case sixps.BlockTopic(chainID):
-			if b, err := types.DecodeBlock(m.Data); err == nil && b.Header.ChainID == chainID {
-				a.obs.addBlock(b)
+			if b, err := types.DecodeCompactBlock(m.Data); err == nil && b.Header.ChainID == chainID {
+				a.obs.addHeader(b.Header)
 			}
 		case sixps.VoteTopic(chainID):
 			if v, err := sixps.CheckVote(chainID, m.Data); err == nil {

@@ -193,7 +193,7 @@ func (a *Attacker) fakeBlock(ctx context.Context, n int) {
 	}
 	b := &types.Block{Header: h}
 	b.Seal = a.key.Sign(b.Header.SealBytes())
-	a.publish(ctx, sixps.BlockTopic(g.ChainID), b.Encode(), FakeBlocks)
+	a.publish(ctx, sixps.BlockTopic(g.ChainID), b.Compact().Encode(), FakeBlocks)
 }
 
 // equivocate signs, with the authority key, pairs of finality votes that
