@@ -37,6 +37,10 @@ const (
 	// finalityMaxPerHeight bounds the votes kept per voter and target
 	// height. An honest voter casts one.
 	finalityMaxPerHeight = 4
+	// finalityEvidenceWindow is how many heights below the pruned
+	// (finalized) height a voter's votes are still kept, counted against
+	// its new votes only to find conflicts (evidence).
+	finalityEvidenceWindow = 64
 )
 
 // BlockInfo is what the gadget needs from the block tree.
@@ -624,8 +628,13 @@ func (f *Finality) Prune(height uint64) {
 		return
 	}
 	f.pruned = height
+	// Votes are kept for conflict detection finalityEvidenceWindow heights
+	// below the pruned height: with a commit round, a block is final
+	// within its slot, before an equivocator's second vote for it may
+	// arrive, and that vote must still meet the first.
+	keep := height - min(height, finalityEvidenceWindow)
 	for voter, recs := range f.byVoter {
-		recs = slices.DeleteFunc(recs, func(r *ffgVote) bool { return r.v.Target.Height <= height })
+		recs = slices.DeleteFunc(recs, func(r *ffgVote) bool { return r.v.Target.Height <= keep })
 		if len(recs) == 0 {
 			delete(f.byVoter, voter)
 		} else {
@@ -633,7 +642,7 @@ func (f *Finality) Prune(height uint64) {
 		}
 	}
 	for h, th := range f.seen {
-		if th <= height {
+		if th <= keep {
 			delete(f.seen, h)
 		}
 	}

@@ -1411,7 +1411,10 @@ func TestFinalityPrune(t *testing.T) {
 			t.Fatalf("height %d: finalized %d, justified %d", h, f.Finalized().Height, f.Justified().Height)
 		}
 		f.Prune(f.Finalized().Height)
-		if len(f.links) > 3 || len(f.seen) > 8 || len(f.justified) > 3 || len(f.byVoter[ks[0].Public()]) > 2 {
+		// Votes stay for conflict detection finalityEvidenceWindow heights
+		// below the pruned one: about two a height, each counted in seen.
+		if len(f.links) > 3 || len(f.seen) > 8+4*finalityEvidenceWindow || len(f.justified) > 3 ||
+			len(f.byVoter[ks[0].Public()]) > 2+finalityEvidenceWindow {
 			t.Fatalf("height %d: %d links, %d seen, %d justified after Prune", h, len(f.links), len(f.seen), len(f.justified))
 		}
 	}
@@ -1439,5 +1442,30 @@ func TestFinalityPrune(t *testing.T) {
 	f.Prune(f.Finalized().Height)
 	if u, _ := f.AddVote(ffgSign(ks[0], b[98], more[1]), tree); len(u.Evidence) != 1 {
 		t.Fatal("no evidence of a vote surrounding a kept one")
+	}
+}
+
+// TestFinalityEvidenceAfterFinal: an equivocator's second vote for a
+// height that became final (and was pruned) before the vote arrived still
+// meets the first: the pair is evidence.
+func TestFinalityEvidenceAfterFinal(t *testing.T) {
+	ks := ffgKeys(t, "late", 4)
+	tree := newFFGTree(ffgPubs(ks))
+	b := append([]types.Checkpoint{tree.genesis}, tree.chain(tree.genesis, 5)...)
+	f := NewFinality(tree.genesis)
+	for h := 1; h <= 5; h++ {
+		ffgAdd(t, f, tree, ks, b[h-1], b[h])
+	}
+	f.Prune(f.Finalized().Height)
+	if f.Finalized().Height < 3 {
+		t.Fatalf("finalized %d", f.Finalized().Height)
+	}
+	other := types.Checkpoint{Height: 3, Hash: types.Hash{0xee}}
+	u, err := f.AddVote(ffgSign(ks[2], b[2], other), tree)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(u.Evidence) != 1 {
+		t.Fatalf("%d pieces of evidence for a double vote at a final height", len(u.Evidence))
 	}
 }
