@@ -45,6 +45,45 @@ func (c *Chain) HeadNonce(sender identity.PublicKey) uint64 {
 	return c.nonceOf(c.head, sender)
 }
 
+// TryHeadNonce is HeadNonce when no step of the chain holds its lock now;
+// ok is false otherwise (a block being applied and committed holds it for
+// a while, and admission should not wait behind it).
+func (c *Chain) TryHeadNonce(sender identity.PublicKey) (n uint64, ok bool) {
+	if !c.mu.TryRLock() {
+		return 0, false
+	}
+	defer c.mu.RUnlock()
+	return c.nonceOf(c.head, sender), true
+}
+
+// TryAuthorities is Authorities when no step holds the chain's lock now.
+func (c *Chain) TryAuthorities() ([]identity.PublicKey, bool) {
+	if !c.mu.TryRLock() {
+		return nil, false
+	}
+	defer c.mu.RUnlock()
+	st, _, _ := c.stateOf(c.head)
+	snap, err := c.snaps.At(st.Height, st.LastBlockHash, c)
+	if err != nil {
+		return nil, true
+	}
+	return append([]identity.PublicKey(nil), snap.Signers...), true
+}
+
+// TryIncluded is Included when no step holds the chain's lock now.
+func (c *Chain) TryIncluded(h types.Hash) (included, ok bool) {
+	if !c.mu.TryRLock() {
+		return false, false
+	}
+	defer c.mu.RUnlock()
+	for _, l := range c.txs[h] {
+		if c.onHead(l.e) {
+			return true, true
+		}
+	}
+	return false, true
+}
+
 // IsAuthority reports whether k is in the head's authority set.
 func (c *Chain) IsAuthority(k identity.PublicKey) bool {
 	return containsKey(c.Authorities(), k)

@@ -159,7 +159,7 @@ func (n *Node) checkSender(tx *types.Tx) error {
 	if err != nil {
 		return fmt.Errorf("%w: reading the sender's DID: %w", sixps.ErrNotAdmitted, err)
 	}
-	return ledger.CheckSender(tx, rec, n.chain.IsAuthority, n.genesis.Admitted())
+	return ledger.CheckSender(tx, rec, n.isAuthority, n.genesis.Admitted())
 }
 
 // graylistBan is how long a peer whose gossip score fell below the graylist

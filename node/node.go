@@ -70,6 +70,7 @@ type Node struct {
 	pullSem    chan struct{}
 	sigq       *txflow.SigQueue // API and single-transaction signature checks, batched
 	txm        *txflowMetrics
+	hview      headView
 	txSub      *lp2pps.Subscription
 	blkSub     *lp2pps.Subscription
 	voteSub    *lp2pps.Subscription
@@ -526,9 +527,8 @@ func (n *Node) Connect(ctx context.Context, info peer.AddrInfo) error {
 // AddrInfo returns the node's peer ID and listen addresses.
 func (n *Node) AddrInfo() peer.AddrInfo { return peer.AddrInfo{ID: n.host.ID(), Addrs: n.host.Addrs()} }
 
-// committedNonce is the sender's last nonce on the head chain: what a new
-// transaction must exceed.
-func (n *Node) committedNonce(k identity.PublicKey) uint64 { return n.chain.HeadNonce(k) }
+// committedNonce (txflow.go) is the sender's last nonce on the head
+// chain: what a new transaction must exceed.
 
 // knownTx reports whether a transaction is pending or in a block of the
 // chain's tree. The validators ask it only after the nonce check: a
@@ -538,8 +538,11 @@ func (n *Node) knownTx(h types.Hash) bool {
 	if n.pool.Has(h) {
 		return true
 	}
-	_, _, _, ok := n.chain.Included(h)
-	return ok
+	// When a chain step holds the lock, a transaction in a head block but
+	// no longer pending counts as unknown: its nonce check or the block
+	// builder drops it.
+	included, _ := n.chain.TryIncluded(h)
+	return included
 }
 
 // Submit validates a signed transaction, adds it to the mempool and

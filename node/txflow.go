@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
+	"sync"
 	"time"
 
 	lp2pps "github.com/libp2p/go-libp2p-pubsub"
@@ -161,8 +163,8 @@ func (t nodeTxs) Tx(h types.Hash) (*types.Tx, bool) {
 }
 
 // servePull answers one pull request: transactions by hash from the
-// mempool, the chain's tree and the store, or a sender's pending run of
-// nonces from the mempool.
+// mempool and the chain's tree (blocks above the final one), or a
+// sender's pending run of nonces from the mempool.
 func (n *Node) servePull(s network.Stream) {
 	defer s.Close()
 	select {
@@ -188,14 +190,27 @@ func (n *Node) servePull(s network.Stream) {
 		_ = s.Reset()
 		return
 	}
-	var resp types.PullResponse
+	resp, ok := n.pullAnswer(req) // memory only: the store is not read
+	if !ok {
+		n.txm.pullServed.WithLabelValues("refused").Inc()
+		_ = s.Reset()
+		return
+	}
+	if _, err := s.Write(resp.Encode()); err != nil {
+		_ = s.Reset()
+		return
+	}
+	n.txm.pullServed.WithLabelValues("ok").Inc()
+}
+
+// pullAnswer looks up what a pull request asks for; ok is false for a
+// request that names an invalid sender.
+func (n *Node) pullAnswer(req *types.PullRequest) (resp types.PullResponse, ok bool) {
 	size := 0
 	if req.Count > 0 {
 		sender, err := identity.PublicKeyFromBytes(req.Sender)
 		if err != nil {
-			n.txm.pullServed.WithLabelValues("refused").Inc()
-			_ = s.Reset()
-			return
+			return resp, false
 		}
 		for _, tx := range n.pool.Range(sender, req.From, uint64(req.Count)) {
 			enc := tx.Encode()
@@ -208,12 +223,10 @@ func (n *Node) servePull(s network.Stream) {
 	} else {
 		resp.Txs = make([][]byte, len(req.Hashes))
 		for i, h := range req.Hashes {
+			// Final transactions are not served: a node that lacks a
+			// final block's transactions syncs the block whole (reading
+			// one from the store costs decoding its block).
 			tx, ok := nodeTxs{n}.Tx(h)
-			if !ok {
-				if stored, _, _, err := n.store.Tx(n.ctx, h); err == nil {
-					tx, ok = stored, true
-				}
-			}
 			if !ok {
 				continue
 			}
@@ -231,11 +244,7 @@ func (n *Node) servePull(s network.Stream) {
 			}
 		}
 	}
-	if _, err := s.Write(resp.Encode()); err != nil {
-		_ = s.Reset()
-		return
-	}
-	n.txm.pullServed.WithLabelValues("ok").Inc()
+	return resp, true
 }
 
 // pullFetcher is the client side of the pull protocol.
@@ -373,4 +382,59 @@ func (n *Node) fillGap(sender identity.PublicKey, from, count uint64) {
 			return
 		}
 	}
+}
+
+// headView answers admission's questions about the head chain (a
+// sender's nonce, the authority set, inclusion) without waiting behind a
+// chain step that holds the chain's lock while it applies and commits a
+// block: when the lock is taken it answers from the last values read.
+// A value may then be one block old: a nonce a little low admits a
+// transaction the block builder later drops as replayed; a nonce high
+// after a reorganisation refuses one that its sender's node gossips
+// again. Neither changes what a block may hold.
+type headView struct {
+	mu     sync.Mutex
+	nonces map[identity.PublicKey]uint64
+	auth   []identity.PublicKey
+}
+
+// headViewMax bounds the nonces remembered; past it the map starts over.
+const headViewMax = 1 << 17
+
+func (n *Node) committedNonce(k identity.PublicKey) uint64 {
+	v := &n.hview
+	if x, ok := n.chain.TryHeadNonce(k); ok {
+		v.mu.Lock()
+		if len(v.nonces) >= headViewMax || v.nonces == nil {
+			v.nonces = make(map[identity.PublicKey]uint64)
+		}
+		v.nonces[k] = x
+		v.mu.Unlock()
+		return x
+	}
+	v.mu.Lock()
+	x, ok := v.nonces[k]
+	v.mu.Unlock()
+	if ok {
+		return x
+	}
+	return n.chain.HeadNonce(k)
+}
+
+// isAuthority is chain.IsAuthority through the head view.
+func (n *Node) isAuthority(k identity.PublicKey) bool {
+	v := &n.hview
+	if auth, ok := n.chain.TryAuthorities(); ok {
+		v.mu.Lock()
+		v.auth = auth
+		v.mu.Unlock()
+		return slices.Contains(auth, k)
+	}
+	v.mu.Lock()
+	auth := v.auth
+	v.mu.Unlock()
+	if auth == nil {
+		return n.chain.IsAuthority(k)
+	}
+	return slices.Contains(auth, k)
 }
