@@ -28,13 +28,19 @@ func buildChain(tb testing.TB, dir string, n, txsPerBlock int) (*types.Genesis, 
 	}
 	defer ds.Close()
 	ctx := context.Background()
-	store, err := ledger.Open(ctx, ds, g)
+	// The node's layout (ledger.Split), so that the node opening dir finds
+	// the chain's records (certificates, total difficulty) where it keeps them.
+	spaces, err := ledger.Split(ctx, ds)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	store, err := ledger.Open(ctx, spaces.Ledger, g)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	now := g.GenesisTime
 	pool := mempool.New(mempool.Config{})
-	c, err := chain.New(ctx, chain.Config{Genesis: g, Key: key, Store: store, Datastore: ds, Pool: pool,
+	c, err := chain.New(ctx, chain.Config{Genesis: g, Key: key, Store: store, Datastore: spaces.Chain, Snapshots: spaces.Consensus, Pool: pool,
 		Sigs: types.NewSigCache(1 << 16), Now: func() time.Time { return now }, Rand: rand.New(rand.NewPCG(1, 2))})
 	if err != nil {
 		tb.Fatal(err)
