@@ -47,7 +47,7 @@ const (
 	syncBacktrack = 64
 	// syncCertSearch bounds the store reads a server spends looking for
 	// the certificate that finalized a block of its answer.
-	syncCertSearch = 64
+	syncCertSearch = syncMaxBlocks
 )
 
 func syncProtocol(chainID string) protocol.ID {

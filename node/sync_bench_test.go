@@ -65,13 +65,21 @@ func buildChain(tb testing.TB, dir string, n, txsPerBlock int) (*types.Genesis, 
 
 // BenchmarkSyncCatchUp10k: a node that joins after 10,000 final blocks
 // (10 records each) catches up from one peer over real libp2p on loopback.
-// Reports blocks/s; both nodes share the machine's two cores.
+// Reports blocks/s; both nodes share the machine's two cores. The joiner
+// keeps its store in memory.
 //
 //	go test -run '^$' -bench SyncCatchUp -benchtime 1x ./node/
-func BenchmarkSyncCatchUp10k(b *testing.B) {
-	const blocks = 10_000
+func BenchmarkSyncCatchUp10k(b *testing.B) { benchCatchUp(b, 10_000, false) }
+
+// BenchmarkSyncToDisk2k: as BenchmarkSyncCatchUp10k, after 2,000 blocks,
+// with the joiner's store in pebble (synced writes), as a real node's.
+//
+//	go test -run '^$' -bench SyncToDisk -benchtime 1x ./node/
+func BenchmarkSyncToDisk2k(b *testing.B) { benchCatchUp(b, 2_000, true) }
+
+func benchCatchUp(b *testing.B, blocks uint64, disk bool) {
 	dir := b.TempDir()
-	g, key := buildChain(b, dir, blocks, 10)
+	g, key := buildChain(b, dir, int(blocks), 10)
 	server, err := New(context.Background(), key, g, WithListenAddrs("/ip4/127.0.0.1/tcp/0"), WithMDNS(false), WithDataDir(dir))
 	if err != nil {
 		b.Fatal(err)
@@ -80,9 +88,13 @@ func BenchmarkSyncCatchUp10k(b *testing.B) {
 	var rate float64
 	for b.Loop() {
 		joiner, _ := identity.Generate(nil)
+		opts := []Option{WithListenAddrs("/ip4/127.0.0.1/tcp/0"), WithMDNS(false),
+			WithBootstrapPeers(server.AddrInfo()), WithSyncInterval(200 * time.Millisecond)}
+		if disk {
+			opts = append(opts, WithDataDir(b.TempDir()))
+		}
 		start := time.Now()
-		n, err := New(context.Background(), joiner, g, WithListenAddrs("/ip4/127.0.0.1/tcp/0"), WithMDNS(false),
-			WithBootstrapPeers(server.AddrInfo()), WithSyncInterval(200*time.Millisecond))
+		n, err := New(context.Background(), joiner, g, opts...)
 		if err != nil {
 			b.Fatal(err)
 		}
