@@ -48,6 +48,10 @@ const (
 	// syncCertSearch bounds the store reads a server spends looking for
 	// the certificate that finalized a block of its answer.
 	syncCertSearch = syncMaxBlocks
+	// syncFeedBlocks is how many blocks of a range the chain loop takes
+	// in one step (a few milliseconds of work, so that gossip and votes
+	// are not kept waiting long).
+	syncFeedBlocks = 16
 )
 
 func syncProtocol(chainID string) protocol.ID {
@@ -334,18 +338,18 @@ func (n *Node) syncRound(banned map[peer.ID]time.Time, deep bool) (lost bool) {
 			break
 		}
 		added := 0
-		for _, b := range r.blocks {
-			err := n.toChain(n.ctx, chainInput{block: b, from: r.peer, sync: true}, true)
-			switch {
-			case err == nil:
-				added++
-			case errors.Is(err, chain.ErrKnown), errors.Is(err, chain.ErrStale):
-			default:
+		for rest := r.blocks; len(rest) > 0; {
+			k := min(len(rest), syncFeedBlocks)
+			var got int
+			err := n.toChain(n.ctx, chainInput{blocks: rest[:k], added: &got, from: r.peer, sync: true}, true)
+			added += got
+			if err != nil {
 				if n.ctx.Err() == nil {
 					n.penalise(r.peer, banned, fmt.Errorf("%w: %w", errBadPeer, err))
 				}
 				return lost
 			}
+			rest = rest[k:]
 		}
 		if added > 0 {
 			n.metrics.synced.Add(float64(added))
@@ -370,6 +374,24 @@ func (n *Node) syncRound(banned map[peer.ID]time.Time, deep bool) (lost bool) {
 		n.synced.Store(true)
 	}
 	return lost
+}
+
+// feedSync adds consecutive blocks from sync to the chain, in the chain
+// loop, counting those it took in *in.added; blocks it holds already or
+// that are below the finalized height are passed over. It stops at the
+// first block refused otherwise, with its error.
+func (n *Node) feedSync(in chainInput) error {
+	for _, b := range in.blocks {
+		err := n.feed(chainInput{block: b, from: in.from, sync: true})
+		switch {
+		case err == nil:
+			*in.added++
+		case errors.Is(err, chain.ErrKnown), errors.Is(err, chain.ErrStale):
+		default:
+			return err
+		}
+	}
+	return nil
 }
 
 // fetchAhead fetches consecutive ranges from `from` on, keeping up to
