@@ -341,14 +341,15 @@ func (n *Node) syncRound(banned map[peer.ID]time.Time, deep bool) (lost bool) {
 		for rest := r.blocks; len(rest) > 0; {
 			k := min(len(rest), syncFeedBlocks)
 			var got int
-			err := n.toChain(n.ctx, chainInput{blocks: rest[:k], added: &got, from: r.peer, sync: true}, true)
-			added += got
-			if err != nil {
+			// got is read only after the chain loop answered: at
+			// shutdown toChain may return while it still runs.
+			if err := n.toChain(n.ctx, chainInput{blocks: rest[:k], added: &got, from: r.peer, sync: true}, true); err != nil {
 				if n.ctx.Err() == nil {
 					n.penalise(r.peer, banned, fmt.Errorf("%w: %w", errBadPeer, err))
 				}
 				return lost
 			}
+			added += got
 			rest = rest[k:]
 		}
 		if added > 0 {
