@@ -144,6 +144,13 @@ type Chain struct {
 
 const maxOrphans = 256
 
+// Bounds of one store batch of finalize (the first block of a batch is
+// always in it).
+const (
+	finalizeBatchBlocks = 64
+	finalizeBatchTxs    = 16384
+)
+
 // The chain's keys, in its namespace (Config.Datastore; /chain/... of the
 // node's datastore, as in the flat layout before the namespaces).
 var (
@@ -806,31 +813,47 @@ func (c *Chain) finalize(cp types.Checkpoint) error {
 	}
 	slices.Reverse(path)
 	now := c.cfg.Now()
-	for _, x := range path {
-		// The tip's total difficulty goes in the block's own batch: a
-		// crash leaves the store's head and it in agreement.
-		td, err := cbor.Marshal(x.td)
-		if err != nil {
-			return fmt.Errorf("encoding the total difficulty: %w", err)
+	// The path goes to the store in batches (one sync each; a crash keeps
+	// a batch whole or drops it whole): a node that catches up finalizes
+	// hundreds of blocks at once.
+	for len(path) > 0 {
+		k, txs := 0, 0
+		for k < len(path) && k < finalizeBatchBlocks && (k == 0 || txs+len(path[k].block.Txs) <= finalizeBatchTxs) {
+			txs += len(path[k].block.Txs)
+			k++
 		}
-		writes := []ledger.Write{{DS: c.cfg.Datastore, Key: tdKey, Value: td}}
-		// The certificates that proofs of finality are made of: the one
-		// that justified the block, and, for the block finalized now, the
-		// one that finalized it.
-		xcp := types.Checkpoint{Height: x.block.Header.Height, Hash: x.hash}
-		if cert := c.fin.Certificate(xcp); len(cert) > 0 {
-			writes = append(writes, ledger.Write{DS: c.cfg.Datastore, Key: justifiedCertKey(xcp.Height), Value: types.EncodeCertificates([][]*types.FinalityVote{cert})})
-		}
-		if x == e {
-			if cert := c.fin.FinalizingCertificate(); len(cert) > 0 && cert[0].Source == cp {
-				writes = append(writes, ledger.Write{DS: c.cfg.Datastore, Key: finalizingCertKey(cp.Height), Value: types.EncodeCertificates([][]*types.FinalityVote{cert})})
+		chunk := path[:k]
+		path = path[k:]
+		commits := make([]ledger.BlockCommit, 0, len(chunk))
+		for _, x := range chunk {
+			// The tip's total difficulty goes in the block's own batch: a
+			// crash leaves the store's head and it in agreement.
+			td, err := cbor.Marshal(x.td)
+			if err != nil {
+				return fmt.Errorf("encoding the total difficulty: %w", err)
 			}
+			writes := []ledger.Write{{DS: c.cfg.Datastore, Key: tdKey, Value: td}}
+			// The certificates that proofs of finality are made of: the one
+			// that justified the block, and, for the block finalized now, the
+			// one that finalized it.
+			xcp := types.Checkpoint{Height: x.block.Header.Height, Hash: x.hash}
+			if cert := c.fin.Certificate(xcp); len(cert) > 0 {
+				writes = append(writes, ledger.Write{DS: c.cfg.Datastore, Key: justifiedCertKey(xcp.Height), Value: types.EncodeCertificates([][]*types.FinalityVote{cert})})
+			}
+			if x == e {
+				if cert := c.fin.FinalizingCertificate(); len(cert) > 0 && cert[0].Source == cp {
+					writes = append(writes, ledger.Write{DS: c.cfg.Datastore, Key: finalizingCertKey(cp.Height), Value: types.EncodeCertificates([][]*types.FinalityVote{cert})})
+				}
+			}
+			commits = append(commits, ledger.BlockCommit{Block: x.block, Next: x.state, Changes: x.changes, Extra: writes})
 		}
-		if err := c.cfg.Store.Commit(c.ctx, x.block, x.state, x.changes, writes...); err != nil {
+		if err := c.cfg.Store.CommitBlocks(c.ctx, commits); err != nil {
 			return err
 		}
-		c.tipState, c.tipHeader, c.tipTD = x.state, &x.block.Header, x.td
-		c.events.Committed = append(c.events.Committed, Committed{Block: x.block, State: x.state, Arrived: x.arrived, At: now})
+		for _, x := range chunk {
+			c.tipState, c.tipHeader, c.tipTD = x.state, &x.block.Header, x.td
+			c.events.Committed = append(c.events.Committed, Committed{Block: x.block, State: x.state, Arrived: x.arrived, At: now})
+		}
 	}
 	// Keep only the descendants of the new tip.
 	keep := map[types.Hash]*entry{}

@@ -271,3 +271,13 @@ func (c *Chain) storedCert(ctx context.Context, k datastore.Key) ([]*types.Final
 	}
 	return certs[0], nil
 }
+
+// StoredFinalizingCertificate returns the certificate of the link from the
+// committed block at height to its child, which finalized it, or nil if
+// this node holds none (the block is not final, or a later link finalized
+// it along with others). Sync serves it, so that a catching-up node
+// finalizes as it goes instead of holding every block it fetched above its
+// finalized one.
+func (c *Chain) StoredFinalizingCertificate(ctx context.Context, height uint64) ([]*types.FinalityVote, error) {
+	return c.storedCert(ctx, finalizingCertKey(height))
+}

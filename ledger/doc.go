@@ -139,7 +139,10 @@
 // never leaves part of a block: pebble applies a batch atomically, and the
 // head state is in the same batch. The in-memory State is updated only
 // after the batch committed. The memory datastore has no durability at
-// all.
+// all. Store.CommitBlocks does the same for several consecutive blocks in
+// one batch (one sync): a crash keeps all of them or none, and none is
+// reported committed before the batch is (package chain commits a
+// finalized path this way, so a node catching up syncs once per batch).
 //
 // Reads (State, Nonce, Block, Records, ...) may run concurrently with
 // Commit; commits are serialised.

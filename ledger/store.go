@@ -196,12 +196,57 @@ func (s *Store) Nonce(sender identity.PublicKey) (uint64, error) {
 // crash leaves either the block with them or neither. Each names its
 // datastore, which must be the store's root or a namespace of it (Spaces).
 func (s *Store) Commit(ctx context.Context, b *types.Block, next State, ch *Changes, extra ...Write) error {
-	if b == nil || ch == nil {
-		return errors.New("ledger: Commit needs a block and its changes")
+	return s.CommitBlocks(ctx, []BlockCommit{{Block: b, Next: next, Changes: ch, Extra: extra}})
+}
+
+// BlockCommit is one block for CommitBlocks: what Commit takes.
+type BlockCommit struct {
+	Block   *types.Block
+	Next    State
+	Changes *Changes
+	Extra   []Write
+}
+
+// CommitBlocks durably appends consecutive blocks, each checked and
+// written as Commit does against the state the one before leads to, in one
+// batch: one sync with OpenPebble for all of them, and a crash leaves all
+// of them or none. Records of a later block replace those of an earlier
+// one under the same key (the head, a nonce, an extra record). State
+// returns the last one's state once the batch committed.
+func (s *Store) CommitBlocks(ctx context.Context, cs []BlockCommit) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	for _, c := range cs {
+		if c.Block == nil || c.Changes == nil {
+			return errors.New("ledger: Commit needs a block and its changes")
+		}
 	}
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
+	batch, err := s.root.Batch(ctx)
+	if err != nil {
+		return fmt.Errorf("ledger: commit of block %d: %w", cs[0].Block.Header.Height, err)
+	}
 	cur := s.State()
+	for _, c := range cs {
+		if err := s.putBlock(ctx, batch, cur, c.Block, c.Next, c.Changes, c.Extra); err != nil {
+			return err
+		}
+		cur = c.Next
+	}
+	if err := batch.Commit(ctx); err != nil {
+		return fmt.Errorf("ledger: commit of blocks %d to %d: %w", cs[0].Block.Header.Height, cur.Height, err)
+	}
+	s.mu.Lock()
+	s.st = cur
+	s.mu.Unlock()
+	return nil
+}
+
+// putBlock checks that block b with state next and changes ch extends cur
+// and adds its records and extra to batch.
+func (s *Store) putBlock(ctx context.Context, batch datastore.Batch, cur State, b *types.Block, next State, ch *Changes, extra []Write) error {
 	h := &b.Header
 	if h.Height != cur.Height+1 {
 		return fmt.Errorf("%w: block height %d, head is at %d", ErrWrongHeight, h.Height, cur.Height)
@@ -247,10 +292,6 @@ func (s *Store) Commit(ctx context.Context, b *types.Block, next State, ch *Chan
 		extraKeys[i] = k
 	}
 
-	batch, err := s.root.Batch(ctx)
-	if err != nil {
-		return fmt.Errorf("ledger: commit of block %d: %w", h.Height, err)
-	}
 	var errs []error
 	putRoot := func(k datastore.Key, v []byte) {
 		if err := batch.Put(ctx, k, v); err != nil {
@@ -311,12 +352,6 @@ func (s *Store) Commit(ctx context.Context, b *types.Block, next State, ch *Chan
 	if len(errs) > 0 {
 		return fmt.Errorf("ledger: commit of block %d: %w", h.Height, errors.Join(errs...))
 	}
-	if err := batch.Commit(ctx); err != nil {
-		return fmt.Errorf("ledger: commit of block %d: %w", h.Height, err)
-	}
-	s.mu.Lock()
-	s.st = next
-	s.mu.Unlock()
 	return nil
 }
 

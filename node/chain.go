@@ -32,6 +32,11 @@ type chainInput struct {
 	sync  bool // from sync: report ErrKnown and ErrStale instead of hiding them
 	from  peer.ID
 	done  chan error // nil for gossip
+
+	// blocks are consecutive blocks from sync (feedSync); added counts
+	// those the chain took.
+	blocks []*types.Block
+	added  *int
 }
 
 // chainLoop is the one goroutine that drives the consensus state machine:
@@ -80,6 +85,8 @@ func (n *Node) chainLoop() {
 
 func (n *Node) feed(in chainInput) error {
 	switch {
+	case len(in.blocks) > 0:
+		return n.feedSync(in)
 	case in.block != nil:
 		err := n.chain.AddBlock(in.block)
 		switch {

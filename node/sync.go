@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
@@ -22,18 +24,34 @@ import (
 
 // The sync protocol, /sixdomain/<chain-id>/sync/1: the client opens a
 // stream and writes one request, the CBOR array [from_height, max_blocks];
-// the server answers [head_height, [block bytes, ...], [vote bytes, ...]]
+// the server answers [head_height, [block bytes, ...], certificates]
 // holding up to max_blocks consecutive blocks of its head chain from
 // from_height (at most syncMaxBlocks and syncMaxBytes; final ones first,
-// then unfinalized ones) and its finality certificates (types.EncodeCertificates:
-// the link that finalized its last final block and those of the justified
-// blocks above), then closes the stream.
+// then unfinalized ones) and finality certificates (types.EncodeCertificates):
+// first, when it holds one, the certificate that finalized the highest
+// block of the answer whose child is in the answer too (so that a node
+// catching up finalizes range by range), then the link that finalized its
+// last final block and those of the justified blocks above; then it closes
+// the stream.
 const (
-	syncMaxBlocks      = 64
+	syncMaxBlocks      = 256
 	syncMaxBytes       = 16 << 20
 	syncMaxRequest     = 32
 	syncRequestTimeout = 20 * time.Second
-	syncParallel       = 3
+	// syncParallel is how many requests a round keeps in flight (spread
+	// over up to as many peers): the next ranges arrive while the chain
+	// applies the current one.
+	syncParallel = 3
+	// syncBacktrack is how far below our head a round starts, so that a
+	// short fork of ours is replaced.
+	syncBacktrack = 64
+	// syncCertSearch bounds the store reads a server spends looking for
+	// the certificate that finalized a block of its answer.
+	syncCertSearch = syncMaxBlocks
+	// syncFeedBlocks is how many blocks of a range the chain loop takes
+	// in one step (a few milliseconds of work, so that gossip and votes
+	// are not kept waiting long).
+	syncFeedBlocks = 16
 )
 
 func syncProtocol(chainID string) protocol.ID {
@@ -85,10 +103,12 @@ func (n *Node) serveSync(s network.Stream) {
 	max := int(min(req.Max, syncMaxBlocks))
 	resp := syncResponse{Head: n.chain.Head().Height}
 	size := 0
+	lastFinal := uint64(0) // the highest final block of the answer
+	var hashes []types.Hash
 	// BlockAt reads final blocks from the store and the rest from the head
 	// chain, each consistently even while blocks become final meanwhile.
 	for h := req.From; len(resp.Blocks) < max; h++ {
-		b, _, err := n.chain.BlockAt(n.ctx, h)
+		b, final, err := n.chain.BlockAt(n.ctx, h)
 		if err != nil {
 			break
 		}
@@ -98,9 +118,25 @@ func (n *Node) serveSync(s network.Stream) {
 		}
 		size += len(enc)
 		resp.Blocks = append(resp.Blocks, enc)
+		hashes = append(hashes, b.Hash())
+		if final {
+			lastFinal = h
+		}
 	}
-	if certs := n.chain.Certificates(); len(certs) > 0 {
-		resp.Certificates = types.EncodeCertificates(lastCerts(certs))
+	var certs [][]*types.FinalityVote
+	if len(hashes) > 1 && lastFinal > 0 {
+		if c := n.rangeCert(req.From, lastFinal, hashes); c != nil {
+			certs = append(certs, c)
+		}
+	}
+	if tail := lastCerts(n.chain.Certificates()); len(tail) > 0 {
+		if len(tail)+len(certs) > types.MaxCertificates {
+			tail = tail[len(tail)+len(certs)-types.MaxCertificates:]
+		}
+		certs = append(certs, tail...)
+	}
+	if len(certs) > 0 {
+		resp.Certificates = types.EncodeCertificates(certs)
 	}
 	out, err := cbor.Marshal(resp)
 	if err != nil {
@@ -113,11 +149,36 @@ func (n *Node) serveSync(s network.Stream) {
 	}
 }
 
+// rangeCert returns the stored certificate that finalized the highest
+// block at or below lastFinal of the answer (blocks from `from`, whose
+// hashes are given) whose link leads to the child in the answer, looking at
+// up to syncCertSearch heights; nil if there is none. (A stored link may
+// name a child the answer does not hold: one that was never committed
+// here, the node having sealed another at its height since a restart.)
+func (n *Node) rangeCert(from, lastFinal uint64, hashes []types.Hash) []*types.FinalityVote {
+	at := func(cp types.Checkpoint) bool {
+		return cp.Height >= from && cp.Height-from < uint64(len(hashes)) && hashes[cp.Height-from] == cp.Hash
+	}
+	top := min(lastFinal, from+uint64(len(hashes))-2)
+	for h := top; h >= from && h+syncCertSearch > top; h-- {
+		c, err := n.chain.StoredFinalizingCertificate(n.ctx, h)
+		if err != nil {
+			n.log.Debug("sync: reading a finalizing certificate", "height", h, "err", err)
+			return nil
+		}
+		if len(c) > 0 && at(c[0].Source) && at(c[0].Target) {
+			return c
+		}
+	}
+	return nil
+}
+
 // errBadPeer marks a peer that served data that does not verify.
 var errBadPeer = errors.New("peer served invalid blocks")
 
-// fetchBlocks asks p for blocks from `from`.
-func (n *Node) fetchBlocks(ctx context.Context, p peer.ID, from uint64) (uint64, []*types.Block, [][]*types.FinalityVote, error) {
+// fetchBlocks asks p for up to max blocks from `from`, and checks the
+// signatures of their transactions ahead of the chain (verifySigs).
+func (n *Node) fetchBlocks(ctx context.Context, p peer.ID, from uint64, max uint32) (uint64, []*types.Block, [][]*types.FinalityVote, error) {
 	ctx, cancel := context.WithTimeout(ctx, n.wall(syncRequestTimeout))
 	defer cancel()
 	s, err := n.host.NewStream(ctx, p, syncProtocol(n.genesis.ChainID))
@@ -130,7 +191,7 @@ func (n *Node) fetchBlocks(ctx context.Context, p peer.ID, from uint64) (uint64,
 		_ = s.Reset() // best effort after the error returned
 		return 0, nil, nil, fmt.Errorf("sync: setting the stream deadline: %w", err)
 	}
-	req, _ := cbor.Marshal(syncRequest{From: from, Max: syncMaxBlocks})
+	req, _ := cbor.Marshal(syncRequest{From: from, Max: max})
 	if _, err := s.Write(req); err != nil {
 		return 0, nil, nil, err
 	}
@@ -144,6 +205,9 @@ func (n *Node) fetchBlocks(ctx context.Context, p peer.ID, from uint64) (uint64,
 	var resp syncResponse
 	if err := syncDec.Unmarshal(raw, &resp); err != nil {
 		return 0, nil, nil, fmt.Errorf("%w: undecodable response: %v", errBadPeer, err)
+	}
+	if len(resp.Blocks) > int(max) {
+		return 0, nil, nil, fmt.Errorf("%w: asked for %d blocks, got %d", errBadPeer, max, len(resp.Blocks))
 	}
 	blocks := make([]*types.Block, 0, len(resp.Blocks))
 	for i, rb := range resp.Blocks {
@@ -162,7 +226,38 @@ func (n *Node) fetchBlocks(ctx context.Context, p peer.ID, from uint64) (uint64,
 			return 0, nil, nil, fmt.Errorf("%w: certificates: %w", errBadPeer, err)
 		}
 	}
+	n.verifySigs(ctx, blocks)
 	return resp.Head, blocks, cert, nil
+}
+
+// verifySigs checks the signatures of the blocks' transactions on all
+// cores, into the node's signature cache, while the chain loop applies the
+// ranges before: the chain's own check (Block.VerifyTxs, through the same
+// cache) then finds them verified. A signature that fails here is not
+// cached, and the chain refuses its block as before. This one call is
+// where a batch verifier takes over.
+func (n *Node) verifySigs(ctx context.Context, blocks []*types.Block) {
+	var txs []*types.Tx
+	for _, b := range blocks {
+		txs = append(txs, b.Txs...)
+	}
+	// More than the cache holds would evict what the chain is about to
+	// look up (up to syncParallel ranges are in flight).
+	if len(txs) == 0 || len(txs) > n.cfg.sigCacheSize()/(2*syncParallel) {
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := min(runtime.GOMAXPROCS(0), (len(txs)+31)/32); w > 0; w-- {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := next.Add(1) - 1; i < int64(len(txs)) && ctx.Err() == nil; i = next.Add(1) - 1 {
+				_ = n.sigs.Verify(txs[i]) // a failure is the chain's to report
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // syncLoop polls peers for blocks above our head, on a timer and whenever
@@ -183,13 +278,24 @@ func (n *Node) syncLoop() {
 	}
 }
 
-// syncRound walks the peers' head chains: up to syncParallel peers at
-// once, peer i fetching the i-th batch, applied in order. It starts one
-// batch below our head, so that a short fork of ours is replaced, or, when
-// deep is set (a peer's certificate named blocks we lack: our head is on a
-// longer abandoned fork), just above our finalized block. Blocks we already
-// hold cost a map lookup. It stops at the end of the peers' chains. It
-// reports whether a certificate named unknown blocks.
+// syncResult is one range a peer served.
+type syncResult struct {
+	peer   peer.ID
+	from   uint64
+	head   uint64
+	blocks []*types.Block
+	cert   [][]*types.FinalityVote
+	err    error
+}
+
+// syncRound walks the peers' head chains: fetchAhead keeps up to
+// syncParallel requests in flight (over up to as many peers) while the
+// ranges are applied in order. It starts syncBacktrack blocks below our
+// head, so that a short fork of ours is replaced, or, when deep is set (a
+// peer's certificate named blocks we lack: our head is on a longer
+// abandoned fork), just above our finalized block. Blocks we already hold
+// cost a map lookup. It stops at the end of the peers' chains. It reports
+// whether a certificate named unknown blocks.
 func (n *Node) syncRound(banned map[peer.ID]time.Time, deep bool) (lost bool) {
 	now := n.cfg.Clock()
 	var peers []peer.ID
@@ -206,82 +312,157 @@ func (n *Node) syncRound(banned map[peer.ID]time.Time, deep bool) (lost bool) {
 		return false
 	}
 	rand.Shuffle(len(peers), func(i, j int) { peers[i], peers[j] = peers[j], peers[i] })
-	type result struct {
-		peer   peer.ID
-		head   uint64
-		blocks []*types.Block
-		cert   [][]*types.FinalityVote
-		err    error
-	}
-	failed := false // a peer did not answer: the round did not reach the end
 	from := n.store.State().Height + 1
-	if head := n.chain.Head().Height; !deep && head > from+syncMaxBlocks {
-		from = head - syncMaxBlocks
+	if head := n.chain.Head().Height; !deep && head > from+syncBacktrack {
+		from = head - syncBacktrack
 	}
-	for n.ctx.Err() == nil {
-		k := min(len(peers), syncParallel)
-		results := make([]result, k)
-		var wg sync.WaitGroup
-		for i := 0; i < k; i++ {
-			wg.Add(1)
-			go func(i int) {
-				defer wg.Done()
-				r := &results[i]
-				r.peer = peers[i]
-				r.head, r.blocks, r.cert, r.err = n.fetchBlocks(n.ctx, peers[i], from+uint64(i*syncMaxBlocks))
-			}(i)
+	ctx, cancel := context.WithCancel(n.ctx)
+	results := make(chan *syncResult)
+	fetched := make(chan struct{})
+	go func() {
+		defer close(fetched)
+		n.fetchAhead(ctx, peers, from, results)
+	}()
+	// The fetcher stops when ctx ends, and the round waits for it.
+	defer func() {
+		cancel()
+		<-fetched
+	}()
+	failed := false // a peer did not answer: the round did not reach the end
+	for r := range results {
+		if r.err != nil {
+			failed = true
+			if errors.Is(r.err, errBadPeer) {
+				n.penalise(r.peer, banned, r.err)
+			}
+			break
 		}
-		wg.Wait()
-		added, fetched, maxHead, complete := 0, 0, uint64(0), true
-		for _, r := range results {
-			if r.err != nil {
-				failed = true
-				if errors.Is(r.err, errBadPeer) {
-					n.penalise(r.peer, banned, r.err)
+		added := 0
+		for rest := r.blocks; len(rest) > 0; {
+			k := min(len(rest), syncFeedBlocks)
+			var got int
+			// got is read only after the chain loop answered: at
+			// shutdown toChain may return while it still runs.
+			if err := n.toChain(n.ctx, chainInput{blocks: rest[:k], added: &got, from: r.peer, sync: true}, true); err != nil {
+				if n.ctx.Err() == nil {
+					n.penalise(r.peer, banned, fmt.Errorf("%w: %w", errBadPeer, err))
 				}
-				complete = false
-				break // later batches would not connect
+				return lost
 			}
-			maxHead = max(maxHead, r.head)
-			for _, b := range r.blocks {
-				err := n.toChain(n.ctx, chainInput{block: b, from: r.peer, sync: true}, true)
-				switch {
-				case err == nil:
-					added++
-				case errors.Is(err, chain.ErrKnown), errors.Is(err, chain.ErrStale):
-				default:
-					if n.ctx.Err() == nil {
-						n.penalise(r.peer, banned, fmt.Errorf("%w: %w", errBadPeer, err))
-					}
-					return lost
-				}
-			}
-			fetched += len(r.blocks)
-			for _, c := range r.cert {
-				if err := n.toChain(n.ctx, chainInput{votes: c, cert: true, from: r.peer}, true); err != nil {
-					n.log.Debug("sync certificate not applied", "peer", r.peer, "err", err)
-					lost = lost || errors.Is(err, consensus.ErrUnknownCheckpoint)
-				} else {
-					n.noteFinalized(c)
-				}
-			}
-			if len(r.blocks) < syncMaxBlocks {
-				complete = false
-				break
-			}
+			added += got
+			rest = rest[k:]
 		}
 		if added > 0 {
 			n.metrics.synced.Add(float64(added))
 		}
-		from += uint64(fetched)
-		if !complete || fetched == 0 || from > maxHead {
-			if !failed {
-				n.synced.Store(true)
+		top := r.from + uint64(len(r.blocks)) - 1 // the highest height fetched so far
+		atEnd := len(r.blocks) == 0 || top >= r.head
+		for _, c := range r.cert {
+			if len(c) == 0 || !atEnd && c[0].Target.Height > top {
+				// A certificate above the blocks fetched so far: a
+				// later range of this round brings its blocks.
+				continue
 			}
-			return lost
+			if err := n.toChain(n.ctx, chainInput{votes: c, cert: true, from: r.peer}, true); err != nil {
+				n.log.Debug("sync certificate not applied", "peer", r.peer, "err", err)
+				lost = lost || errors.Is(err, consensus.ErrUnknownCheckpoint)
+			} else {
+				n.noteFinalized(c)
+			}
 		}
 	}
+	if !failed && n.ctx.Err() == nil {
+		n.synced.Store(true)
+	}
 	return lost
+}
+
+// feedSync adds consecutive blocks from sync to the chain, in the chain
+// loop, counting those it took in *in.added; blocks it holds already or
+// that are below the finalized height are passed over. It stops at the
+// first block refused otherwise, with its error.
+func (n *Node) feedSync(in chainInput) error {
+	for _, b := range in.blocks {
+		err := n.feed(chainInput{block: b, from: in.from, sync: true})
+		switch {
+		case err == nil:
+			*in.added++
+		case errors.Is(err, chain.ErrKnown), errors.Is(err, chain.ErrStale):
+		default:
+			return err
+		}
+	}
+	return nil
+}
+
+// fetchAhead fetches consecutive ranges from `from` on, keeping up to
+// syncParallel requests in flight (peer after peer), and sends them to out
+// in height order. A request is aimed at the height after the previous
+// one's expected end; when a peer answers short of that (its byte bound or
+// a lower block limit), the requests beyond are dropped and fetching goes
+// on from where the answer ended, asking that many. It stops, closing out,
+// after a failed request, at the end of a peer's chain, or when ctx ends,
+// once its requests have ended.
+func (n *Node) fetchAhead(ctx context.Context, peers []peer.ID, from uint64, out chan<- *syncResult) {
+	defer close(out)
+	type flight struct {
+		from   uint64
+		done   chan *syncResult
+		cancel context.CancelFunc
+	}
+	var (
+		wg    sync.WaitGroup
+		queue []flight
+	)
+	defer func() {
+		for _, f := range queue {
+			f.cancel()
+		}
+		wg.Wait()
+	}()
+	next, span, turn := from, uint32(syncMaxBlocks), 0
+	for {
+		for len(queue) < syncParallel {
+			fctx, fcancel := context.WithCancel(ctx)
+			f := flight{from: next, done: make(chan *syncResult, 1), cancel: fcancel}
+			p, max := peers[turn%len(peers)], span
+			turn++
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer fcancel()
+				r := &syncResult{peer: p, from: f.from}
+				r.head, r.blocks, r.cert, r.err = n.fetchBlocks(fctx, p, f.from, max)
+				f.done <- r
+			}()
+			queue = append(queue, f)
+			next += uint64(span)
+		}
+		f := queue[0]
+		var r *syncResult
+		select {
+		case r = <-f.done:
+		case <-ctx.Done():
+			return
+		}
+		queue = queue[1:]
+		select {
+		case out <- r:
+		case <-ctx.Done():
+			return
+		}
+		end := r.from + uint64(len(r.blocks)) // the next height to fetch
+		if r.err != nil || len(r.blocks) == 0 || end > r.head {
+			return
+		}
+		if len(r.blocks) < int(span) {
+			for _, f := range queue {
+				f.cancel()
+			}
+			queue = queue[:0]
+			next, span = end, uint32(len(r.blocks))
+		}
+	}
 }
 
 func (n *Node) penalise(p peer.ID, banned map[peer.ID]time.Time, err error) {
