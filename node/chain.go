@@ -141,6 +141,7 @@ func (n *Node) dispatch(ev chain.Events) {
 			Arrived: c.Arrived, At: c.At})
 	}
 	if len(ev.Heads) > 0 {
+		n.headChanged()
 		n.metrics.head.Set(float64(ev.Heads[len(ev.Heads)-1].Header.Height))
 	}
 	if n.events != nil {

@@ -155,7 +155,7 @@ func (b barredNotifee) Connected(_ network.Network, c network.Conn) {
 // checkSender is the gossip and API check of a sender against the
 // finalized registry (ledger.CheckSender).
 func (n *Node) checkSender(tx *types.Tx) error {
-	rec, err := n.store.DID(tx.Sender)
+	rec, err := n.senderDID(tx.Sender)
 	if err != nil {
 		return fmt.Errorf("%w: reading the sender's DID: %w", sixps.ErrNotAdmitted, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	lp2pps "github.com/libp2p/go-libp2p-pubsub"
@@ -393,9 +394,20 @@ func (n *Node) fillGap(sender identity.PublicKey, from, count uint64) {
 // after a reorganisation refuses one that its sender's node gossips
 // again. Neither changes what a block may hold.
 type headView struct {
+	// seq counts the chain steps that changed the head (dispatch); a
+	// nonce read at the current seq is still the head's.
+	seq    atomic.Uint64
 	mu     sync.Mutex
-	nonces map[identity.PublicKey]uint64
+	nonces map[identity.PublicKey]seenNonce
 	auth   []identity.PublicKey
+	// dids caches the finalized DID records the admission check reads,
+	// valid while the store's height is the one they were read at.
+	dids      map[identity.PublicKey]*types.DIDRecord
+	didHeight uint64
+}
+
+type seenNonce struct {
+	nonce, seq uint64
 }
 
 // headViewMax bounds the nonces remembered; past it the map starts over.
@@ -403,22 +415,55 @@ const headViewMax = 1 << 17
 
 func (n *Node) committedNonce(k identity.PublicKey) uint64 {
 	v := &n.hview
-	if x, ok := n.chain.TryHeadNonce(k); ok {
-		v.mu.Lock()
-		if len(v.nonces) >= headViewMax || v.nonces == nil {
-			v.nonces = make(map[identity.PublicKey]uint64)
+	seq := v.seq.Load()
+	v.mu.Lock()
+	c, cached := v.nonces[k]
+	v.mu.Unlock()
+	if cached && c.seq == seq {
+		return c.nonce
+	}
+	x, ok := n.chain.TryHeadNonce(k)
+	if !ok {
+		if cached {
+			return c.nonce
 		}
-		v.nonces[k] = x
-		v.mu.Unlock()
-		return x
+		x = n.chain.HeadNonce(k)
 	}
 	v.mu.Lock()
-	x, ok := v.nonces[k]
-	v.mu.Unlock()
-	if ok {
-		return x
+	if len(v.nonces) >= headViewMax || v.nonces == nil {
+		v.nonces = make(map[identity.PublicKey]seenNonce)
 	}
-	return n.chain.HeadNonce(k)
+	v.nonces[k] = seenNonce{nonce: x, seq: seq}
+	v.mu.Unlock()
+	return x
+}
+
+// headChanged tells the head view that a chain step moved the head.
+func (n *Node) headChanged() { n.hview.seq.Add(1) }
+
+// senderDID is the store's DID record of k through the head view's cache.
+func (n *Node) senderDID(k identity.PublicKey) (*types.DIDRecord, error) {
+	v := &n.hview
+	h := n.store.State().Height
+	v.mu.Lock()
+	if v.didHeight == h {
+		if rec, ok := v.dids[k]; ok {
+			v.mu.Unlock()
+			return rec, nil
+		}
+	}
+	v.mu.Unlock()
+	rec, err := n.store.DID(k)
+	if err != nil {
+		return nil, err
+	}
+	v.mu.Lock()
+	if v.didHeight != h || v.dids == nil || len(v.dids) >= headViewMax {
+		v.dids, v.didHeight = make(map[identity.PublicKey]*types.DIDRecord), h
+	}
+	v.dids[k] = rec
+	v.mu.Unlock()
+	return rec, nil
 }
 
 // isAuthority is chain.IsAuthority through the head view.
