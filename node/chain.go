@@ -135,6 +135,7 @@ func (n *Node) dispatch(ev chain.Events) {
 	}
 	self := n.key.Public()
 	for _, c := range ev.Committed {
+		n.recent.add(c.Block)
 		n.metrics.committed(c.Block, c.State)
 		n.updateBarred(c.Block)
 		n.commits.publish(CommitEvent{Block: c.Block, State: c.State, Proposed: c.Block.Header.Proposer == self,

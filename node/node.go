@@ -71,6 +71,7 @@ type Node struct {
 	sigq       *txflow.SigQueue // API and single-transaction signature checks, batched
 	txm        *txflowMetrics
 	hview      headView
+	recent     recentFinal
 	txSub      *lp2pps.Subscription
 	blkSub     *lp2pps.Subscription
 	voteSub    *lp2pps.Subscription
@@ -227,7 +228,7 @@ func New(ctx context.Context, key *identity.PrivateKey, g *types.Genesis, opts .
 		Nonce: n.committedNonce, Known: n.knownTx, Sender: n.checkSender,
 		Admit:  func(tx *types.Tx, size int) error { return n.pool.Admit(tx, size, n.committedNonce(tx.Sender)) },
 		Verify: types.VerifyTxs, VerifyOne: func(tx *types.Tx) error { return n.sigq.Verify(n.ctx, tx) }}
-	n.sigq = txflow.NewSigQueue(func(txs []*types.Tx) []error { return types.VerifyTxs(txs, n.sigs) }, 256)
+	n.sigq = txflow.NewSigQueue(func(txs []*types.Tx) []error { return types.VerifyTxs(txs, n.sigs) }, 1024)
 	n.ps, err = lp2pps.NewGossipSub(n.ctx, n.host, append(sixps.Options(sixps.Config{ChainID: g.ChainID,
 		PeerExchange: cfg.Role == RoleBootstrap, Bootstrapper: cfg.relayOnly(), TrustedPX: n.isBootstrapPeer,
 		ScoreInspect: n.setScores, ScoreInspectPeriod: time.Second, TimeScale: n.clk.Scale()}),

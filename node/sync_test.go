@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sixdomain/sixdomain/identity"
+	"github.com/sixdomain/sixdomain/ledger/types"
 )
 
 // TestSyncServesRangeCertificate: a sync answer carries, first, the
@@ -49,10 +50,14 @@ func TestSyncServesRangeCertificate(t *testing.T) {
 	if len(certs) == 0 || len(certs[0]) == 0 {
 		t.Fatal("no range certificate")
 	}
+	// The certificate finalizes a block of the answer: a link to its
+	// child, or a commit link on the block itself (source = target).
 	src, dst := certs[0][0].Source, certs[0][0].Target
-	if src.Height != syncMaxBlocks-1 || src.Hash != got[src.Height-1].Hash() ||
-		dst.Height != syncMaxBlocks || dst.Hash != got[dst.Height-1].Hash() {
-		t.Fatalf("range certificate %d → %d, want the link %d → %d of the answer", src.Height, dst.Height, syncMaxBlocks-1, syncMaxBlocks)
+	inAnswer := func(c types.Checkpoint) bool {
+		return c.Height >= 1 && c.Height <= uint64(len(got)) && c.Hash == got[c.Height-1].Hash()
+	}
+	if !inAnswer(src) || !inAnswer(dst) || !(dst.Height == src.Height+1 || dst == src) || src.Height < syncMaxBlocks-1 {
+		t.Fatalf("range certificate %d → %d, want a link that finalizes block %d or %d of the answer", src.Height, dst.Height, syncMaxBlocks-1, syncMaxBlocks)
 	}
 	_, got, _, err = joiner.fetchBlocks(ctx, server.host.ID(), 100, 64)
 	if err != nil || len(got) != 64 || got[0].Header.Height != 100 {

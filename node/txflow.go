@@ -160,12 +160,59 @@ func (t nodeTxs) Tx(h types.Hash) (*types.Tx, bool) {
 	if tx, ok := t.n.chain.TreeTx(h); ok {
 		return tx, true
 	}
-	return nil, false
+	return t.n.recent.get(h)
+}
+
+// recentFinal keeps the transactions of the last few final blocks in
+// memory, so that a peer still rebuilding one of them can pull its
+// transactions: a block is final as soon as two thirds of the authorities
+// hold it (at once with one authority), often before a slower peer asks.
+type recentFinal struct {
+	mu     sync.Mutex
+	byHash map[types.Hash]*types.Tx
+	blocks [][]types.Hash // oldest first
+	size   int
+}
+
+// recentFinalBlocks and recentFinalTxs bound what recentFinal keeps.
+const (
+	recentFinalBlocks = 16
+	recentFinalTxs    = 100_000
+)
+
+func (r *recentFinal) add(b *types.Block) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.byHash == nil {
+		r.byHash = make(map[types.Hash]*types.Tx)
+	}
+	hs := make([]types.Hash, len(b.Txs))
+	for i, tx := range b.Txs {
+		hs[i] = tx.Hash()
+		r.byHash[hs[i]] = tx
+	}
+	r.blocks = append(r.blocks, hs)
+	r.size += len(hs)
+	for len(r.blocks) > recentFinalBlocks || r.size > recentFinalTxs && len(r.blocks) > 1 {
+		for _, h := range r.blocks[0] {
+			delete(r.byHash, h)
+		}
+		r.size -= len(r.blocks[0])
+		r.blocks = r.blocks[1:]
+	}
+}
+
+func (r *recentFinal) get(h types.Hash) (*types.Tx, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	tx, ok := r.byHash[h]
+	return tx, ok
 }
 
 // servePull answers one pull request: transactions by hash from the
-// mempool and the chain's tree (blocks above the final one), or a
-// sender's pending run of nonces from the mempool.
+// mempool, the chain's tree (blocks above the final one) and the last
+// final blocks (recentFinal), or a sender's pending run of nonces from
+// the mempool.
 func (n *Node) servePull(s network.Stream) {
 	defer s.Close()
 	select {
@@ -224,9 +271,9 @@ func (n *Node) pullAnswer(req *types.PullRequest) (resp types.PullResponse, ok b
 	} else {
 		resp.Txs = make([][]byte, len(req.Hashes))
 		for i, h := range req.Hashes {
-			// Final transactions are not served: a node that lacks a
-			// final block's transactions syncs the block whole (reading
-			// one from the store costs decoding its block).
+			// Transactions of older final blocks are not served: a node
+			// that lacks them syncs the block whole (reading one from the
+			// store costs decoding its block).
 			tx, ok := nodeTxs{n}.Tx(h)
 			if !ok {
 				continue

@@ -66,8 +66,15 @@ func TestPullProtocol(t *testing.T) {
 // holds (it never went out in a batch) is sealed into a block; the other
 // nodes rebuild the compact block by pulling it, and commit it.
 func TestCompactBlockPullsWhatIsMissing(t *testing.T) {
+	// The devices sync rarely, so that the block reaches them by gossip.
 	c, err := StartCluster(context.Background(), ClusterConfig{ChainID: "compact-test", Authorities: 1, Devices: 2, Logger: testLogger(),
-		Slot: 300 * time.Millisecond, BaseDir: t.TempDir(), API: true})
+		Slot: 300 * time.Millisecond, BaseDir: t.TempDir(), API: true,
+		NodeOptions: func(i int) []Option {
+			if i > 0 {
+				return []Option{WithSyncInterval(time.Minute)}
+			}
+			return nil
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}

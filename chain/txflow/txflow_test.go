@@ -254,3 +254,57 @@ func TestAssemble(t *testing.T) {
 		t.Fatalf("other signature: %v", err)
 	}
 }
+
+// TestSigQueue: concurrent callers' transactions are verified together
+// and each caller gets the verdicts of its own, in order.
+func TestSigQueue(t *testing.T) {
+	var mu sync.Mutex
+	var sizes []int
+	q := NewSigQueue(func(txs []*types.Tx) []error {
+		mu.Lock()
+		sizes = append(sizes, len(txs))
+		mu.Unlock()
+		return types.VerifyTxs(txs, nil)
+	}, 64)
+	defer q.Close()
+	all := txs(t, 40, 5)
+	bad := *all[7]
+	bad.Signature = append([]byte(nil), bad.Signature...)
+	bad.Signature[0] ^= 1
+	all[7] = &bad
+	var wg sync.WaitGroup
+	results := make([][]error, 8)
+	for c := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs, err := q.VerifyMany(context.Background(), all[c*5:c*5+5])
+			if err != nil {
+				t.Error(err)
+			}
+			results[c] = errs
+		}()
+	}
+	wg.Wait()
+	for c, errs := range results {
+		for i, err := range errs {
+			if want := c*5+i == 7; (err != nil) != want {
+				t.Fatalf("caller %d tx %d: err %v", c, i, err)
+			}
+		}
+	}
+	if err := q.Verify(context.Background(), all[0]); err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, s := range sizes {
+		total += s
+	}
+	if total != 41 {
+		t.Fatalf("verified %d transactions in %d batches, want 41", total, len(sizes))
+	}
+	q.Close()
+	if err := q.Verify(context.Background(), all[0]); !errors.Is(err, ErrSigQueueClosed) {
+		t.Fatalf("after close: %v", err)
+	}
+}
