@@ -49,7 +49,7 @@ func (c BatchConfig) withDefaults() (BatchConfig, error) {
 		c.MaxBytes = types.MaxBatchBytes
 	}
 	if c.MaxAge == 0 {
-		c.MaxAge = 50 * time.Millisecond
+		c.MaxAge = 20 * time.Millisecond
 	}
 	if c.Queue == 0 {
 		c.Queue = 16384
