@@ -69,6 +69,7 @@ type Node struct {
 	assembler  *txflow.Assembler
 	pullSem    chan struct{}
 	sigq       *txflow.SigQueue // API and single-transaction signature checks, batched
+	batchq     *txflow.SigQueue // gossiped batches' signature checks, merged
 	txm        *txflowMetrics
 	hview      headView
 	recent     recentFinal
@@ -227,8 +228,9 @@ func New(ctx context.Context, key *identity.PrivateKey, g *types.Genesis, opts .
 	n.checker = &sixps.TxChecker{ChainID: g.ChainID, Window: g.TimeWindow(), Now: cfg.Clock, Sigs: n.sigs,
 		Nonce: n.committedNonce, Known: n.knownTx, Sender: n.checkSender,
 		Admit:  func(tx *types.Tx, size int) error { return n.pool.Admit(tx, size, n.committedNonce(tx.Sender)) },
-		Verify: types.VerifyTxs, VerifyOne: func(tx *types.Tx) error { return n.sigq.Verify(n.ctx, tx) }}
+		Verify: n.verifyBatch, VerifyOne: func(tx *types.Tx) error { return n.sigq.Verify(n.ctx, tx) }}
 	n.sigq = txflow.NewSigQueue(func(txs []*types.Tx) []error { return types.VerifyTxs(txs, n.sigs) }, 1024)
+	n.batchq = txflow.NewSigQueue(func(txs []*types.Tx) []error { return types.VerifyTxs(txs, n.sigs) }, 1024)
 	n.ps, err = lp2pps.NewGossipSub(n.ctx, n.host, append(sixps.Options(sixps.Config{ChainID: g.ChainID,
 		PeerExchange: cfg.Role == RoleBootstrap, Bootstrapper: cfg.relayOnly(), TrustedPX: n.isBootstrapPeer,
 		ScoreInspect: n.setScores, ScoreInspectPeriod: time.Second, TimeScale: n.clk.Scale()}),
@@ -421,6 +423,7 @@ func (n *Node) Close() error {
 		}
 		if n.sigq != nil {
 			n.sigq.Close()
+			n.batchq.Close()
 		}
 		if n.dht != nil {
 			errs = append(errs, n.dht.Close())

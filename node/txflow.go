@@ -107,6 +107,18 @@ func (n *Node) startTxflow() error {
 	return nil
 }
 
+// verifyBatch verifies a gossiped batch's signatures through the batch
+// queue, together with the batches that arrive meanwhile (the batch
+// topic's validators run concurrently, and batch verification costs less
+// per signature the larger the batch).
+func (n *Node) verifyBatch(txs []*types.Tx, cache *types.SigCache) []error {
+	errs, err := n.batchq.VerifyMany(n.ctx, txs)
+	if err != nil { // closing
+		return types.VerifyTxs(txs, cache)
+	}
+	return errs
+}
+
 // publishBatch is the batcher's output.
 func (n *Node) publishBatch(f txflow.Flush) {
 	n.txm.batchTxs.Observe(float64(f.Txs))
