@@ -228,7 +228,7 @@ func New(ctx context.Context, key *identity.PrivateKey, g *types.Genesis, opts .
 	n.checker = &sixps.TxChecker{ChainID: g.ChainID, Window: g.TimeWindow(), Now: cfg.Clock, Sigs: n.sigs,
 		Nonce: n.committedNonce, Known: n.knownTx, Sender: n.checkSender,
 		Admit:  func(tx *types.Tx, size int) error { return n.pool.Admit(tx, size, n.committedNonce(tx.Sender)) },
-		Verify: n.verifyBatch, VerifyOne: func(tx *types.Tx) error { return n.sigq.Verify(n.ctx, tx) }}
+		Verify: n.verifyBatch, VerifyOne: n.verifyOne}
 	n.sigq = txflow.NewSigQueue(func(txs []*types.Tx) []error { return types.VerifyTxs(txs, n.sigs) }, 1024)
 	n.batchq = txflow.NewSigQueue(func(txs []*types.Tx) []error { return types.VerifyTxs(txs, n.sigs) }, 1024)
 	n.ps, err = lp2pps.NewGossipSub(n.ctx, n.host, append(sixps.Options(sixps.Config{ChainID: g.ChainID,

@@ -18,6 +18,7 @@ import (
 	"github.com/sixdomain/sixdomain/chain/txflow"
 	"github.com/sixdomain/sixdomain/identity"
 	"github.com/sixdomain/sixdomain/ledger/types"
+	"github.com/sixdomain/sixdomain/mempool"
 	sixps "github.com/sixdomain/sixdomain/pubsub"
 )
 
@@ -105,6 +106,24 @@ func (n *Node) startTxflow() error {
 	n.pullSem = make(chan struct{}, pullServeMax)
 	n.host.SetStreamHandler(pullProtocol(g.ChainID), n.servePull)
 	return nil
+}
+
+// sigBusy is how many transactions may wait in the signature queue of
+// single submissions before new ones are refused as busy (a few batches'
+// worth: tens of milliseconds of checks).
+const sigBusy = 4096
+
+// verifyOne verifies a submitted or singly gossiped transaction's
+// signature through the node's signature queue. When the queue already
+// holds sigBusy transactions the node is behind on signature checks: it
+// refuses at once, before spending a check, as busy (mempool_busy, 503
+// with Retry-After over the API; Ignore on the tx topic, no penalty),
+// which sheds the excess before it costs the most.
+func (n *Node) verifyOne(tx *types.Tx) error {
+	if p := n.sigq.Pending(); p >= sigBusy {
+		return fmt.Errorf("%w: %w: %d signatures wait to be checked", sixps.ErrNotAdmitted, mempool.ErrBusy, p)
+	}
+	return n.sigq.Verify(n.ctx, tx)
 }
 
 // verifyBatch verifies a gossiped batch's signatures through the batch

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sixdomain/sixdomain/ledger/types"
 )
@@ -23,6 +24,7 @@ type SigQueue struct {
 	verify   func([]*types.Tx) []error
 	in       chan sigReq
 	maxBatch int
+	pending  atomic.Int64 // transactions queued and not yet verified
 	ctx      context.Context
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -59,9 +61,11 @@ func (q *SigQueue) Verify(ctx context.Context, tx *types.Tx) error {
 // transaction (nil: valid), or ctx's error if ctx ends first.
 func (q *SigQueue) VerifyMany(ctx context.Context, txs []*types.Tx) ([]error, error) {
 	r := sigReq{txs: txs, out: make(chan []error, 1)}
+	q.pending.Add(int64(len(txs)))
 	select {
 	case q.in <- r:
 	case <-ctx.Done():
+		q.pending.Add(-int64(len(txs)))
 		return nil, ctx.Err()
 	case <-q.ctx.Done():
 		return nil, ErrSigQueueClosed
@@ -75,6 +79,11 @@ func (q *SigQueue) VerifyMany(ctx context.Context, txs []*types.Tx) ([]error, er
 		return nil, ErrSigQueueClosed
 	}
 }
+
+// Pending returns how many transactions wait for their verdict: the
+// node's measure of how far its signature checks lag behind what
+// arrives.
+func (q *SigQueue) Pending() int { return int(q.pending.Load()) }
 
 // Close stops the queue's goroutine.
 func (q *SigQueue) Close() {
@@ -106,6 +115,7 @@ func (q *SigQueue) run() {
 			}
 		}
 		errs := q.verify(txs)
+		q.pending.Add(-int64(len(txs)))
 		for _, r := range reqs {
 			out := make([]error, len(r.txs))
 			if errs != nil {

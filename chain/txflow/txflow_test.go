@@ -308,3 +308,35 @@ func TestSigQueue(t *testing.T) {
 		t.Fatalf("after close: %v", err)
 	}
 }
+
+// TestSigQueuePending: Pending counts the transactions waiting for a
+// verdict, so that a node can refuse new ones while it lags.
+func TestSigQueuePending(t *testing.T) {
+	release := make(chan struct{})
+	q := NewSigQueue(func(txs []*types.Tx) []error {
+		<-release
+		return nil
+	}, 4)
+	defer q.Close()
+	all := txs(t, 3, 5)
+	done := make(chan error, 3)
+	for _, tx := range all {
+		go func() { done <- q.Verify(context.Background(), tx) }()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for q.Pending() != 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("pending %d, want 3", q.Pending())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	for range all {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p := q.Pending(); p != 0 {
+		t.Fatalf("pending %d after the verdicts", p)
+	}
+}
