@@ -467,10 +467,11 @@ func (n *Node) fillGap(sender identity.PublicKey, from, count uint64) {
 // sender's nonce, the authority set, inclusion) without waiting behind a
 // chain step that holds the chain's lock while it applies and commits a
 // block: when the lock is taken it answers from the last values read.
-// A value may then be one block old: a nonce a little low admits a
-// transaction the block builder later drops as replayed; a nonce high
-// after a reorganisation refuses one that its sender's node gossips
-// again. Neither changes what a block may hold.
+// A value may then be one block old, but a nonce never below the final
+// one: a nonce a little low admits a transaction of an unfinalized block
+// again, which the block builder drops as replayed; a nonce high after a
+// reorganisation refuses one that its sender's node gossips again.
+// Neither changes what a block may hold.
 type headView struct {
 	// seq counts the chain steps that changed the head (dispatch); a
 	// nonce read at the current seq is still the head's.
@@ -502,10 +503,16 @@ func (n *Node) committedNonce(k identity.PublicKey) uint64 {
 	}
 	x, ok := n.chain.TryHeadNonce(k)
 	if !ok {
-		if cached {
-			return c.nonce
+		if !cached {
+			return n.chain.HeadNonce(k)
 		}
-		x = n.chain.HeadNonce(k)
+		// Never below the final nonce: a final transaction sent again is
+		// always refused as replayed.
+		final, err := n.store.Nonce(k)
+		if err != nil {
+			return n.chain.HeadNonce(k)
+		}
+		return max(c.nonce, final)
 	}
 	v.mu.Lock()
 	if len(v.nonces) >= headViewMax || v.nonces == nil {
