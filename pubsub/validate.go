@@ -221,34 +221,24 @@ func (c *BlockChecker) checkHeader(hd *types.Header, seal []byte) error {
 // the *types.CompactBlock in ValidatorData. Blocks that self publishes
 // (sealed here) are accepted unchecked.
 func CompactBlockValidator(c *BlockChecker, self peer.ID, onResult func(from peer.ID, reason string, err error)) lp2pps.ValidatorEx {
-	return func(_ context.Context, from peer.ID, m *lp2pps.Message) lp2pps.ValidationResult {
-		if self != "" && from == self {
-			return lp2pps.ValidationAccept
-		}
-		b, err := c.CheckCompact(m.Data)
-		if onResult != nil {
-			onResult(from, reason(err), err)
-		}
-		switch {
-		case err == nil:
-			m.ValidatorData = b
-			return lp2pps.ValidationAccept
-		case errors.Is(err, ErrStale):
-			return lp2pps.ValidationIgnore
-		}
-		return lp2pps.ValidationReject
-	}
+	return blockValidator(func(data []byte) (any, error) { return c.CheckCompact(data) }, self, onResult)
 }
 
-// BlockValidator adapts a BlockChecker to a GossipSub validator; accepted
-// messages carry the *types.Block in ValidatorData. Blocks that self
-// publishes (sealed here) are accepted unchecked.
+// BlockValidator adapts a BlockChecker to a GossipSub validator of full
+// blocks; accepted messages carry the *types.Block in ValidatorData.
+// Blocks that self publishes (sealed here) are accepted unchecked.
 func BlockValidator(c *BlockChecker, self peer.ID, onResult func(from peer.ID, reason string, err error)) lp2pps.ValidatorEx {
+	return blockValidator(func(data []byte) (any, error) { return c.Check(data) }, self, onResult)
+}
+
+// blockValidator is both block validators: check decides, ErrStale is
+// Ignore, any other error Reject.
+func blockValidator(check func([]byte) (any, error), self peer.ID, onResult func(from peer.ID, reason string, err error)) lp2pps.ValidatorEx {
 	return func(_ context.Context, from peer.ID, m *lp2pps.Message) lp2pps.ValidationResult {
 		if self != "" && from == self {
 			return lp2pps.ValidationAccept
 		}
-		b, err := c.Check(m.Data)
+		b, err := check(m.Data)
 		if onResult != nil {
 			onResult(from, reason(err), err)
 		}

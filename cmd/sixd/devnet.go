@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"os/signal"
-	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -66,18 +65,12 @@ refusals.`,
 			// The first Ctrl-C ends the run (the summary still prints); a
 			// second one kills the process.
 			context.AfterFunc(ctx, stop)
-			if cpuProfile != "" {
-				pf, err := os.Create(cpuProfile)
-				if err != nil {
-					return err
-				}
-				defer pf.Close()
-				if err := pprof.StartCPUProfile(pf); err != nil {
-					return err
-				}
-				defer pprof.StopCPUProfile()
+			stopProf, err := startCPUProfile(cpuProfile)
+			if err != nil {
+				return err
 			}
-			_, err := devnet.Run(ctx, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			defer stopProf()
+			_, err = devnet.Run(ctx, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 			return err
 		},
 	}

@@ -103,17 +103,11 @@ disagree.`,
 			if os.Getenv("GOGC") == "" && s.Nodes.Total() >= 1000 {
 				debug.SetGCPercent(50)
 			}
-			if cpuProf != "" {
-				pf, err := os.Create(cpuProf)
-				if err != nil {
-					return err
-				}
-				defer pf.Close()
-				if err := pprof.StartCPUProfile(pf); err != nil {
-					return err
-				}
-				defer pprof.StopCPUProfile()
+			stopProf, err := startCPUProfile(cpuProf)
+			if err != nil {
+				return err
 			}
+			defer stopProf()
 			if memProf != "" {
 				defer func() {
 					if err := writeHeapProfile(memProf); err != nil {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"slices"
 	"strings"
 	"time"
 
@@ -48,18 +47,9 @@ func summarize(latencies []time.Duration, start, last time.Time) Result {
 	return r
 }
 
-// percentileMs returns the p-th percentile (nearest rank) of ds in
-// milliseconds, 0 for none.
-func percentileMs(ds []time.Duration, p float64) float64 {
-	if len(ds) == 0 {
-		return 0
-	}
-	sorted := slices.Clone(ds)
-	slices.Sort(sorted)
-	i := int(math.Ceil(p*float64(len(sorted)))) - 1
-	i = max(0, min(i, len(sorted)-1))
-	return float64(sorted[i].Microseconds()) / 1000
-}
+// percentileMs is the devnet's nearest-rank percentile, so that both
+// sides of the table are computed alike.
+var percentileMs = devnet.PercentileMs
 
 // fromDevnet reads sixd devnet's summary into a Result.
 func fromDevnet(s devnet.Summary) Result {

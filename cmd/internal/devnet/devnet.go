@@ -267,7 +267,7 @@ func Run(ctx context.Context, o Options, out, errOut io.Writer) (Summary, error)
 	s.Blocks = height - startHeight
 	s.Height, s.HeadHash, s.NodesAgree = height, head.String(), agree
 	s.MaxBlockTxs = maxBlockTxs
-	s.FinalityP50Ms, s.FinalityP99Ms = percentileMs(toFinality, 0.50), percentileMs(toFinality, 0.99)
+	s.FinalityP50Ms, s.FinalityP99Ms = PercentileMs(toFinality, 0.50), PercentileMs(toFinality, 0.99)
 	s.GenesisHash, s.ChainID, s.StoreOnDisk = c.Genesis.Hash().String(), c.Genesis.ChainID, true
 	if ls != nil {
 		s.LightNodes = len(ls.nodes)
@@ -589,14 +589,15 @@ func (l *load) summary() Summary {
 		if span := l.last.Sub(l.first).Seconds(); span > 0 {
 			s.TxPerSec = float64(s.Committed) / span
 		}
-		s.LatencyP50Ms, s.LatencyP99Ms, s.LatencyMaxMs = percentileMs(l.latency, 0.50), percentileMs(l.latency, 0.99), percentileMs(l.latency, 1)
+		s.LatencyP50Ms, s.LatencyP99Ms, s.LatencyMaxMs = PercentileMs(l.latency, 0.50), PercentileMs(l.latency, 0.99), PercentileMs(l.latency, 1)
 	}
 	return s
 }
 
-// percentileMs returns the p-th percentile (nearest rank) of ds in
-// milliseconds, 0 for none.
-func percentileMs(ds []time.Duration, p float64) float64 {
+// PercentileMs returns the p-th percentile (nearest rank) of ds in
+// milliseconds, 0 for none (make bench-compare reports CometBFT's
+// latencies the same way).
+func PercentileMs(ds []time.Duration, p float64) float64 {
 	if len(ds) == 0 {
 		return 0
 	}
