@@ -52,3 +52,44 @@ func TestGarbagePeerLosesScore(t *testing.T) {
 		t.Fatalf("mempool holds %d transactions from garbage", n.MempoolLen())
 	}
 }
+
+// TestSingleTxTopicStillCommits: a bare GossipSub peer that speaks only
+// the single-transaction topic (as a js-libp2p device does) publishes one
+// CBOR transaction; a device node takes it into its batch, and it is
+// committed on every node.
+func TestSingleTxTopicStillCommits(t *testing.T) {
+	c := startCluster(t, 2, 1)
+	device := c.Nodes[2]
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.DisableMetrics())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	ps, err := lp2pps.NewGossipSub(ctx, h, sixps.Options(sixps.Config{ChainID: c.Genesis.ChainID})...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	topic, err := ps.Join(sixps.TxTopic(c.Genesis.ChainID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := topic.Subscribe(); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Connect(ctx, device.AddrInfo()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 15*time.Second, "the device node on the topic", func() bool { return len(topic.ListPeers()) > 0 })
+	tx := recordTx(t, c.Genesis, newTestKey(t), 1, time.Now(), "from a bare peer")
+	if err := topic.Publish(ctx, tx.Encode()); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range c.Nodes {
+		waitCommitted(t, n, "the single transaction to commit", tx)
+	}
+	if got := sum(series(t, device, "sixdomain_batches_published_total", nil)); got < 1 {
+		t.Fatalf("the device published no batch (%v)", got)
+	}
+}
