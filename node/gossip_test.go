@@ -7,6 +7,7 @@ import (
 
 	"github.com/libp2p/go-libp2p"
 	lp2pps "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/host"
 
 	sixps "github.com/sixdomain/sixdomain/pubsub"
 )
@@ -20,26 +21,7 @@ func TestGarbagePeerLosesScore(t *testing.T) {
 	n := c.Nodes[0]
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.DisableMetrics())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	ps, err := lp2pps.NewGossipSub(ctx, h, sixps.Options(sixps.Config{ChainID: c.Genesis.ChainID})...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	topic, err := ps.Join(sixps.TxTopic(c.Genesis.ChainID))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := topic.Subscribe(); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Connect(ctx, n.AddrInfo()); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 15*time.Second, "the node on the topic", func() bool { return len(topic.ListPeers()) > 0 })
+	h, topic := bareTxPeer(t, ctx, c.Genesis.ChainID, n)
 	bad := recordTx(t, c.Genesis, c.Keys[0], 1, time.Now(), "forged")
 	bad.Signature[10] ^= 1
 	for _, data := range [][]byte{{0xba, 0xad}, bad.Encode()} {
@@ -62,26 +44,7 @@ func TestSingleTxTopicStillCommits(t *testing.T) {
 	device := c.Nodes[2]
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.DisableMetrics())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	ps, err := lp2pps.NewGossipSub(ctx, h, sixps.Options(sixps.Config{ChainID: c.Genesis.ChainID})...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	topic, err := ps.Join(sixps.TxTopic(c.Genesis.ChainID))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := topic.Subscribe(); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Connect(ctx, device.AddrInfo()); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 15*time.Second, "the device node on the topic", func() bool { return len(topic.ListPeers()) > 0 })
+	_, topic := bareTxPeer(t, ctx, c.Genesis.ChainID, device)
 	tx := recordTx(t, c.Genesis, newTestKey(t), 1, time.Now(), "from a bare peer")
 	if err := topic.Publish(ctx, tx.Encode()); err != nil {
 		t.Fatal(err)
@@ -92,4 +55,32 @@ func TestSingleTxTopicStillCommits(t *testing.T) {
 	if got := sum(series(t, device, "sixdomain_batches_published_total", nil)); got < 1 {
 		t.Fatalf("the device published no batch (%v)", got)
 	}
+}
+
+// bareTxPeer starts a plain libp2p host with GossipSub (not a node),
+// subscribed to the chain's single-transaction topic and connected to n,
+// and waits until n shares the topic. The host closes with the test.
+func bareTxPeer(t *testing.T, ctx context.Context, chainID string, n *Node) (host.Host, *lp2pps.Topic) {
+	t.Helper()
+	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.DisableMetrics())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	ps, err := lp2pps.NewGossipSub(ctx, h, sixps.Options(sixps.Config{ChainID: chainID})...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	topic, err := ps.Join(sixps.TxTopic(chainID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := topic.Subscribe(); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Connect(ctx, n.AddrInfo()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 15*time.Second, "the node on the topic", func() bool { return len(topic.ListPeers()) > 0 })
+	return h, topic
 }
